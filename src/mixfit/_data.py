@@ -1,0 +1,38 @@
+"""Turning what users pass (lists, arrays, DataFrames) into a 2-D array with column names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mixfit.errors import DataError
+
+
+def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
+    """``(array of shape (n, D), column names, came from a DataFrame)``.
+
+    A 1-D input is one column named ``x``; unnamed columns are ``x0, x1, ...``.
+    """
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        columns = [str(c) for c in X.columns]
+        if len(set(columns)) != len(columns):
+            duplicated = sorted({c for c in columns if columns.count(c) > 1})
+            raise DataError(f"column names must be unique; got duplicates {duplicated}")
+        array, is_frame = X.to_numpy(), True
+    else:
+        try:
+            array = np.asarray(X)
+        except ValueError as exc:
+            raise DataError(f"X must be a rectangular table; {exc}") from None
+        columns, is_frame = [], False
+    if array.ndim == 1:
+        array = array[:, None]
+        columns = columns or ["x"]
+    if array.ndim != 2:
+        raise DataError(f"X must be 1-D or 2-D; got {array.ndim} dimensions")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise DataError(f"X must have at least one row and one column; got shape {array.shape}")
+    if array.dtype.kind not in "biufOUS":
+        raise DataError(f"X must hold numbers, booleans or strings; got dtype {array.dtype}")
+    return array, columns or [f"x{j}" for j in range(array.shape[1])], is_frame

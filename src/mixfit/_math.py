@@ -1,0 +1,42 @@
+"""Small numerical helpers shared by the families and the EM engine."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import gammaln
+
+FloatArray = NDArray[np.float64]
+
+#: Probabilities are kept inside [PROB_EPS, 1 - PROB_EPS] so that no log(0) is ever taken.
+PROB_EPS = 1e-12
+
+
+def clamp_probs(p: FloatArray) -> FloatArray:
+    """Return ``p`` clipped to ``[PROB_EPS, 1 - PROB_EPS]``."""
+    return np.clip(p, PROB_EPS, 1.0 - PROB_EPS)
+
+
+def log_binom_coef(n: FloatArray, x: FloatArray) -> FloatArray:
+    """``log C(n, x)`` elementwise, via ``gammaln``."""
+    return gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
+
+
+def normalize_log_joint(log_joint: FloatArray) -> FloatArray:
+    """Turn log p(x_n, z=k) into responsibilities, in place; return log p(x_n).
+
+    ``log_joint`` of shape (n, K) is overwritten with ``p(z=k | x_n)`` (a row log-sum-exp),
+    and the returned vector of shape (n,) is ``log sum_k p(x_n, z=k)``.
+    """
+    row_max = log_joint.max(axis=1)
+    log_joint -= row_max[:, None]
+    np.exp(log_joint, out=log_joint)
+    row_sum = log_joint.sum(axis=1)
+    log_joint /= row_sum[:, None]
+    return row_max + np.log(row_sum)
+
+
+def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
+    """``num / den`` where ``den > 0``, ``fill`` elsewhere (an empty component)."""
+    num, den = np.broadcast_arrays(num, den)
+    return np.divide(num, den, out=np.full(num.shape, fill), where=den > 0)

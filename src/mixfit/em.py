@@ -1,0 +1,175 @@
+"""The EM loop: E via a data source (statistics and log-likelihood in one pass), M via the family.
+
+Seed 001 (Definition 6.2): the E-step computes expected sufficient statistics, the M-step is the
+maximum-likelihood estimate on them. Seed 002: at the E-step the evidence lower bound equals the
+log-likelihood (KL = 0); after the M-step the log-likelihood rises by at least as much as the
+expected complete-data log-likelihood Q.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import xlogy
+
+from mixfit._math import FloatArray, normalize_log_joint
+from mixfit.errors import EmptyComponentWarning, MonotonicityError, MonotonicityWarning
+from mixfit.families import Family, Stats
+from mixfit.sources import Chunk, DataSource
+
+#: A decrease of the log-likelihood larger than this (relative) is a bug, not round-off.
+MONOTONE_RTOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class EMState:
+    """Mixture weights (K,) and component parameters (leading axis K)."""
+
+    weights: FloatArray
+    params: dict[str, FloatArray]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary(Stats):
+    """What one pass over the data gives: the family's statistics and sum_n w_n log p(x_n)."""
+
+    stats: Any
+    log_likelihood: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The state whose log-likelihood is reported, and how the fit got there."""
+
+    state: EMState
+    log_likelihood: float
+    n_iter: int
+    converged: bool
+    history: list[dict[str, float]] = field(repr=False)
+
+
+def log_weights(weights: FloatArray) -> FloatArray:
+    """``log w`` with ``log 0 = -inf`` (an emptied component never takes rows back)."""
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
+    """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
+    resp = family.log_prob(chunk.X, state.params)
+    resp += log_weights(state.weights)
+    log_marginal = normalize_log_joint(resp)
+    if chunk.weight is None:
+        return Summary(family.stats(chunk.X, resp), float(log_marginal.sum()))
+    resp *= chunk.weight[:, None]
+    return Summary(family.stats(chunk.X, resp), float(chunk.weight @ log_marginal))
+
+
+def m_step(family: Family, stats: Any) -> EMState:
+    """New weights (seed 000, eq. (9)) and the family's MLE on the expected statistics."""
+    weights = stats.resp_sum / stats.resp_sum.sum()
+    return EMState(weights, family.m_step(stats))
+
+
+def expected_complete_ll(family: Family, stats: Any, state: EMState) -> float:
+    """Q(state | responsibilities behind ``stats``): seed 000's ACDLF, eq. (1), from statistics."""
+    weights_term = xlogy(stats.resp_sum, state.weights).sum()
+    return float(weights_term + family.expected_log_prob(stats, state.params).sum())
+
+
+def run_e_step(family: Family, source: DataSource, state: EMState) -> Summary:
+    """One pass over the source."""
+    return source.reduce(lambda chunk: e_step(family, state, chunk))
+
+
+def fit_em(
+    family: Family,
+    source: DataSource,
+    state: EMState,
+    *,
+    max_iter: int,
+    tol: float,
+    debug: bool = False,
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> FitResult:
+    """Iterate EM from ``state`` until the mean log-likelihood per row improves by <= ``tol``.
+
+    Every returned quantity belongs to the returned state: the loop ends on an E-step, so the
+    log-likelihood, ``history[-1]`` and the responsibilities all describe the final parameters.
+    ``history[i]`` describes the parameters that entered iteration ``i`` (row 0: the start).
+    """
+    summary = run_e_step(family, source, state)
+    history: list[dict[str, float]] = []
+    converged, n_iter = False, 0
+    for n_iter in range(1, max_iter + 1):
+        new_state = m_step(family, summary.stats)
+        _warn_if_emptied(state, new_state, n_iter)
+        row = _record(family, state, summary, new_state)
+        new_summary = run_e_step(family, source, new_state)
+        row["kl_after_m"] = new_summary.log_likelihood - row["elbo_after_m"]
+        history.append(row)
+        _check_monotone(summary.log_likelihood, new_summary.log_likelihood, n_iter, debug)
+        change = abs(new_summary.log_likelihood - summary.log_likelihood) / source.total_weight
+        state, summary = new_state, new_summary
+        if on_iteration is not None:
+            on_iteration(n_iter, summary.log_likelihood)
+        if change <= tol:
+            converged = True
+            break
+    history.append(_record(family, state, summary, None))
+    return FitResult(state, summary.log_likelihood, n_iter, converged, history)
+
+
+def _record(family: Family, state: EMState, summary: Summary, new_state: EMState | None) -> dict[str, float]:
+    """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``."""
+    ll = summary.log_likelihood
+    q = expected_complete_ll(family, summary.stats, state)
+    entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
+    row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
+    row["kl"] = ll - row["elbo"]
+    nan = float("nan")
+    row["expected_complete_ll_after_m"] = nan
+    row["elbo_after_m"] = nan
+    row["kl_after_m"] = nan
+    if new_state is not None:
+        q_new = expected_complete_ll(family, summary.stats, new_state)
+        row["expected_complete_ll_after_m"] = q_new
+        row["elbo_after_m"] = q_new + entropy
+    row.update(flatten_state(state))
+    return row
+
+
+def flatten_state(state: EMState) -> dict[str, float]:
+    """``{"weight[k]": .., "p[k,d]": ..}``: parameters as named scalars."""
+    flat = {f"weight[{k}]": float(w) for k, w in enumerate(state.weights)}
+    for name, values in state.params.items():
+        for index, value in np.ndenumerate(values):
+            flat[f"{name}[{','.join(map(str, index))}]"] = float(value)
+    return flat
+
+
+def _check_monotone(previous: float, current: float, n_iter: int, debug: bool) -> None:
+    if current >= previous - MONOTONE_RTOL * max(1.0, abs(previous)):
+        return
+    message = (
+        f"log-likelihood decreased at iteration {n_iter}: {previous:.12g} -> {current:.12g}; "
+        "EM never decreases it, so this is a bug in mixfit; please report it"
+    )
+    if debug:
+        raise MonotonicityError(message)
+    warnings.warn(message, MonotonicityWarning, stacklevel=3)
+
+
+def _warn_if_emptied(old: EMState, new: EMState, n_iter: int) -> None:
+    emptied = np.flatnonzero((new.weights == 0) & (old.weights > 0))
+    if emptied.size:
+        warnings.warn(
+            f"component(s) {emptied.tolist()} received no responsibility at iteration {n_iter}; "
+            "their weight is now 0 and they stay frozen; try fewer components",
+            EmptyComponentWarning,
+            stacklevel=3,
+        )

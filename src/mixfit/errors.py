@@ -1,0 +1,38 @@
+"""Typed errors and warnings of mixfit.
+
+Every message names the problem in one line: ``"<what> must be <rule>; got <value>"``.
+"""
+
+from __future__ import annotations
+
+
+class MixfitError(Exception):
+    """Base class of every error mixfit raises on purpose."""
+
+
+class DataError(MixfitError, ValueError):
+    """The data cannot be used as given (wrong values, shapes, columns)."""
+
+
+class ModelError(MixfitError, ValueError):
+    """The model or its parameters are impossible (bad options, bad initial values)."""
+
+
+class MonotonicityError(MixfitError, RuntimeError):
+    """The log-likelihood decreased during EM beyond round-off: a bug, raised in debug runs."""
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the log-likelihood settled."""
+
+
+class IdentifiabilityWarning(UserWarning):
+    """The model cannot be identified from data of this shape."""
+
+
+class MonotonicityWarning(UserWarning):
+    """The log-likelihood decreased during EM beyond round-off (raised instead in debug runs)."""
+
+
+class EmptyComponentWarning(UserWarning):
+    """A component's responsibilities summed to zero; its weight is now 0 and it stays frozen."""

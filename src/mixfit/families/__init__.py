@@ -1,0 +1,31 @@
+"""Component families, by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mixfit.errors import ModelError
+from mixfit.families._base import Family, LinearStats, Stats
+from mixfit.families.bernoulli import Bernoulli
+from mixfit.families.binomial import Binomial
+from mixfit.families.categorical import Categorical
+
+FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (Bernoulli, Binomial, Categorical)}
+
+
+def get_family(name: str, **options: Any) -> Family:
+    """The family registered as ``name``, built with ``options``."""
+    try:
+        cls = FAMILIES[name.lower()]
+    except KeyError:
+        raise ModelError(f"family must be one of {sorted(FAMILIES)}; got {name!r}") from None
+    return cls(**options)
+
+
+def from_dict(settings: dict[str, Any]) -> Family:
+    """The inverse of ``Family.to_dict``."""
+    options = dict(settings)
+    return get_family(str(options.pop("family", "")), **options)
+
+
+__all__ = ["FAMILIES", "Bernoulli", "Binomial", "Categorical", "Family", "LinearStats", "Stats", "from_dict", "get_family"]

@@ -1,0 +1,142 @@
+"""What every component family provides, and the shared linear exponential-family machinery.
+
+Every family in this package writes its component log-density as a linear function of a
+*design matrix* built once from the data::
+
+    log p(x_n | theta_k) = design[n] @ coef(theta)[k] + bias(theta)[k]
+
+with all constants included (seed 001's binomial keeps log C(n, x) as a design column with
+coefficient 1). The E-step statistics are then one product, ``resp.T @ design`` (seed 001,
+eq. (6.4): the expected sufficient statistics), and they add across chunks of rows, which is
+what makes compressed, chunked and distributed fits exact.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mixfit._math import FloatArray
+
+Params = Mapping[str, FloatArray]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Expected sufficient statistics; subclasses declare array fields only. Adds field-wise."""
+
+    def __add__(self, other: Any) -> Any:
+        if type(other) is not type(self):
+            return NotImplemented
+        return type(self)(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def __radd__(self, other: Any) -> Any:  # sum(chunk_stats) starts from 0
+        return self if isinstance(other, int) and other == 0 else NotImplemented
+
+
+@dataclass(frozen=True, slots=True)
+class LinearStats(Stats):
+    """Statistics of a linear family.
+
+    resp_sum : ndarray of shape (n_components,)
+        ``sum_n w_n r_nk``, the expected number of rows per component (seed 001, eq. (6.10)).
+    t_sum : ndarray of shape (n_components, n_design_columns)
+        ``sum_n w_n r_nk design[n]`` (seed 001, Table 6.3 for the binomial counts).
+    """
+
+    resp_sum: FloatArray
+    t_sum: FloatArray
+
+
+class Family(ABC):
+    """One component distribution: densities, statistics and the M-step; no loops, no files."""
+
+    name: ClassVar[str]
+
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
+        """This family with whatever it learns from the training data (category levels)."""
+        return self
+
+    @abstractmethod
+    def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
+        """Check the user's 2-D data and return it as a numeric matrix (``DataError`` if bad)."""
+
+    @abstractmethod
+    def feature_names(self, columns: Sequence[str]) -> list[str]:
+        """Names of the modelled columns (one per column of ``p``)."""
+
+    @abstractmethod
+    def design(self, data: FloatArray) -> FloatArray:
+        """The design matrix of validated data, of shape (n, n_design_columns)."""
+
+    @abstractmethod
+    def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
+        """``(coef, bias)`` of shapes (K, n_design_columns) and (K,) for ``params``."""
+
+    @abstractmethod
+    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+        """The maximum-likelihood parameters given expected statistics (seed 001, eq. (6.5))."""
+
+    @abstractmethod
+    def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
+        """User-given parameters as arrays with leading axis K, else ``ModelError``."""
+
+    @abstractmethod
+    def n_free_params(self, n_components: int, n_features: int) -> int:
+        """Free parameters of the component distributions (weights not included)."""
+
+    @abstractmethod
+    def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One row of data, in the user's representation, per entry of ``labels``."""
+
+    @abstractmethod
+    def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Readable columns for rows of validated data (the outcomes of explain tables)."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """Settings as plain JSON values (the inverse is ``families.from_dict``)."""
+
+    def design_names(self, names: Sequence[str]) -> list[str]:
+        """One label per design column (rows of the expected-statistics table)."""
+        return list(names)
+
+    def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
+        """Each parameter as ``(labels, values of shape (K, len(labels)))`` for tables."""
+        return {key: (list(names), np.asarray(value).reshape(len(value), -1)) for key, value in params.items()}
+
+    def init_features(self, design: FloatArray) -> FloatArray:
+        """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""
+        return design
+
+    def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
+        """Why this model cannot be identified from such data, or ``None``."""
+        return None
+
+    def log_prob(self, design: FloatArray, params: Params) -> FloatArray:
+        """Component log-densities with all constants, of shape (n, K)."""
+        coef, bias = self.natural(params)
+        out = design @ coef.T
+        out += bias
+        return out
+
+    def stats(self, design: FloatArray, resp: FloatArray) -> LinearStats:
+        """Expected sufficient statistics; ``resp`` (n, K) already multiplied by row weights."""
+        return LinearStats(resp_sum=resp.sum(axis=0), t_sum=resp.T @ design)
+
+    def expected_log_prob(self, stats: LinearStats, params: Params) -> FloatArray:
+        """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.
+
+        This is seed 002's expected complete-data log-likelihood without the weights term, so
+        Q(theta_new | theta_old) needs no second pass over the data.
+        """
+        coef, bias = self.natural(params)
+        return np.einsum("kp,kp->k", stats.t_sum, coef) + stats.resp_sum * bias
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "family")
+        return f"{type(self).__name__}({args})"

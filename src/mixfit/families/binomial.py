@@ -1,0 +1,163 @@
+"""Binomial components: D count columns out of n trials, ``p`` of shape (K, D) (seed 001)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mixfit._math import FloatArray, clamp_probs, log_binom_coef, safe_divide
+from mixfit._validation import (
+    as_float_array,
+    check_finite_numeric,
+    check_probability_table,
+    column_label,
+    get_param,
+)
+from mixfit.errors import DataError, ModelError
+from mixfit.families._base import Family, LinearStats, Params
+
+
+class Binomial(Family):
+    """Counts of successes out of ``n_trials`` per column, independent given the component.
+
+    ``log p(x | p_k) = sum_d log C(n, x_d) + x_d log p_kd + (n - x_d) log(1 - p_kd)``, all
+    constants included. The design matrix is ``[x_1..x_D, n, sum_d log C(n, x_d)]``, so the
+    statistics ``resp.T @ design`` hold seed 001's Table 6.3 (expected successes), the expected
+    number of trials, and the expected base measure. M-step (seed 001, eq. (6.15)):
+    ``p_kd = sum_n r_nk x_nd / sum_n r_nk n_n``.
+
+    Parameters
+    ----------
+    n_trials : int, str or array of shape (n_samples,)
+        Trials per row: one number for all rows, the name of a DataFrame column holding it, or
+        a per-row array (training data only).
+
+    Examples
+    --------
+    >>> import mixfit as mf
+    >>> x = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2, 5, 2, 4, 4, 6, 4, 5, 6, 3, 3]
+    >>> m = mf.Mixture(mf.Binomial(n_trials=10), n_components=3, max_iter=1,
+    ...                weights_init=[0.25, 0.5, 0.25], params_init={"p": [0.4, 0.5, 0.65]})
+    >>> m.fit(x).weights_.round(7).tolist()
+    [0.3337246, 0.5261878, 0.1400877]
+    """
+
+    name = "binomial"
+
+    def __init__(self, n_trials: int | str | Any = 1) -> None:
+        if isinstance(n_trials, str):
+            self.n_trials: int | str | np.ndarray = n_trials
+        elif isinstance(n_trials, numbers.Integral) and not isinstance(n_trials, bool):
+            if n_trials < 1:
+                raise ModelError(f"n_trials must be an int >= 1; got {n_trials}")
+            self.n_trials = int(n_trials)
+        else:
+            self.n_trials = _check_trials(np.asarray(n_trials), "n_trials")
+
+    def _split(self, X: np.ndarray, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        if isinstance(self.n_trials, str):
+            if self.n_trials not in columns:
+                raise DataError(f"n_trials column {self.n_trials!r} not found; columns are {list(columns)}")
+            j = list(columns).index(self.n_trials)
+            n = _check_trials(X[:, j], f"n_trials column {self.n_trials!r}")
+            keep = [i for i in range(X.shape[1]) if i != j]
+            if not keep:
+                raise DataError(f"Binomial needs a count column besides n_trials column {self.n_trials!r}")
+            return X[:, keep], n, [columns[i] for i in keep]
+        if isinstance(self.n_trials, np.ndarray):
+            if self.n_trials.shape != (X.shape[0],):
+                raise DataError(
+                    f"n_trials must have one entry per row ({X.shape[0]}); got shape {self.n_trials.shape}"
+                )
+            return X, self.n_trials, list(columns)
+        return X, np.full(X.shape[0], float(self.n_trials)), list(columns)
+
+    def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
+        counts, n, names = self._split(X, columns)
+        data = check_finite_numeric(counts, names)
+        for j in range(data.shape[1]):
+            col = data[:, j]
+            bad = (col < 0) | (col != np.round(col)) | (col > n)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise DataError(
+                    f"{column_label(names, j)} must hold whole counts between 0 and n_trials; "
+                    f"got {col[i]:g} with n_trials {n[i]:g} in row {i}"
+                )
+        return np.column_stack([data, n])
+
+    def feature_names(self, columns: Sequence[str]) -> list[str]:
+        return [c for c in columns if c != self.n_trials] if isinstance(self.n_trials, str) else list(columns)
+
+    def design(self, data: FloatArray) -> FloatArray:
+        x, n = data[:, :-1], data[:, -1:]
+        base = log_binom_coef(n, x).sum(axis=1, keepdims=True)
+        return np.hstack([data, base])
+
+    def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
+        p = clamp_probs(params["p"])
+        log1m = np.log1p(-p)
+        ones = np.ones((p.shape[0], 1))
+        coef = np.hstack([np.log(p) - log1m, log1m.sum(axis=1, keepdims=True), ones])
+        return coef, np.zeros(p.shape[0])
+
+    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+        successes, trials = stats.t_sum[:, :-2], stats.t_sum[:, -2:-1]
+        return {"p": clamp_probs(safe_divide(successes, trials, 0.5))}
+
+    def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
+        p = as_float_array("params_init['p']", get_param(params, "p"))
+        if p.ndim == 1 and n_features == 1:
+            p = p[:, None]
+        return {"p": check_probability_table("params_init['p']", p, (n_components, n_features))}
+
+    def n_free_params(self, n_components: int, n_features: int) -> int:
+        return n_components * n_features
+
+    def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not isinstance(self.n_trials, int):
+            raise ModelError(f"sampling needs an int n_trials; this model has n_trials={self.n_trials!r}")
+        return rng.binomial(self.n_trials, params["p"][labels])
+
+    def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = {name: data[:, j].astype(np.int64) for j, name in enumerate(names)}
+        if not isinstance(self.n_trials, int):
+            rows["n_trials"] = data[:, -1].astype(np.int64)
+        return rows
+
+    def design_names(self, names: Sequence[str]) -> list[str]:
+        return [*names, "trials", "log_binom_coef"]
+
+    def init_features(self, design: FloatArray) -> FloatArray:
+        return design[:, :-2] / design[:, -2:-1]
+
+    def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
+        max_trials = int(data[:, -1].max())
+        if data.shape[1] == 2 and n_components > 1 and max_trials < 2 * n_components - 1:
+            return (
+                f"a Binomial mixture of {n_components} components with n_trials={max_trials} is not "
+                f"identifiable: n_trials must be at least 2K - 1 = {2 * n_components - 1} "
+                f"(Teicher, 1963); the data determine only the first {max_trials} moments of the "
+                "mixing distribution; use fewer components or more trials per row"
+            )
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        if isinstance(self.n_trials, np.ndarray):
+            raise ModelError("a Binomial with a per-row n_trials array cannot be saved; use a column name")
+        return {"family": self.name, "n_trials": self.n_trials}
+
+
+def _check_trials(n: np.ndarray, what: str) -> FloatArray:
+    try:
+        n = np.asarray(n, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{what} must be numeric") from None
+    bad = ~np.isfinite(n) | (n < 1) | (n != np.round(n))
+    if n.ndim != 1 or bad.any():
+        value = n[bad][0] if n.ndim == 1 else n.shape
+        raise DataError(f"{what} must hold whole numbers >= 1; got {value}")
+    return n

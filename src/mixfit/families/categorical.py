@@ -1,0 +1,195 @@
+"""Categorical components: D columns of levels (ints or strings), one probability table each.
+
+Parameters are stored padded: ``p`` has shape (K, D, L_max) and ``p[k, d, l]`` is the
+probability of the l-th level of column d (levels in ``family_.levels[d]``, sorted); entries
+beyond a column's number of levels are 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mixfit._math import PROB_EPS, FloatArray, safe_divide
+from mixfit._validation import as_float_array, column_label, get_param
+from mixfit.errors import DataError, ModelError
+from mixfit.families._base import Family, LinearStats, Params
+
+
+class Categorical(Family):
+    """Independent categorical items per component (polytomous latent class analysis).
+
+    ``log p(x | p_k) = sum_d log p_kd[x_d]``: a one-hot design matrix times ``log p``. The
+    M-step divides each column's expected level counts by the expected rows of the component.
+    Levels are learned at fit (sorted) and kept, so new data map the same way.
+
+    Parameters
+    ----------
+    levels : sequence of sequences, optional
+        Levels of each column; learned from the training data when omitted.
+
+    Examples
+    --------
+    >>> import mixfit as mf
+    >>> X = [["yes", "a"], ["no", "b"], ["yes", "a"], ["no", "b"], ["yes", "b"]]
+    >>> m = mf.Mixture(mf.Categorical(), n_components=1).fit(X)
+    >>> m.family_.levels[0].tolist(), m.params_["p"][0, 0].round(2).tolist()
+    (['no', 'yes'], [0.4, 0.6])
+    """
+
+    name = "categorical"
+
+    def __init__(self, levels: Sequence[Sequence[Any]] | None = None) -> None:
+        self.levels = None if levels is None else [np.asarray(lv) for lv in levels]
+
+    @property
+    def _sizes(self) -> np.ndarray:
+        return np.array([len(lv) for lv in self._known_levels()])
+
+    def _known_levels(self) -> list[np.ndarray]:
+        if self.levels is None:
+            raise ModelError("Categorical levels are unknown: fit the model first or give levels=")
+        return self.levels
+
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Categorical:
+        if self.levels is not None:
+            return self
+        return Categorical([_column_levels(X[:, j], column_label(columns, j)) for j in range(X.shape[1])])
+
+    def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
+        levels = self._known_levels()
+        if X.shape[1] != len(levels):
+            raise DataError(f"Categorical data must have {len(levels)} columns; got {X.shape[1]}")
+        codes = np.empty(X.shape, dtype=float)
+        for j, known in enumerate(levels):
+            seen, inverse = np.unique(_levels_of(X[:, j], column_label(columns, j)), return_inverse=True)
+            lookup = {_key(v): i for i, v in enumerate(known)}
+            unseen = [v for v in seen if _key(v) not in lookup]
+            if unseen:
+                raise DataError(
+                    f"{column_label(columns, j)} has level {unseen[0]!r} not seen at fit; "
+                    f"known levels are {known.tolist()}"
+                )
+            codes[:, j] = np.array([lookup[_key(v)] for v in seen])[inverse]
+        return codes
+
+    def feature_names(self, columns: Sequence[str]) -> list[str]:
+        return list(columns)
+
+    def design_names(self, names: Sequence[str]) -> list[str]:
+        """One name ``column=level`` per design column."""
+        return [f"{c}={v}" for c, known in zip(names, self._known_levels()) for v in known]
+
+    def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
+        return {"p": (self.design_names(names), params["p"][:, self._mask()])}
+
+    def design(self, data: FloatArray) -> FloatArray:
+        sizes = self._sizes
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        onehot = np.zeros((data.shape[0], sizes.sum()))
+        rows = np.arange(data.shape[0])
+        for j, offset in enumerate(offsets):
+            onehot[rows, offset + data[:, j].astype(np.intp)] = 1.0
+        return onehot
+
+    def _mask(self) -> np.ndarray:
+        sizes = self._sizes
+        return np.arange(sizes.max())[None, :] < sizes[:, None]
+
+    def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
+        p = params["p"][:, self._mask()]
+        return np.log(np.maximum(p, PROB_EPS)), np.zeros(p.shape[0])
+
+    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+        mask = self._mask()
+        counts = np.zeros((stats.t_sum.shape[0], *mask.shape))
+        counts[:, mask] = stats.t_sum
+        fill = 1.0 / mask.sum(axis=1)[None, :, None]
+        p = safe_divide(counts, counts.sum(axis=2, keepdims=True), 0.0)
+        empty = counts.sum(axis=2, keepdims=True) == 0
+        p = np.where(empty & mask, fill, p)
+        return {"p": p}
+
+    def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
+        raw = get_param(params, "p")
+        mask = self._mask()
+        shape = (n_components, *mask.shape)
+        if isinstance(raw, (list, tuple)) and len(raw) == len(mask) and np.ndim(raw[0]) == 2:
+            p = np.zeros(shape)
+            for j, table in enumerate(raw):
+                t = as_float_array(f"params_init['p'][{j}]", table)
+                if t.shape != (n_components, mask[j].sum()):
+                    raise ModelError(f"params_init['p'][{j}] must have shape {(n_components, mask[j].sum())}; got {t.shape}")
+                p[:, j, : t.shape[1]] = t
+        else:
+            p = as_float_array("params_init['p']", raw)
+            if p.shape != shape:
+                raise ModelError(f"params_init['p'] must have shape {shape} (padded); got {p.shape}")
+        if np.any(p < 0) or np.any(p > 1) or np.any(p[:, ~mask] != 0):
+            raise ModelError("params_init['p'] must lie in [0, 1] (and be 0 beyond a column's levels)")
+        sums = p.sum(axis=2)
+        if np.any(np.abs(sums - 1) > 1e-6):
+            raise ModelError(f"params_init['p'] must sum to 1 over each column's levels; got sums {sums.round(6).tolist()}")
+        return {"p": p / sums[:, :, None]}
+
+    def n_free_params(self, n_components: int, n_features: int) -> int:
+        return n_components * int((self._sizes - 1).sum())
+
+    def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        levels = self._known_levels()
+        cdf = np.cumsum(params["p"][labels], axis=2)
+        codes = (rng.random((len(labels), len(levels), 1)) > cdf).sum(axis=2)
+        columns = [known[np.minimum(codes[:, j], len(known) - 1)] for j, known in enumerate(levels)]
+        return np.column_stack(columns) if columns else np.empty((len(labels), 0))
+
+    def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        levels = self._known_levels()
+        return {name: levels[j][data[:, j].astype(np.intp)] for j, name in enumerate(names)}
+
+    def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
+        sizes = self._sizes
+        n_free = n_components * (int((sizes - 1).sum()) + 1) - 1
+        n_cells = int(np.prod(sizes.astype(float))) - 1
+        if n_components > 1 and n_free > n_cells:
+            return (
+                f"a Categorical mixture of {n_components} components on {len(sizes)} column(s) with "
+                f"{sizes.tolist()} levels is not identifiable: it has {n_free} free parameters but "
+                f"the data have only {n_cells} free pattern frequencies; use fewer components or more columns"
+            )
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        levels = None if self.levels is None else [lv.tolist() for lv in self.levels]
+        return {"family": self.name, "levels": levels}
+
+
+def _levels_of(column: np.ndarray, label: str) -> np.ndarray:
+    """The values of one column, refusing missing values."""
+    values = np.asarray(column)
+    if values.dtype.kind == "f":
+        if np.isnan(values).any():
+            raise DataError(f"{label} has missing values (NaN); Categorical data must be complete")
+    elif values.dtype.kind == "O":
+        missing = [v for v in values if v is None or (isinstance(v, float) and np.isnan(v))]
+        if missing:
+            raise DataError(f"{label} has missing values (None/NaN); Categorical data must be complete")
+    return values
+
+
+def _column_levels(column: np.ndarray, label: str) -> np.ndarray:
+    values = _levels_of(column, label)
+    try:
+        levels = np.unique(values)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in values})
+        raise DataError(f"{label} mixes value types {kinds}; use one type per column") from None
+    if levels.dtype.kind == "O" and all(isinstance(v, str) for v in levels):
+        levels = levels.astype(str)
+    return levels
+
+
+def _key(value: Any) -> Any:
+    """Dictionary key that makes 1, 1.0 and numpy scalars of them the same level."""
+    return value.item() if isinstance(value, np.generic) else value
