@@ -69,7 +69,7 @@ class Categorical(Family):
             unseen = [v for v in seen if _key(v) not in lookup]
             if unseen:
                 raise DataError(
-                    f"{column_label(columns, j)} has level {unseen[0]!r} not seen at fit; "
+                    f"{column_label(columns, j)} has level {_key(unseen[0])!r} not seen at fit; "
                     f"known levels are {known.tolist()}"
                 )
             codes[:, j] = np.array([lookup[_key(v)] for v in seen])[inverse]
@@ -141,8 +141,11 @@ class Categorical(Family):
         levels = self._known_levels()
         cdf = np.cumsum(params["p"][labels], axis=2)
         codes = (rng.random((len(labels), len(levels), 1)) > cdf).sum(axis=2)
-        columns = [known[np.minimum(codes[:, j], len(known) - 1)] for j, known in enumerate(levels)]
-        return np.column_stack(columns) if columns else np.empty((len(labels), 0))
+        out = np.empty((len(labels), len(levels)), dtype=object)
+        for j, known in enumerate(levels):
+            out[:, j] = known[np.minimum(codes[:, j], len(known) - 1)]
+        kinds = {known.dtype.kind for known in levels}
+        return out.astype(levels[0].dtype) if len(kinds) == 1 and kinds != {"O"} else out
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
         levels = self._known_levels()

@@ -1,0 +1,26 @@
+"""Shared fixtures. Every test run is a debug run: a log-likelihood decrease raises."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ["MIXFIT_DEBUG"] = "1"
+
+#: The seed 001 data: heads in 20 sequences of 10 flips.
+THREE_COINS = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2, 5, 2, 4, 4, 6, 4, 5, 6, 3, 3]
+#: The seed 002 data: 10 single flips.
+TEN_FLIPS = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261122)
+
+
+def latent_class_data(rng: np.random.Generator, n: int, p: np.ndarray, weights: np.ndarray):
+    """Binary items drawn from a latent class model: returns (X, labels)."""
+    labels = rng.choice(len(weights), size=n, p=weights)
+    return (rng.random((n, p.shape[1])) < p[labels]).astype(float), labels

@@ -1,0 +1,167 @@
+"""One table of families, one set of checks (STYLE rule 14), with scipy.stats as the oracle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+import mixfit as mf
+
+
+@dataclass
+class Case:
+    name: str
+    family: Any
+    data: Callable[[np.random.Generator], np.ndarray]
+    params: Callable[[np.random.Generator, int], dict]
+    oracle: Callable[[np.ndarray, dict], np.ndarray]  # (n, K) log-densities
+    group_mle: Callable[[np.ndarray], dict]  # MLE of one group's rows
+    n_free: int  # for K = 3 on the case's data
+
+
+def _bern_params(rng, k):
+    return {"p": rng.uniform(0.05, 0.95, size=(k, 4))}
+
+
+def _binom_params(rng, k):
+    return {"p": rng.uniform(0.05, 0.95, size=(k, 2))}
+
+
+def _cat_params(rng, k):
+    p = np.zeros((k, 2, 3))
+    p[:, 0, :3] = rng.dirichlet(np.ones(3), size=k)
+    p[:, 1, :2] = rng.dirichlet(np.ones(2), size=k)
+    return {"p": p}
+
+
+def _object_columns(*columns):
+    out = np.empty((len(columns[0]), len(columns)), dtype=object)
+    for j, col in enumerate(columns):
+        out[:, j] = col
+    return out
+
+
+TRIALS = 7
+CASES = [
+    Case(
+        "bernoulli",
+        mf.Bernoulli(),
+        lambda rng: (rng.random((60, 4)) < 0.4).astype(int),
+        _bern_params,
+        lambda X, prm: np.stack([st.bernoulli.logpmf(X, p).sum(axis=1) for p in prm["p"]], axis=1),
+        lambda X: {"p": X.mean(axis=0)},
+        3 * 4,
+    ),
+    Case(
+        "binomial",
+        mf.Binomial(n_trials=TRIALS),
+        lambda rng: rng.binomial(TRIALS, [0.3, 0.6], size=(60, 2)),
+        _binom_params,
+        lambda X, prm: np.stack([st.binom.logpmf(X, TRIALS, p).sum(axis=1) for p in prm["p"]], axis=1),
+        lambda X: {"p": X.mean(axis=0) / TRIALS},
+        3 * 2,
+    ),
+    Case(
+        "categorical",
+        mf.Categorical(levels=[["a", "b", "c"], [0, 1]]),
+        lambda rng: _object_columns(rng.choice(["a", "b", "c"], 60), rng.choice([0, 1], 60)),
+        _cat_params,
+        lambda X, prm: np.stack(
+            [np.log(p[0][np.searchsorted(["a", "b", "c"], X[:, 0])]) + np.log(p[1][X[:, 1].astype(int)])
+             for p in prm["p"]], axis=1),
+        lambda X: {"p": np.array([[np.mean(X[:, 0] == v) for v in "abc"],
+                                  [np.mean(X[:, 1].astype(int) == 0), np.mean(X[:, 1].astype(int) == 1), 0]])},
+        3 * (2 + 1),
+    ),
+]
+CASES_BY_ID = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+
+
+def _design(case, X):
+    columns = [f"x{j}" for j in range(X.shape[1])]
+    return case.family.design(case.family.validate(X, columns))
+
+
+@CASES_BY_ID
+def test_log_prob_matches_scipy(case, rng):
+    X, params = case.data(rng), case.params(rng, 3)
+    got = case.family.log_prob(_design(case, X), params)
+    np.testing.assert_allclose(got, case.oracle(X, params), rtol=1e-12, atol=1e-12)
+
+
+@CASES_BY_ID
+def test_stats_add_across_chunks(case, rng):
+    X = case.data(rng)
+    design = _design(case, X)
+    resp = rng.dirichlet(np.ones(3), size=len(X))
+    whole = case.family.stats(design, resp)
+    parts = case.family.stats(design[:17], resp[:17]) + case.family.stats(design[17:], resp[17:])
+    np.testing.assert_allclose(parts.t_sum, whole.t_sum, rtol=1e-13)
+    np.testing.assert_allclose(parts.resp_sum, whole.resp_sum, rtol=1e-13)
+    assert sum([case.family.stats(design, resp)]).t_sum.shape == whole.t_sum.shape
+
+
+@CASES_BY_ID
+def test_m_step_on_one_hot_resp_is_the_group_mle(case, rng):
+    X = case.data(rng)
+    labels = np.arange(len(X)) % 3
+    resp = np.eye(3)[labels]
+    params = case.family.m_step(case.family.stats(_design(case, X), resp))
+    for k in range(3):
+        expected = case.group_mle(X[labels == k])["p"]
+        np.testing.assert_allclose(params["p"][k], expected, atol=1e-12)
+
+
+@CASES_BY_ID
+def test_n_free_params_hand_count(case, rng):
+    n_features = case.data(rng).shape[1]
+    assert case.family.n_free_params(3, n_features) == case.n_free
+
+
+@CASES_BY_ID
+def test_expected_log_prob_equals_weighted_log_prob(case, rng):
+    X, params = case.data(rng), case.params(rng, 3)
+    design = _design(case, X)
+    resp = rng.dirichlet(np.ones(3), size=len(X))
+    direct = (resp * case.family.log_prob(design, params)).sum(axis=0)
+    from_stats = case.family.expected_log_prob(case.family.stats(design, resp), params)
+    np.testing.assert_allclose(from_stats, direct, rtol=1e-12)
+
+
+@CASES_BY_ID
+def test_sample_draws_valid_rows_with_the_right_frequencies(case, rng):
+    params = case.params(rng, 3)
+    labels = np.zeros(20000, dtype=int)
+    X = case.family.sample(params, labels, rng)
+    design = _design(case, X)
+    mean_design = design.mean(axis=0)
+    expected = case.family.m_step(case.family.stats(design, np.eye(3)[labels]))["p"][0]
+    np.testing.assert_allclose(expected, params["p"][0], atol=0.02)
+    assert np.all(np.isfinite(mean_design))
+
+
+def test_binomial_trials_column_and_per_row_trials_agree(rng):
+    n = rng.integers(1, 9, size=50)
+    x = rng.binomial(n, 0.4)
+    by_array = mf.Binomial(n_trials=n)
+    by_column = mf.Binomial(n_trials="n")
+    d1 = by_array.design(by_array.validate(x[:, None], ["x"]))
+    d2 = by_column.design(by_column.validate(np.column_stack([x, n]), ["x", "n"]))
+    np.testing.assert_array_equal(d1, d2)
+    params = {"p": np.array([[0.2], [0.7]])}
+    oracle = np.stack([st.binom.logpmf(x, n, p) for p in (0.2, 0.7)], axis=1)
+    np.testing.assert_allclose(by_column.log_prob(d2, params), oracle, rtol=1e-12)
+    assert by_column.feature_names(["x", "n"]) == ["x"]
+
+
+def test_categorical_learns_sorted_levels_and_keeps_them():
+    fam = mf.Categorical().fitted_to(np.array([["b"], ["a"], ["c"], ["a"]], dtype=object), ["q"])
+    assert fam.levels[0].tolist() == ["a", "b", "c"]
+    codes = fam.validate(np.array([["c"], ["a"]], dtype=object), ["q"])
+    assert codes[:, 0].tolist() == [2.0, 0.0]
+    with pytest.raises(mf.DataError, match=r"column 'q' has level 'z' not seen at fit"):
+        fam.validate(np.array([["z"]], dtype=object), ["q"])
