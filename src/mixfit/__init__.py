@@ -11,6 +11,7 @@ from mixfit.errors import (
     MonotonicityWarning,
 )
 from mixfit.families import Bernoulli, Binomial, Categorical
+from mixfit.io import load_model as load
 from mixfit.model import Mixture
 
 __version__ = "0.1.0"
@@ -28,4 +29,5 @@ __all__ = [
     "ModelError",
     "MonotonicityError",
     "MonotonicityWarning",
+    "load",
 ]

@@ -34,7 +34,7 @@ def check_option(name: str, value: Any, options: Sequence[Any]) -> Any:
 
 
 def check_weights(weights: Any, n_components: int, name: str = "weights_init") -> FloatArray:
-    """Mixture weights: shape (K,), each in [0, 1], summing to 1 (to 1e-6); renormalised."""
+    """Mixture weights: shape (K,), each in [0, 1], summing to 1 (to 1e-6); returned as given."""
     w = as_float_array(name, weights)
     if w.shape != (n_components,):
         raise ModelError(f"{name} must have shape ({n_components},); got {w.shape}")
@@ -42,7 +42,7 @@ def check_weights(weights: Any, n_components: int, name: str = "weights_init") -
         raise ModelError(f"{name} must lie in [0, 1]; got {w.tolist()}")
     if abs(w.sum() - 1.0) > 1e-6:
         raise ModelError(f"{name} must sum to 1; got sum {w.sum():.6g}")
-    return w / w.sum()
+    return w
 
 
 def as_float_array(name: str, value: Any) -> FloatArray:

@@ -93,6 +93,7 @@ def _starting_point(model: Any, array: np.ndarray, columns: list[str], start: st
     params = family.check_params(model.params_init, model.n_components, n_features)
     k = model.n_components
     weights = np.full(k, 1.0 / k) if model.weights_init is None else check_weights(model.weights_init, k)
+    weights = weights / weights.sum()
     return family, EMState(weights, params)
 
 

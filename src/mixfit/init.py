@@ -34,6 +34,8 @@ def initial_state(
 ) -> EMState:
     """The parameters EM starts from."""
     weights = None if weights_init is None else check_weights(weights_init, n_components)
+    if weights is not None:
+        weights = weights / weights.sum()
     if params_init is not None:
         params = family.check_params(params_init, n_components, n_features)
         if weights is None:

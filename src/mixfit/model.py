@@ -287,6 +287,12 @@ class Mixture(BaseEstimator):
         labels = rng.choice(len(state.weights), size=n_samples, p=state.weights)
         return family.sample(state.params, labels, rng), labels
 
+    def save(self, path: Any) -> None:
+        """Write the model as a JSON file (atomically); read it back with ``mixfit.load``."""
+        from mixfit.io import save_model
+
+        save_model(self, path)
+
     def explain(self, X: Any, iterations: int = 1, start: str | None = None) -> list[Any]:
         """Seed 001's tables (6.1-6.4 and the new weights) for each of ``iterations`` EM steps.
 

@@ -1,0 +1,3 @@
+from mixfit.cli import main
+
+main()
