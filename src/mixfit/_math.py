@@ -22,18 +22,20 @@ def log_binom_coef(n: FloatArray, x: FloatArray) -> FloatArray:
     return gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
 
 
-def normalize_log_joint(log_joint: FloatArray) -> FloatArray:
-    """Turn log p(x_n, z=k) into responsibilities, in place; return log p(x_n).
+def normalize_log_joint(log_joint: FloatArray, row_weight: FloatArray | None = None) -> FloatArray:
+    """Turn log p(x_n, z=k), laid out (K, n), into responsibilities in place; return log p(x_n).
 
-    ``log_joint`` of shape (n, K) is overwritten with ``p(z=k | x_n)`` (a row log-sum-exp),
-    and the returned vector of shape (n,) is ``log sum_k p(x_n, z=k)``.
+    ``log_joint`` is overwritten with ``p(z=k | x_n)`` times ``row_weight[n]`` when given (a
+    log-sum-exp over the K rows), and the returned vector of shape (n,) is
+    ``log sum_k p(x_n, z=k)``.
     """
-    row_max = log_joint.max(axis=1)
-    log_joint -= row_max[:, None]
+    shift = log_joint.max(axis=0)
+    log_joint -= shift
     np.exp(log_joint, out=log_joint)
-    row_sum = log_joint.sum(axis=1)
-    log_joint /= row_sum[:, None]
-    return row_max + np.log(row_sum)
+    total = log_joint.sum(axis=0)
+    scale = 1.0 / total if row_weight is None else row_weight / total
+    log_joint *= scale
+    return shift + np.log(total)
 
 
 def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:

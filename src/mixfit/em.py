@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -60,13 +61,11 @@ def log_weights(weights: FloatArray) -> FloatArray:
 
 def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
-    resp = family.log_prob(chunk.X, state.params)
-    resp += log_weights(state.weights)
-    log_marginal = normalize_log_joint(resp)
-    if chunk.weight is None:
-        return Summary(family.stats(chunk.X, resp), float(log_marginal.sum()))
-    resp *= chunk.weight[:, None]
-    return Summary(family.stats(chunk.X, resp), float(chunk.weight @ log_marginal))
+    resp = family.log_prob_by_component(chunk.X, state.params)  # (K, m)
+    resp += log_weights(state.weights)[:, None]
+    log_marginal = normalize_log_joint(resp, chunk.weight)
+    ll = log_marginal.sum() if chunk.weight is None else chunk.weight @ log_marginal
+    return Summary(family.stats_by_component(chunk.X, resp), float(ll))
 
 
 def m_step(family: Family, stats: Any) -> EMState:
@@ -145,11 +144,18 @@ def _record(family: Family, state: EMState, summary: Summary, new_state: EMState
 
 def flatten_state(state: EMState) -> dict[str, float]:
     """``{"weight[k]": .., "p[k,d]": ..}``: parameters as named scalars."""
-    flat = {f"weight[{k}]": float(w) for k, w in enumerate(state.weights)}
-    for name, values in state.params.items():
-        for index, value in np.ndenumerate(values):
-            flat[f"{name}[{','.join(map(str, index))}]"] = float(value)
-    return flat
+    shapes = tuple((name, np.shape(values)) for name, values in state.params.items())
+    names = _flat_names(len(state.weights), shapes)
+    values = np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values())])
+    return dict(zip(names, values.tolist()))
+
+
+@cache
+def _flat_names(n_components: int, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[str, ...]:
+    names = [f"weight[{k}]" for k in range(n_components)]
+    for name, shape in shapes:
+        names += [f"{name}[{','.join(map(str, index))}]" for index in np.ndindex(*shape)]
+    return tuple(names)
 
 
 def _check_monotone(previous: float, current: float, n_iter: int, debug: bool) -> None:

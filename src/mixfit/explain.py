@@ -63,8 +63,10 @@ def explain_steps(model: Any, X: Any, *, iterations: int = 1, start: str | None 
     labels = [f"c_{k + 1}" for k in range(len(state.weights))]
     steps = []
     for iteration in range(iterations):
-        resp = family.log_prob(design, state.params) + log_weights(state.weights)
-        log_likelihood = float(occurrences @ normalize_log_joint(resp))
+        log_joint = family.log_prob_by_component(design, state.params)
+        log_joint += log_weights(state.weights)[:, None]
+        log_likelihood = float(occurrences @ normalize_log_joint(log_joint))
+        resp = log_joint.T
         expected = resp * occurrences[:, None]
         stats = family.stats(design, expected)
         new_state = m_step(family, stats)

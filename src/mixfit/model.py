@@ -242,9 +242,10 @@ class Mixture(BaseEstimator):
         family, state, source = self._source(X)
 
         def rows(chunk: Any) -> np.ndarray:
-            log_joint = family.log_prob(chunk.X, state.params) + log_weights(state.weights)
+            log_joint = family.log_prob_by_component(chunk.X, state.params)
+            log_joint += log_weights(state.weights)[:, None]
             log_marginal = normalize_log_joint(log_joint)
-            return log_joint if what == "proba" else log_marginal
+            return log_joint.T if what == "proba" else log_marginal
 
         return source.map_rows(rows)
 

@@ -119,14 +119,26 @@ class Family(ABC):
 
     def log_prob(self, design: FloatArray, params: Params) -> FloatArray:
         """Component log-densities with all constants, of shape (n, K)."""
-        coef, bias = self.natural(params)
-        out = design @ coef.T
-        out += bias
-        return out
+        return self.log_prob_by_component(design, params).T
 
     def stats(self, design: FloatArray, resp: FloatArray) -> LinearStats:
         """Expected sufficient statistics; ``resp`` (n, K) already multiplied by row weights."""
-        return LinearStats(resp_sum=resp.sum(axis=0), t_sum=resp.T @ design)
+        return self.stats_by_component(design, resp.T)
+
+    def log_prob_by_component(self, design: FloatArray, params: Params) -> FloatArray:
+        """``log_prob`` laid out component-major, shape (K, n): the EM engine's hot path.
+
+        With K short rows of length n, the log-sum-exp over components is K - 1 vectorised
+        operations over n instead of n reductions over K.
+        """
+        coef, bias = self.natural(params)
+        out = coef @ design.T
+        out += bias[:, None]
+        return out
+
+    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> LinearStats:
+        """``stats`` from responsibilities of shape (K, n)."""
+        return LinearStats(resp_sum=resp.sum(axis=1), t_sum=resp @ design)
 
     def expected_log_prob(self, stats: LinearStats, params: Params) -> FloatArray:
         """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.

@@ -6,10 +6,14 @@ count as a weight, so the cost of an iteration grows with the number of distinct
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from mixfit._math import FloatArray
 from mixfit.sources._base import Chunk
@@ -17,7 +21,9 @@ from mixfit.sources._base import Chunk
 S = TypeVar("S")
 
 #: Bytes of design rows per block: a block is read from memory once for both products.
-BLOCK_BYTES = 1 << 21
+BLOCK_BYTES = 1 << 22
+#: Blocks are reduced on this many threads (NumPy and BLAS release the GIL).
+N_THREADS = min(8, os.cpu_count() or 1)
 #: Above this many possible distinct rows, counts are found by sorting instead of bincount.
 DENSE_CODES = 1 << 24
 
@@ -61,18 +67,36 @@ class ArraySource:
             yield Chunk(self.design[start:stop], weight)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
-        """``sum(fn(chunk) for chunk in chunks)``, always in the same order."""
-        total = None
-        for chunk in self.chunks():
-            part = fn(chunk)
-            total = part if total is None else total + part
-        assert total is not None  # a source always has at least one row
+        """``sum(fn(chunk) for chunk in chunks)``, always added in the same order.
+
+        With several blocks, blocks run on ``N_THREADS`` threads, each with single-threaded
+        BLAS, so the element-wise work of the E-step runs in parallel too; the partial results
+        are still added in block order, so a fit is reproducible run to run.
+        """
+        if self.design.shape[0] <= self.block_rows or N_THREADS == 1:
+            parts = [fn(chunk) for chunk in self.chunks()]
+        else:
+            with _blas().limit(limits=1, user_api="blas"):
+                parts = list(_pool().map(fn, self.chunks()))
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
         return total
 
     def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
         """``fn`` applied per chunk, concatenated, and expanded to the original rows."""
         out = np.concatenate([fn(chunk) for chunk in self.chunks()])
         return out if self.inverse is None else out[self.inverse]
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(N_THREADS, thread_name_prefix="mixfit")
 
 
 def unique_rows(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
