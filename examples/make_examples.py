@@ -1,6 +1,6 @@
 """Regenerate the bundled example data (seeded, so the files never change).
 
-    python examples/make_examples.py
+python examples/make_examples.py
 """
 
 from pathlib import Path
@@ -19,11 +19,13 @@ def two_coins(rng: np.random.Generator) -> pd.DataFrame:
 
 def survey(rng: np.random.Generator) -> pd.DataFrame:
     """Yes/no answers to 8 items from 3 latent classes (weights 0.5, 0.3, 0.2)."""
-    p = np.array([
-        [0.9, 0.85, 0.8, 0.9, 0.2, 0.1, 0.15, 0.2],
-        [0.2, 0.3, 0.1, 0.25, 0.85, 0.9, 0.8, 0.75],
-        [0.9, 0.9, 0.85, 0.8, 0.9, 0.85, 0.9, 0.95],
-    ])
+    p = np.array(
+        [
+            [0.9, 0.85, 0.8, 0.9, 0.2, 0.1, 0.15, 0.2],
+            [0.2, 0.3, 0.1, 0.25, 0.85, 0.9, 0.8, 0.75],
+            [0.9, 0.9, 0.85, 0.8, 0.9, 0.85, 0.9, 0.95],
+        ]
+    )
     labels = rng.choice(3, size=1500, p=[0.5, 0.3, 0.2])
     answers = (rng.random((1500, 8)) < p[labels]).astype(int)
     return pd.DataFrame(answers, columns=[f"q{j + 1}" for j in range(8)])

@@ -24,16 +24,41 @@ def run(capsys, *args):
 
 
 def test_fit_prints_tables(capsys):
-    code, out, _ = run(capsys, "fit", str(EXAMPLES / "two_coins.csv"), "--family", "binomial",
-                       "--trials", "10", "-k", "2", "--seed", "0")
+    code, out, _ = run(
+        capsys,
+        "fit",
+        str(EXAMPLES / "two_coins.csv"),
+        "--family",
+        "binomial",
+        "--trials",
+        "10",
+        "-k",
+        "2",
+        "--seed",
+        "0",
+    )
     assert code == 0
     assert "weight" in out and "p[heads]" in out and "converged" in out
 
 
 def test_fit_json_and_model_file_round_trip(capsys, tmp_path):
     model_path = tmp_path / "model.json"
-    code, out, _ = run(capsys, "fit", str(EXAMPLES / "survey.csv"), "-f", "bernoulli", "-k", "3",
-                       "--n-init", "3", "--seed", "0", "--json", "--out", str(model_path))
+    code, out, _ = run(
+        capsys,
+        "fit",
+        str(EXAMPLES / "survey.csv"),
+        "-f",
+        "bernoulli",
+        "-k",
+        "3",
+        "--n-init",
+        "3",
+        "--seed",
+        "0",
+        "--json",
+        "--out",
+        str(model_path),
+    )
     assert code == 0
     summary = json.loads(out)
     assert sorted(summary["weights"]) == pytest.approx([0.19, 0.29, 0.52], abs=0.02)
@@ -60,9 +85,14 @@ def test_identifiability_warning_is_shown(capsys, tmp_path):
         (["fit", "missing.csv", "-f", "bernoulli"], "data file 'missing.csv' does not exist"),
         (["fit", str(EXAMPLES / "three_coins.csv"), "-f", "bernoulli"], "must be binary"),
         (["fit", str(EXAMPLES / "three_coins.csv"), "-f", "binomial", "--trials", "5"], "whole counts"),
-        (["fit", str(EXAMPLES / "three_coins.csv"), "-f", "binomial", "--trials", "10", "-k", "9"],
-         "distinct rows"),
-        (["fit", str(EXAMPLES / "survey.csv"), "-f", "bernoulli", "--columns", "q1,qq"], "column 'qq' not in"),
+        (
+            ["fit", str(EXAMPLES / "three_coins.csv"), "-f", "binomial", "--trials", "10", "-k", "9"],
+            "distinct rows",
+        ),
+        (
+            ["fit", str(EXAMPLES / "survey.csv"), "-f", "bernoulli", "--columns", "q1,qq"],
+            "column 'qq' not in",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
@@ -72,6 +102,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
 
 
 def test_usage_error_exits_2_without_traceback():
-    done = subprocess.run([sys.executable, "-m", "mixfit", "fit", "x.csv", "--family", "bogus"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "mixfit", "fit", "x.csv", "--family", "bogus"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr and "bogus" in done.stderr

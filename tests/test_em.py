@@ -6,11 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn.base as sk_base
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import mixfit as mf
-import sklearn.base as sk_base
 from mixfit.em import EMState, fit_em
 from mixfit.sources import as_source
 
@@ -45,8 +45,10 @@ def test_em_invariants(name, seed, n_rows, k, init):
     options = dict(n_components=k, init=init, random_state=seed, max_iter=200, tol=1e-10)
     plain = _fit_quietly(mf.Mixture(make_family(), compress=False, **options), X)
     # the same start, compressed to distinct rows with counts
-    start = {"weights_init": plain.history_.filter(like="weight[").iloc[0].to_numpy(),
-             "params_init": {"p": _first_params(plain)}}
+    start = {
+        "weights_init": plain.history_.filter(like="weight[").iloc[0].to_numpy(),
+        "params_init": {"p": _first_params(plain)},
+    }
     # 10 EM steps from the same start, on all rows and on distinct rows with counts. The steps
     # are fixed: where p runs to 0 or 1, 1 - p carries round-off of 1e-16 / (1 - p) relative,
     # so sums taken in another order drift apart over hundreds of steps on such data.
@@ -113,8 +115,12 @@ def test_a_decrease_raises_in_debug_runs_and_warns_otherwise():
 
 def test_an_emptied_component_is_frozen_with_a_warning_never_nan():
     X = np.array([[1.0, 1.0]] * 10 + [[0.0, 0.0]] * 10)
-    m = mf.Mixture(mf.Bernoulli(), 3, weights_init=[0.5, 0.5, 0.0],
-                   params_init={"p": [[0.9, 0.9], [0.1, 0.1], [0.5, 0.5]]})
+    m = mf.Mixture(
+        mf.Bernoulli(),
+        3,
+        weights_init=[0.5, 0.5, 0.0],
+        params_init={"p": [[0.9, 0.9], [0.1, 0.1], [0.5, 0.5]]},
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mf.IdentifiabilityWarning)
         m.fit(X)

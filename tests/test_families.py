@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,10 +72,20 @@ CASES = [
         lambda rng: _object_columns(rng.choice(["a", "b", "c"], 60), rng.choice([0, 1], 60)),
         _cat_params,
         lambda X, prm: np.stack(
-            [np.log(p[0][np.searchsorted(["a", "b", "c"], X[:, 0])]) + np.log(p[1][X[:, 1].astype(int)])
-             for p in prm["p"]], axis=1),
-        lambda X: {"p": np.array([[np.mean(X[:, 0] == v) for v in "abc"],
-                                  [np.mean(X[:, 1].astype(int) == 0), np.mean(X[:, 1].astype(int) == 1), 0]])},
+            [
+                np.log(p[0][np.searchsorted(["a", "b", "c"], X[:, 0])]) + np.log(p[1][X[:, 1].astype(int)])
+                for p in prm["p"]
+            ],
+            axis=1,
+        ),
+        lambda X: {
+            "p": np.array(
+                [
+                    [np.mean(X[:, 0] == v) for v in "abc"],
+                    [np.mean(X[:, 1].astype(int) == 0), np.mean(X[:, 1].astype(int) == 1), 0],
+                ]
+            )
+        },
         3 * (2 + 1),
     ),
 ]

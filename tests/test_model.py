@@ -77,8 +77,13 @@ def test_dataframe_columns_are_kept_and_checked(rng):
 
 def test_trials_column_of_a_dataframe():
     frame = pd.DataFrame({"heads": THREE_COINS, "flips": 10})
-    m = mf.Mixture(mf.Binomial(n_trials="flips"), 3, weights_init=[0.25, 0.5, 0.25],
-                   params_init={"p": [0.4, 0.5, 0.65]}, max_iter=1)
+    m = mf.Mixture(
+        mf.Binomial(n_trials="flips"),
+        3,
+        weights_init=[0.25, 0.5, 0.25],
+        params_init={"p": [0.4, 0.5, 0.65]},
+        max_iter=1,
+    )
     with pytest.warns(mf.ConvergenceWarning):
         m.fit(frame)
     np.testing.assert_allclose(m.weights_, [0.3337246, 0.5261878, 0.1400877], atol=5e-8)
@@ -113,8 +118,9 @@ def test_hand_set_parameters_are_the_model():
 def test_categorical_with_strings_predicts_new_data_the_same_way(rng):
     levels = np.array(["never", "sometimes", "often"])
     group = rng.integers(0, 2, 400)
-    X = np.column_stack([levels[np.where(group == 0, rng.integers(0, 2, 400), rng.integers(1, 3, 400))]
-                         for _ in range(4)])
+    X = np.column_stack(
+        [levels[np.where(group == 0, rng.integers(0, 2, 400), rng.integers(1, 3, 400))] for _ in range(4)]
+    )
     m = mf.Mixture(mf.Categorical(), 2, random_state=0, n_init=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error", mf.IdentifiabilityWarning)
@@ -137,8 +143,9 @@ def test_sample_then_refit_recovers_the_model():
 
 
 def test_information_criteria_count_free_parameters():
-    m = mf.Mixture(mf.Binomial(n_trials=10), 3, weights_init=[0.25, 0.5, 0.25],
-                   params_init={"p": [0.4, 0.5, 0.65]}).fit(THREE_COINS)
+    m = mf.Mixture(
+        mf.Binomial(n_trials=10), 3, weights_init=[0.25, 0.5, 0.25], params_init={"p": [0.4, 0.5, 0.65]}
+    ).fit(THREE_COINS)
     assert m.n_parameters() == 3 + 2
     assert m.bic(THREE_COINS) == pytest.approx(-2 * m.log_likelihood_ + 5 * np.log(20))
     assert m.aic(THREE_COINS) == pytest.approx(-2 * m.log_likelihood_ + 10)

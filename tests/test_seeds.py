@@ -72,9 +72,15 @@ def _best_ll_by_direct_maximisation(x, n_trials, k, n_starts=20):
         w, p = softmax(theta[:k]), expit(theta[k:])
         return -np.log(binom.pmf(x[:, None], n_trials, p[None, :]) @ w).sum()
 
-    return max(-minimize(neg_ll, rng.normal(size=2 * k), method="Nelder-Mead",
-                         options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12}).fun
-               for _ in range(n_starts))
+    return max(
+        -minimize(
+            neg_ll,
+            rng.normal(size=2 * k),
+            method="Nelder-Mead",
+            options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12},
+        ).fun
+        for _ in range(n_starts)
+    )
 
 
 def test_seed001_converges_to_the_mle():
@@ -143,10 +149,15 @@ def closed_form_update(X, pXZ0, pXZ1, pZ):
 
 def seed000_acdlf(X, pXZ0, pXZ1, pZ):
     """The seed's ACDLF function, eqs. (1)-(3)."""
-    pZX = np.array([(1 - pXZ1) * pZ / ((1 - pXZ1) * pZ + (1 - pXZ0) * (1 - pZ)),
-                    pXZ1 * pZ / (pXZ1 * pZ + pXZ0 * (1 - pZ))])
+    pZX = np.array(
+        [
+            (1 - pXZ1) * pZ / ((1 - pXZ1) * pZ + (1 - pXZ0) * (1 - pZ)),
+            pXZ1 * pZ / (pXZ1 * pZ + pXZ0 * (1 - pZ)),
+        ]
+    )
     first = pZX[X] * (X * np.log(pXZ1) + (1 - X) * np.log(1 - pXZ1)) + (1 - pZX[X]) * (
-        X * np.log(pXZ0) + (1 - X) * np.log(1 - pXZ0))
+        X * np.log(pXZ0) + (1 - X) * np.log(1 - pXZ0)
+    )
     second = pZX[X] * np.log(pZ) + (1 - pZX[X]) * np.log(1 - pZ)
     return first.sum() + second.sum()
 
@@ -154,16 +165,20 @@ def seed000_acdlf(X, pXZ0, pXZ1, pZ):
 def test_seed000_one_iteration_equals_closed_form():
     X, _, rng = seed000_data(None)
     pXZ0, pXZ1, pZ = 0.2 + rng.normal(scale=0.05), 0.9 + rng.normal(scale=0.05), 0.75 + rng.normal(scale=0.05)
-    m = mf.Mixture(mf.Bernoulli(), n_components=2, max_iter=1,
-                   weights_init=[1 - pZ, pZ], params_init={"p": [[pXZ0], [pXZ1]]})
+    m = mf.Mixture(
+        mf.Bernoulli(),
+        n_components=2,
+        max_iter=1,
+        weights_init=[1 - pZ, pZ],
+        params_init={"p": [[pXZ0], [pXZ1]]},
+    )
     with pytest.warns((mf.IdentifiabilityWarning, mf.ConvergenceWarning)):
         m.fit(X)
     new_pZ, new_pXZ0, new_pXZ1 = closed_form_update(X, pXZ0, pXZ1, pZ)
     assert abs(m.weights_[1] - new_pZ) < 1e-12
     assert abs(m.params_["p"][0, 0] - new_pXZ0) < 1e-12
     assert abs(m.params_["p"][1, 0] - new_pXZ1) < 1e-12
-    assert m.history_["expected_complete_ll"].iloc[0] == pytest.approx(
-        seed000_acdlf(X, pXZ0, pXZ1, pZ), rel=1e-12)
+    assert m.history_["expected_complete_ll"].iloc[0] == pytest.approx(seed000_acdlf(X, pXZ0, pXZ1, pZ), rel=1e-12)
 
 
 def test_seed000_single_flip_is_flagged_not_identifiable():
@@ -176,8 +191,9 @@ def test_seed000_single_flip_is_flagged_not_identifiable():
 
 def test_seed000_coins_flipped_ten_times_recover_the_truth():
     X, _, _ = seed000_data(10)
-    m = mf.Mixture(mf.Binomial(n_trials=10), n_components=2,
-                   weights_init=[0.5, 0.5], params_init={"p": [[0.3], [0.7]]}).fit(X)
+    m = mf.Mixture(
+        mf.Binomial(n_trials=10), n_components=2, weights_init=[0.5, 0.5], params_init={"p": [[0.3], [0.7]]}
+    ).fit(X)
     truth = np.array([0.75, 0.2, 0.9])  # p(Z=1), p(X=1|Z=0), p(X=1|Z=1)
     estimate = np.array([m.weights_[1], *m.params_["p"][:, 0]])
     se = _standard_errors(m, X, estimate)
@@ -194,6 +210,10 @@ def _standard_errors(m, X, theta, h=1e-5):
         return m.score_samples(X).sum()
 
     eye = np.eye(3) * h
-    hess = np.array([[(ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b)) / (4 * h * h)
-                      for b in eye] for a in eye])
+    hess = np.array(
+        [
+            [(ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b)) / (4 * h * h) for b in eye]
+            for a in eye
+        ]
+    )
     return np.sqrt(np.diag(np.linalg.inv(-hess)))

@@ -96,9 +96,7 @@ def check_finite_numeric(X: np.ndarray, columns: Sequence[str]) -> FloatArray:
             try:
                 np.asarray(X[:, j], dtype=float)
             except (TypeError, ValueError):
-                raise DataError(
-                    f"{column_label(columns, j)} must be numeric; got values like {X[0, j]!r}"
-                ) from None
+                raise DataError(f"{column_label(columns, j)} must be numeric; got values like {X[0, j]!r}") from None
         raise
     bad = ~np.isfinite(data)
     if bad.any():

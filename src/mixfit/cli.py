@@ -10,9 +10,8 @@ import sys
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -44,14 +43,14 @@ def fit(
     data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
     family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
     k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
-    trials: Annotated[Optional[int], typer.Option(help="Binomial: trials per row.")] = None,
-    trials_column: Annotated[Optional[str], typer.Option(help="Binomial: column holding trials.")] = None,
-    columns: Annotated[Optional[str], typer.Option(help="Comma-separated columns to model.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
+    trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
     n_init: Annotated[int, typer.Option(help="Restarts; the best is kept.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the model as JSON.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the model as JSON.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Fit a K-component mixture.
@@ -65,8 +64,9 @@ def fit(
     options: dict[str, Any] = {}
     if family is FamilyName.binomial:
         options["n_trials"] = trials_column or trials or 1
-    model = Mixture(get_family(family.value, **options), k, n_init=n_init, random_state=seed,
-                    max_iter=max_iter, tol=tol)
+    model = Mixture(
+        get_family(family.value, **options), k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(frame)

@@ -147,7 +147,7 @@ def flatten_state(state: EMState) -> dict[str, float]:
     shapes = tuple((name, np.shape(values)) for name, values in state.params.items())
     names = _flat_names(len(state.weights), shapes)
     values = np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values())])
-    return dict(zip(names, values.tolist()))
+    return dict(zip(names, values.tolist(), strict=True))
 
 
 @cache

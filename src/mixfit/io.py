@@ -120,8 +120,9 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         model.n_iter_ = int(fit["n_iter"])
         model.converged_ = bool(fit["converged"])
     if doc.get("history") is not None:
-        model.history_ = pd.DataFrame({c: [np.nan if v is None else v for v in vals]
-                                       for c, vals in doc["history"].items()}).rename_axis("iteration")
+        model.history_ = pd.DataFrame(
+            {c: [np.nan if v is None else v for v in vals] for c, vals in doc["history"].items()}
+        ).rename_axis("iteration")
     return model
 
 

@@ -72,10 +72,11 @@ class Mixture(BaseEstimator):
     Examples
     --------
     >>> import mixfit as mf
-    >>> x = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2, 5, 2, 4, 4, 6, 4, 5, 6, 3, 3]
-    >>> m = mf.Mixture(mf.Binomial(n_trials=10), n_components=2, random_state=0).fit(x)
-    >>> bool(m.converged_), m.predict([2, 6]).tolist() != [0, 0]
-    (True, True)
+    >>> x = [1, 2, 1, 0, 2, 9, 8, 9, 10, 9, 8, 9]  # heads in 10 flips of one of two coins
+    >>> m = mf.Mixture(mf.Binomial(n_trials=10), n_components=2,
+    ...                weights_init=[0.5, 0.5], params_init={"p": [0.3, 0.7]}).fit(x)
+    >>> m.weights_.round(3).tolist(), m.params_["p"][:, 0].round(3).tolist(), m.predict([0, 10]).tolist()
+    ([0.417, 0.583], [0.12, 0.886], [0, 1])
     """
 
     def __init__(

@@ -28,4 +28,14 @@ def from_dict(settings: dict[str, Any]) -> Family:
     return get_family(str(options.pop("family", "")), **options)
 
 
-__all__ = ["FAMILIES", "Bernoulli", "Binomial", "Categorical", "Family", "LinearStats", "Stats", "from_dict", "get_family"]
+__all__ = [
+    "FAMILIES",
+    "Bernoulli",
+    "Binomial",
+    "Categorical",
+    "Family",
+    "LinearStats",
+    "Stats",
+    "from_dict",
+    "get_family",
+]

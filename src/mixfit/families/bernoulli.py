@@ -100,4 +100,3 @@ class Bernoulli(Family):
                 f"{n_cells} free pattern frequencies; use fewer components or more columns"
             )
         return None
-

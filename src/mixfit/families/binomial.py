@@ -69,9 +69,7 @@ class Binomial(Family):
             return X[:, keep], n, [columns[i] for i in keep]
         if isinstance(self.n_trials, np.ndarray):
             if self.n_trials.shape != (X.shape[0],):
-                raise DataError(
-                    f"n_trials must have one entry per row ({X.shape[0]}); got shape {self.n_trials.shape}"
-                )
+                raise DataError(f"n_trials must have one entry per row ({X.shape[0]}); got shape {self.n_trials.shape}")
             return X, self.n_trials, list(columns)
         return X, np.full(X.shape[0], float(self.n_trials)), list(columns)
 

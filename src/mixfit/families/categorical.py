@@ -80,7 +80,7 @@ class Categorical(Family):
 
     def design_names(self, names: Sequence[str]) -> list[str]:
         """One name ``column=level`` per design column."""
-        return [f"{c}={v}" for c, known in zip(names, self._known_levels()) for v in known]
+        return [f"{c}={v}" for c, known in zip(names, self._known_levels(), strict=True) for v in known]
 
     def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
         return {"p": (self.design_names(names), params["p"][:, self._mask()])}
@@ -121,7 +121,9 @@ class Categorical(Family):
             for j, table in enumerate(raw):
                 t = as_float_array(f"params_init['p'][{j}]", table)
                 if t.shape != (n_components, mask[j].sum()):
-                    raise ModelError(f"params_init['p'][{j}] must have shape {(n_components, mask[j].sum())}; got {t.shape}")
+                    raise ModelError(
+                        f"params_init['p'][{j}] must have shape {(n_components, mask[j].sum())}; got {t.shape}"
+                    )
                 p[:, j, : t.shape[1]] = t
         else:
             p = as_float_array("params_init['p']", raw)
@@ -131,7 +133,9 @@ class Categorical(Family):
             raise ModelError("params_init['p'] must lie in [0, 1] (and be 0 beyond a column's levels)")
         sums = p.sum(axis=2)
         if np.any(np.abs(sums - 1) > 1e-6):
-            raise ModelError(f"params_init['p'] must sum to 1 over each column's levels; got sums {sums.round(6).tolist()}")
+            raise ModelError(
+                f"params_init['p'] must sum to 1 over each column's levels; got sums {sums.round(6).tolist()}"
+            )
         return {"p": p / sums[:, :, None]}
 
     def n_free_params(self, n_components: int, n_features: int) -> int:
