@@ -114,3 +114,36 @@ def _params_table(family: Family, state: EMState, names: list[str], labels: list
     for key, (row_labels, values) in family.param_columns(state.params, names).items():
         frames.append(pd.DataFrame(values.T, index=[f"{key}[{r}]" for r in row_labels], columns=labels))
     return pd.concat(frames)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The distinct rows of a data set under a model (what the fit and responsibility plots show).
+
+    table : DataFrame of readable outcome values, one row per distinct row
+    counts : ndarray of shape (m,), occurrences of each distinct row
+    joint : ndarray of shape (m, K), w_k p(x | component k) of each distinct row
+    """
+
+    table: pd.DataFrame
+    counts: np.ndarray
+    joint: np.ndarray
+
+    @property
+    def resp(self) -> np.ndarray:
+        """Responsibilities p(component | outcome), shape (m, K) (Table 6.1)."""
+        return self.joint / self.joint.sum(axis=1, keepdims=True)
+
+    def labels(self) -> list[str]:
+        """One short label per outcome: its values joined by spaces."""
+        return [" ".join(map(str, row)) for row in self.table.itertuples(index=False)]
+
+
+def outcomes(model: Any, X: Any) -> Outcomes:
+    """The distinct rows of ``X``, their counts, and each component's share of their probability."""
+    family, state = model._fitted()
+    array, columns, _ = as_table(X)
+    distinct, _, counts = unique_rows(family.validate(array, columns))
+    log_joint = family.log_prob(family.design(distinct), state.params) + log_weights(state.weights)
+    table = pd.DataFrame(family.describe_rows(distinct, family.feature_names(columns)))
+    return Outcomes(table, counts, np.exp(log_joint))

@@ -72,13 +72,18 @@ def model_to_dict(model: Any) -> dict[str, Any]:
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` as JSON atomically (a temporary file renamed into place)."""
-    text = json.dumps(model_to_dict(model), allow_nan=False)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``model`` as JSON atomically."""
+    write_atomic(Path(path), json.dumps(model_to_dict(model), allow_nan=False))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place, so an
+    interrupted write never leaves a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -124,6 +129,12 @@ def load_model(path: str | os.PathLike[str]) -> Any:
             {c: [np.nan if v is None else v for v in vals] for c, vals in doc["history"].items()}
         ).rename_axis("iteration")
     return model
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_float(value: Any) -> float | None:

@@ -295,6 +295,12 @@ class Mixture(BaseEstimator):
 
         save_model(self, path)
 
+    def report(self, X: Any, path: Any, command: str | None = None) -> Any:
+        """Write a self-contained HTML report of this fit on X (needs matplotlib)."""
+        from mixfit.report import write_report
+
+        return write_report(self, X, path, command)
+
     def explain(self, X: Any, iterations: int = 1, start: str | None = None) -> list[Any]:
         """Seed 001's tables (6.1-6.4 and the new weights) for each of ``iterations`` EM steps.
 

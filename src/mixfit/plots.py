@@ -1,0 +1,168 @@
+"""Figures that show EM working (seed 002's empty "Visualizing EM" section, filled in).
+
+Every function takes a fitted model (and the data where needed) and returns a matplotlib
+``Figure``; nothing here touches pyplot's global state, so it works headless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mixfit.explain import Outcomes, outcomes
+from mixfit.families import Binomial
+
+#: Bernoulli and categorical data show at most this many patterns (the most frequent).
+MAX_PATTERNS = 30
+
+
+def _colors(k: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(j % 10) for j in range(k)]
+
+
+def plot_convergence(model: Any) -> Figure:
+    """The log-likelihood of the parameters entering each iteration."""
+    history = model.history_
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(history.index, history["log_likelihood"], marker="o", markersize=3, label="log-likelihood")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("log-likelihood")
+    ax.set_title(f"EM: {model.n_iter_} iterations, converged = {bool(model.converged_)}")
+    return fig
+
+
+def plot_elbo(model: Any, max_iterations: int = 12) -> Figure:
+    """Seed 002's picture: the lower bound touches the log-likelihood after each E-step (KL = 0)
+    and, after each M-step, lies below the new log-likelihood by the KL gap."""
+    history = model.history_.iloc[: max_iterations + 1]
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    steps = history.index.to_numpy()
+    ax.plot(steps, history["log_likelihood"], "o-", color="C0", label="log-likelihood log p(x | θ)")
+    ax.plot(steps, history["elbo"], "s", color="C1", markerfacecolor="none", markersize=9,
+            label="ELBO after E-step (= log-likelihood, KL = 0)")
+    after_m = history["elbo_after_m"].to_numpy()
+    ax.plot(steps + 1, after_m, "v", color="C3", label="ELBO after M-step, same q")
+    for i, gap_low in zip(steps, after_m, strict=True):
+        if i + 1 in history.index and np.isfinite(gap_low):
+            ax.vlines(i + 1, gap_low, history.loc[i + 1, "log_likelihood"], color="C3", linestyle=":")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("value")
+    ax.set_title("E-step closes the gap, M-step raises the bound (dotted: KL gap)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_trajectories(model: Any) -> Figure:
+    """Weights and component parameters, iteration by iteration."""
+    history = model.history_
+    k = len(model.weights_)
+    colors = _colors(k)
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax_w, ax_p = fig.subplots(1, 2)
+    for j in range(k):
+        ax_w.plot(history.index, history[f"weight[{j}]"], color=colors[j], label=f"c_{j + 1}")
+        params = [c for c in history.columns if c.startswith(("p[", "rate[")) and c[c.index("[") + 1 :].startswith(f"{j},")]
+        for column in params:
+            ax_p.plot(history.index, history[column], color=colors[j], alpha=0.7, linewidth=1)
+    ax_w.set(title="weights", xlabel="iteration")
+    ax_p.set(title="component parameters (colour = component)", xlabel="iteration")
+    ax_w.legend(fontsize=8)
+    return fig
+
+
+def _fit_outcomes(model: Any, X: Any) -> Outcomes:
+    seen = outcomes(model, X)
+    family = model.family_ if hasattr(model, "family_") else model._base_family()
+    single = len(seen.table.columns) == 1
+    if isinstance(family, Binomial) and isinstance(family.n_trials, int) and single:
+        name = seen.table.columns[0]
+        every = outcomes(model, _frame(name, np.arange(family.n_trials + 1)))
+        counts = np.zeros(family.n_trials + 1, dtype=np.int64)
+        counts[seen.table[name].to_numpy()] = seen.counts
+        return Outcomes(every.table, counts, every.joint)
+    if len(seen.counts) > MAX_PATTERNS:
+        top = np.sort(np.argsort(-seen.counts, kind="stable")[:MAX_PATTERNS])
+        return Outcomes(seen.table.iloc[top].reset_index(drop=True), seen.counts[top], seen.joint[top])
+    return seen
+
+
+def _frame(name: str, values: np.ndarray) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({name: values})
+
+
+def plot_fit(model: Any, X: Any) -> Figure:
+    """Observed versus fitted frequency of each outcome, with each component's share drawn."""
+    found = _fit_outcomes(model, X)
+    n_rows = int(outcomes(model, X).counts.sum())
+    expected = n_rows * found.joint
+    positions = np.arange(len(found.counts))
+    fig = Figure(figsize=(max(6, 0.35 * len(positions) + 2), 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(positions, found.counts, color="0.8", label="observed")
+    ax.plot(positions, expected.sum(axis=1), "ko-", label="fitted (mixture)")
+    for j, color in enumerate(_colors(expected.shape[1])):
+        ax.plot(positions, expected[:, j], "--", color=color, label=f"c_{j + 1}")
+    ax.set_xticks(positions, found.labels(), rotation=90 if len(positions) > 12 else 0, fontsize=8)
+    ax.set(xlabel=" ".join(found.table.columns) if len(found.table.columns) < 4 else "pattern", ylabel="rows")
+    ax.set_title("observed and fitted frequencies per outcome")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_profiles(model: Any) -> Figure:
+    """Item-response probabilities per class: the standard latent class plot."""
+    family, state = model._fitted()
+    names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(state.params["p"].shape[1])]
+    fig = Figure(figsize=(max(6, 0.5 * len(names) + 3), 4), layout="constrained")
+    ax = fig.add_subplot()
+    for key, (labels, values) in family.param_columns(state.params, names).items():
+        positions = np.arange(len(labels))
+        for j, color in enumerate(_colors(values.shape[0])):
+            ax.plot(positions, values[j], "o-", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
+        ax.set_xticks(positions, labels, rotation=90 if len(labels) > 10 else 0, fontsize=8)
+        ax.set_ylabel(key)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("profiles: probability per item and component")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_responsibilities(model: Any, X: Any) -> Figure:
+    """Responsibilities per distinct outcome, stacked by component (seed 001, Table 6.1)."""
+    found = _fit_outcomes(model, X)
+    observed = found.counts > 0
+    resp = found.resp[observed]
+    labels = [label for label, keep in zip(found.labels(), observed, strict=True) if keep]
+    positions = np.arange(len(labels))
+    fig = Figure(figsize=(max(6, 0.35 * len(labels) + 2), 4), layout="constrained")
+    ax = fig.add_subplot()
+    bottom = np.zeros(len(labels))
+    for j, color in enumerate(_colors(resp.shape[1])):
+        ax.bar(positions, resp[:, j], bottom=bottom, color=color, label=f"c_{j + 1}")
+        bottom += resp[:, j]
+    ax.set_xticks(positions, labels, rotation=90 if len(labels) > 12 else 0, fontsize=8)
+    ax.set(ylabel="p(component | outcome)", ylim=(0, 1))
+    ax.set_title("responsibilities per outcome")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def all_figures(model: Any, X: Any) -> dict[str, Figure]:
+    """Every figure of this module by name, in the order a report shows them."""
+    return {
+        "convergence": plot_convergence(model),
+        "elbo": plot_elbo(model),
+        "trajectories": plot_trajectories(model),
+        "fit": plot_fit(model, X),
+        "profiles": plot_profiles(model),
+        "responsibilities": plot_responsibilities(model, X),
+    }

@@ -1,0 +1,113 @@
+"""One self-contained HTML file about a fit: data, fit summary, parameters, figures, warnings."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mixfit._data import as_table
+from mixfit.explain import outcomes
+from mixfit.io import write_atomic
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0 1em; }
+td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #f3f3f3; } .warning { background: #fff4d6; border-left: 4px solid #e0a800;
+padding: .5em 1em; margin: .5em 0; } code { background: #f3f3f3; padding: .1em .3em; }
+figure { margin: 1em 0; } img { max-width: 100%; }
+"""
+
+
+def diagnostics(model: Any, X: Any) -> list[str]:
+    """Plain-language warnings about a fit: identifiability, convergence, emptied components."""
+    family, state = model._fitted()
+    array, columns, _ = as_table(X)
+    notes = []
+    problem = family.identifiability_problem(len(state.weights), family.validate(array, columns))
+    if problem:
+        notes.append(f"Not identifiable: {problem}.")
+    if getattr(model, "converged_", True) is False:
+        notes.append(
+            f"EM stopped after max_iter = {model.max_iter} iterations before the mean log-likelihood "
+            "per row settled; the estimates may still move. Increase max_iter."
+        )
+    empty = [f"c_{k + 1}" for k, w in enumerate(state.weights) if w == 0]
+    if empty:
+        notes.append(f"Component(s) {', '.join(empty)} ended with weight 0: fewer components describe the data.")
+    return notes
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(frame: pd.DataFrame, digits: int = 6) -> str:
+    return frame.to_html(float_format=lambda v: f"{v:.{digits}f}", border=0)
+
+
+def _summary_rows(model: Any, X: Any) -> pd.DataFrame:
+    rows = {
+        "family": repr(model.family_),
+        "components (K)": len(model.weights_),
+        "log-likelihood": f"{model.log_likelihood_:.6f}",
+        "AIC": f"{model.aic(X):.6f}",
+        "BIC": f"{model.bic(X):.6f}",
+        "free parameters": model.n_parameters(),
+        "iterations": model.n_iter_,
+        "converged": bool(model.converged_),
+    }
+    return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
+
+
+def _data_rows(model: Any, X: Any) -> pd.DataFrame:
+    found = outcomes(model, X)
+    array, columns, _ = as_table(X)
+    rows = {"rows": array.shape[0], "columns": ", ".join(columns), "distinct rows": len(found.counts)}
+    return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
+
+
+def render(model: Any, X: Any, command: str | None = None) -> str:
+    """The report as an HTML string with every image inline (no external resources)."""
+    from mixfit.plots import all_figures
+
+    labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
+    params = []
+    for key, (row_labels, values) in model.family_.param_columns(model.params_, model.feature_names_).items():
+        params.append(pd.DataFrame(values.T, index=[f"{key}[{r}]" for r in row_labels], columns=labels))
+    weights = pd.DataFrame([model.weights_], index=["weight"], columns=labels)
+    notes = diagnostics(model, X)
+    figures = "\n".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}"><figcaption>{name}</figcaption></figure>'
+        for name, fig in all_figures(model, X).items()
+    )
+    warning_html = "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes) or "<p>None.</p>"
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>mixfit report</title><style>{STYLE}</style></head>
+<body>
+<h1>mixfit report: {html.escape(model.family_.name)} mixture with {len(labels)} components</h1>
+<p>Produced by <code>{html.escape(command or "Mixture.report")}</code> on {stamp}.</p>
+<h2>Data</h2>{_table(_data_rows(model, X))}
+<h2>Fit</h2>{_table(_summary_rows(model, X))}
+<h2>Warnings</h2>{warning_html}
+<h2>Parameters</h2>{_table(weights)}{"".join(_table(p) for p in params)}
+<h2>Figures</h2>{figures}
+</body></html>
+"""
+
+
+def write_report(model: Any, X: Any, path: str | os.PathLike[str], command: str | None = None) -> Path:
+    """Write ``render(model, X, command)`` to ``path`` atomically."""
+    write_atomic(Path(path), render(model, X, command))
+    return Path(path)

@@ -1,0 +1,132 @@
+"""Figures whose content follows the model, and the HTML report checked in a real browser."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixfit as mf
+from mixfit import plots
+from tests.conftest import TEN_FLIPS, THREE_COINS
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("MIXFIT_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+
+
+def three_coins(max_iter=1000):
+    m = mf.Mixture(mf.Binomial(n_trials=10), 3, weights_init=[0.25, 0.5, 0.25],
+                   params_init={"p": [0.4, 0.5, 0.65]}, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mf.ConvergenceWarning)
+        return m.fit(THREE_COINS)
+
+
+def pixels(fig) -> np.ndarray:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="rgba", dpi=50)
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+
+
+def test_convergence_plot_draws_the_history():
+    m = three_coins()
+    (line,) = plots.plot_convergence(m).axes[0].get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), m.history_["log_likelihood"])
+
+
+def test_elbo_plot_shows_touching_bound_and_kl_gap():
+    with pytest.warns(mf.IdentifiabilityWarning):
+        m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(TEN_FLIPS)
+    ax = plots.plot_elbo(m).axes[0]
+    ll, elbo, after_m = ax.get_lines()[:3]
+    assert ll.get_ydata()[0] == pytest.approx(-9.28686, abs=1e-5)
+    np.testing.assert_allclose(elbo.get_ydata(), ll.get_ydata(), atol=1e-12)  # KL = 0 after the E-step
+    gaps = ax.collections[0].get_segments()
+    assert gaps and all(seg[1, 1] >= seg[0, 1] - 1e-12 for seg in gaps)  # log-likelihood above the bound
+    assert after_m.get_ydata()[0] == pytest.approx(m.history_["elbo_after_m"].iloc[0])
+
+
+def test_fit_plot_bars_are_the_observed_counts_and_lines_the_fitted_ones():
+    m = three_coins()
+    ax = plots.plot_fit(m, THREE_COINS).axes[0]
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == [0, 0, 4, 2, 5, 5, 4, 0, 0, 0, 0]
+    fitted = ax.get_lines()[0].get_ydata()
+    assert fitted.sum() == pytest.approx(20, abs=1e-6)
+    np.testing.assert_allclose(fitted, 20 * np.exp(m.score_samples(np.arange(11))), rtol=1e-12)
+
+
+def test_figures_change_with_the_model():
+    one, two = three_coins(max_iter=1), three_coins()
+    for name in ("trajectories", "profiles", "responsibilities", "fit"):
+        a = pixels(plots.all_figures(one, THREE_COINS)[name])
+        b = pixels(plots.all_figures(two, THREE_COINS)[name])
+        assert a.shape == b.shape and np.any(a != b), name
+
+
+def test_profiles_and_responsibilities_hold_the_parameters():
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
+    lines = plots.plot_profiles(m).axes[0].get_lines()
+    for k, line in enumerate(lines):
+        np.testing.assert_array_equal(line.get_ydata(), m.params_["p"][k])
+    ax = plots.plot_responsibilities(m, survey).axes[0]
+    tops = np.array([bar.get_y() + bar.get_height() for bar in ax.patches]).reshape(3, -1)
+    np.testing.assert_allclose(tops[-1], 1.0)
+
+
+# ----------------------------------------------------------------------------- browser
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed with apt-get when missing (the CI machine starts bare)."""
+    if not Path(CHROMIUM).exists():
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            pytest.fail("chromium is missing and cannot be installed here (needs root and apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True)
+    return CHROMIUM
+
+
+def test_report_renders_in_a_real_browser(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
+    path = m.report(survey, tmp_path / "report.html", command="mixfit fit survey.csv -f bernoulli -k 3")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=flags)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(path.resolve().as_uri())
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+        text = page.inner_text("body")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert len(images) == 6 and all(done and w > 0 and h > 0 for done, w, h in images)
+    assert f"{m.log_likelihood_:.6f}" in text
+    assert f"{m.weights_[0]:.6f}" in text
+    assert "mixfit fit survey.csv -f bernoulli -k 3" in text
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_report_states_warnings_in_plain_words(tmp_path):
+    with pytest.warns(mf.IdentifiabilityWarning):
+        m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(TEN_FLIPS)
+    text = m.report(TEN_FLIPS, tmp_path / "r.html").read_text()
+    assert "Not identifiable" in text and "only P(x=1)" in text
+    assert text.count("data:image/png;base64,") == 6 and "http" not in text.split("<body>")[1]
