@@ -12,13 +12,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	@echo "== seed 001: 20 sequences of 10 flips, 3 coins (the MLE merges the coins: the data are under-dispersed)"
-	$(BIN)/mixfit fit examples/three_coins.csv --family binomial --trials 10 -k 3 --seed 0
-	@echo "== seed 000's two coins (p(Z=1) = 0.75, biases 0.2 and 0.9), flipped 10 times per draw"
-	$(BIN)/mixfit fit examples/two_coins.csv --family binomial --trials 10 -k 2 --seed 0
-	@echo "== latent class analysis: 1500 people, 8 yes/no items, 3 classes"
-	$(BIN)/mixfit fit examples/survey.csv --family bernoulli -k 3 --n-init 5 --seed 0 --out survey-model.json
-	@echo "model written to survey-model.json"
+	$(BIN)/mixfit demo --out demo-output
+	$(BIN)/mixfit fit examples/survey.csv --family bernoulli -k 3 --n-init 5 --seed 0 \
+		--out demo-output/survey-model.json --report demo-output/survey-report.html
+	@echo "figures, reports and a model file are in demo-output/"
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
@@ -27,4 +24,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_em.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis survey-model.json
+	rm -rf $(VENV) .pytest_cache .hypothesis demo-output test-artifacts

@@ -48,7 +48,7 @@ FIT_CASES = [
         {},
         pd.DataFrame({"x": [1, 2]}),
         mf.DataError,
-        r"n_trials column 'n' not found; columns are \['x'\]",
+        r"column 'n' not in the data \(n_trials column\); columns are \['x'\]",
     ),
     (
         "zero trials",

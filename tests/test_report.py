@@ -23,8 +23,13 @@ ARTIFACTS = Path(os.environ.get("MIXFIT_TEST_ARTIFACTS", Path(__file__).resolve(
 
 
 def three_coins(max_iter=1000):
-    m = mf.Mixture(mf.Binomial(n_trials=10), 3, weights_init=[0.25, 0.5, 0.25],
-                   params_init={"p": [0.4, 0.5, 0.65]}, max_iter=max_iter)
+    m = mf.Mixture(
+        mf.Binomial(n_trials=10),
+        3,
+        weights_init=[0.25, 0.5, 0.25],
+        params_init={"p": [0.4, 0.5, 0.65]},
+        max_iter=max_iter,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mf.ConvergenceWarning)
         return m.fit(THREE_COINS)
@@ -102,8 +107,15 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
     survey = pd.read_csv(EXAMPLES / "survey.csv")
     m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
     path = m.report(survey, tmp_path / "report.html", command="mixfit fit survey.csv -f bernoulli -k 3")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=flags)
         page = browser.new_page(viewport={"width": 1200, "height": 900})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -112,3 +113,12 @@ def get_param(params: Any, key: str) -> Any:
         return params[key]
     except (KeyError, TypeError, IndexError):
         raise ModelError(f"params_init must be a dict with key {key!r}; got {params!r}") from None
+
+
+def check_column(name: str, columns: Sequence[str], where: str) -> None:
+    """``DataError`` naming the closest column when ``name`` is not one of ``columns``."""
+    if name in columns:
+        return
+    close = difflib.get_close_matches(name, [str(c) for c in columns], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {list(columns)}"
+    raise DataError(f"column {name!r} not in {where}{hint}")

@@ -1,30 +1,41 @@
-"""The ``mixfit`` command: fit a mixture to a data file and print what EM found.
+"""The ``mixfit`` command: fit, predict, explain, sample and the seeds' demos.
 
-Every ``MixfitError`` becomes one line on stderr and exit status 2; usage errors also exit 2.
+Every ``MixfitError`` becomes one line on stderr and exit status 2 (usage errors too, from
+Typer); anything else is a bug and exits 1.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
+import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 
-from mixfit.errors import MixfitError
+from mixfit.errors import DataError, MixfitError
 from mixfit.families import get_family
-from mixfit.io import read_table
+from mixfit._validation import check_column
+from mixfit.io import load_model, read_table, write_atomic
 from mixfit.model import Mixture
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit finite mixture models by EM.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+#: The command being run, for reports ("mixfit fit ...").
+_command_line: list[str] = ["mixfit"]
+
+Sep = Annotated[str, typer.Option(help="CSV field separator ('\\t' for tab).")]
 
 
 class FamilyName(str, Enum):
@@ -33,51 +44,94 @@ class FamilyName(str, Enum):
     categorical = "categorical"
 
 
+class DemoName(str, Enum):
+    all = "all"
+    coins = "coins"
+    three_coins = "three-coins"
+    two_coins = "two-coins"
+    lca = "lca"
+
+
 @app.callback()
 def _root() -> None:
-    """Fit finite mixture models by EM (coins, latent classes, categories)."""
+    """Fit finite mixture models by EM (coins, latent classes, counts, categories)."""
 
 
+# --------------------------------------------------------------------------- fit
 @app.command()
 def fit(
     data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
     family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
     k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
-    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
-    trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
-    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Binomial: trials per row.")] = None,
+    trials_column: Annotated[Optional[str], typer.Option(help="Binomial: column holding trials.")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="Comma-separated columns to model.")] = None,
     n_init: Annotated[int, typer.Option(help="Restarts; the best is kept.")] = 1,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write the model as JSON.")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the model as JSON.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Write an HTML report.")] = None,
+    plots: Annotated[Optional[Path], typer.Option(help="Write the figures as PNG files here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    sep: Sep = ",",
 ) -> None:
-    """Fit a K-component mixture.
+    """Fit a K-component mixture and print weights, parameters and fit statistics.
 
     Example: mixfit fit examples/three_coins.csv --family binomial --trials 10 -k 3
     """
     selected = [c.strip() for c in columns.split(",")] if columns else None
     if selected and trials_column and trials_column not in selected:
         selected.append(trials_column)
-    frame = read_table(data, selected)
+    frame = read_table(data, selected, _sep(sep))
     options: dict[str, Any] = {}
     if family is FamilyName.binomial:
         options["n_trials"] = trials_column or trials or 1
     model = Mixture(
         get_family(family.value, **options), k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.fit(frame)
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    notes = _fit_with_progress(model, frame)
     if out_file is not None:
         model.save(out_file)
+    if report is not None:
+        model.report(frame, report, command=" ".join(_command_line))
+    if plots is not None:
+        _write_plots(model, frame, plots)
     summary = _summary(model, frame, notes)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         _print_summary(summary)
+
+
+def _fit_with_progress(model: Mixture, frame: pd.DataFrame) -> list[str]:
+    """Fit, with a progress bar once the fit takes more than half a second; return the warnings."""
+    progress = Progress(console=err, transient=True)
+    task = progress.add_task("EM", total=None)
+    started = time.monotonic()
+
+    def on_iteration(restart: int, iteration: int, log_likelihood: float) -> None:
+        if not progress.live.is_started and time.monotonic() - started > 0.5:
+            progress.start()
+        progress.update(
+            task, description=f"restart {restart + 1}, iteration {iteration}, log-likelihood {log_likelihood:.6f}"
+        )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.fit(frame, on_iteration=on_iteration)
+        finally:
+            progress.stop()
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path) -> None:
+    from mixfit.plots import all_figures
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, figure in all_figures(model, frame).items():
+        figure.savefig(folder / f"{name}.png", dpi=100)
 
 
 def _summary(model: Mixture, frame: Any, notes: list[str]) -> dict[str, Any]:
@@ -116,18 +170,165 @@ def _print_summary(summary: dict[str, Any]) -> None:
         fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else str(value))
     out.print(fit)
     for note in summary["warnings"]:
-        err.print(f"[yellow]warning:[/yellow] {note}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(note)}")
+
+
+# ----------------------------------------------------------------------- predict
+@app.command()
+def predict(
+    model_file: Annotated[Path, typer.Argument(metavar="MODEL", help="Model JSON written by fit --out.")],
+    data: Annotated[Path, typer.Argument(help="New rows (CSV, Parquet or .npy).")],
+    proba: Annotated[bool, typer.Option("--proba", help="Write responsibilities, not classes.")] = False,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
+    id_column: Annotated[
+        Optional[str], typer.Option(help="Column identifying rows (default: 'id' if present).")
+    ] = None,
+    sep: Sep = ",",
+) -> None:
+    """Most likely component (c_1, c_2, ...) or responsibilities of every row of new data.
+
+    Example: mixfit predict model.json new.csv --proba --out classes.csv
+    """
+    model = load_model(model_file)
+    frame = read_table(data, sep=_sep(sep))
+    ids = _ids(frame, id_column)
+    used = frame[model.columns_] if getattr(model, "columns_", None) else frame.drop(columns=ids.name, errors="ignore")
+    for name in getattr(model, "columns_", None) or []:
+        check_column(name, list(frame.columns), str(data))
+    labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
+    if proba:
+        result = pd.DataFrame(model.predict_proba(used), columns=labels)
+    else:
+        result = pd.DataFrame({"component": np.array(labels)[model.predict(used)]})
+    result.insert(0, ids.name, ids.to_numpy())
+    _write_frame(result, out_file)
+
+
+def _ids(frame: pd.DataFrame, id_column: str | None) -> pd.Series:
+    if id_column is not None:
+        check_column(id_column, list(frame.columns), "the data")
+        return frame[id_column]
+    if "id" in frame.columns:
+        return frame["id"]
+    return pd.Series(np.arange(len(frame)), name="row")
+
+
+def _write_frame(frame: pd.DataFrame, path: Path | None) -> None:
+    if path is None:
+        typer.echo(frame.to_csv(index=False), nl=False)
+    elif path.suffix in (".parquet", ".pq"):
+        tmp = path.with_name(f".{path.name}.tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    else:
+        write_atomic(path, frame.to_csv(index=False))
+
+
+# ----------------------------------------------------------------------- explain
+@app.command()
+def explain(
+    data: Annotated[Path, typer.Argument(help="Data file.")],
+    family: Annotated[Optional[FamilyName], typer.Option("--family", "-f", help="Component family.")] = None,
+    k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
+    trials: Annotated[Optional[int], typer.Option(help="Binomial: trials per row.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Starting weights, comma-separated.")] = None,
+    params: Annotated[Optional[str], typer.Option(help="Starting p, comma-separated, K x D row by row.")] = None,
+    model_file: Annotated[Optional[Path], typer.Option("--model", help="Start from a saved model.")] = None,
+    iterations: Annotated[int, typer.Option(help="EM iterations to show.")] = 1,
+    sep: Sep = ",",
+) -> None:
+    """Seed 001's tables (6.1-6.4 and the new weights), iteration by iteration.
+
+    Example: mixfit explain examples/three_coins.csv -f binomial --trials 10 -k 3
+    --weights 0.25,0.5,0.25 --params 0.4,0.5,0.65
+    """
+    frame = read_table(data, sep=_sep(sep))
+    if model_file is not None:
+        steps = load_model(model_file).explain(frame, iterations=iterations, start="fitted")
+    else:
+        if family is None or params is None:
+            raise DataError("explain needs --family and --params (or --model) for its starting point")
+        p = np.array(_numbers("--params", params))
+        model = Mixture(
+            get_family(family.value, **({"n_trials": trials or 1} if family is FamilyName.binomial else {})),
+            k,
+            params_init={"p": p.reshape(k, -1) if p.size % k == 0 else p},
+            weights_init=None if weights is None else _numbers("--weights", weights),
+        )
+        steps = model.explain(frame, iterations=iterations, start="init")
+    for step in steps:
+        out.rule(f"iteration {step.iteration + 1}: log-likelihood {step.log_likelihood:.7f}")
+        for title, table in step.tables().items():
+            out.print(f"[bold]{escape(title)}[/bold]")
+            out.print(escape(table.to_string(float_format=lambda v: f"{v:.7f}")))
+
+
+def _numbers(option: str, text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise DataError(f"{option} must be comma-separated numbers; got {text!r}") from None
+
+
+# ------------------------------------------------------------------------ sample
+@app.command()
+def sample(
+    model_file: Annotated[Path, typer.Argument(metavar="MODEL", help="Model JSON written by fit --out.")],
+    n: Annotated[int, typer.Option("-n", help="Rows to draw.")] = 100,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
+) -> None:
+    """Draw rows from a saved model, with the component that drew each.
+
+    Example: mixfit sample model.json -n 1000 --seed 1 --out fake.csv
+    """
+    model = load_model(model_file).set_params(random_state=seed)
+    X, labels = model.sample(n)
+    names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=names)
+    frame["component"] = [f"c_{k + 1}" for k in labels]
+    _write_frame(frame, out_file)
+
+
+# -------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    which: Annotated[DemoName, typer.Argument(help="Which seed example to run.")] = DemoName.all,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")] = Path("demo-output"),
+) -> None:
+    """The seeds' own examples end to end: fit, tables, figures and an HTML report each.
+
+    Example: mixfit demo three-coins --out demo-output
+    """
+    from mixfit.demos import DEMOS
+
+    names = list(DEMOS) if which is DemoName.all else [which.value]
+    for name in names:
+        for case in DEMOS[name]():
+            out.rule(f"[bold]{case.name}[/bold]")
+            out.print(escape(case.story))
+            for step in case.explain:
+                for title, table in step.tables().items():
+                    out.print(f"[bold]{escape(title)}[/bold]")
+                    out.print(escape(table.to_string(float_format=lambda v: f"{v:.7f}")))
+            _print_summary(_summary(case.model, case.data, case.notes))
+            folder = out_dir / case.name
+            _write_plots(case.model, case.data, folder)
+            case.model.report(case.data, folder / "report.html", command=f"mixfit demo {name}")
+            out.print(f"figures and report in {folder}/")
+
+
+def _sep(text: str) -> str:
+    return "\t" if text in ("\\t", "tab") else text
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one line and exit status 2 for bad input, never a traceback.
-
-    Typer (in standalone mode) turns usage errors into exit status 2 itself.
-    """
+    """Entry point: one line and exit status 2 for bad input, never a traceback."""
+    _command_line[1:] = sys.argv[1:] if argv is None else argv
     try:
         app(args=argv, prog_name="mixfit")
     except MixfitError as exc:
-        err.print(f"error: {exc}", soft_wrap=True, markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(2)
 
 

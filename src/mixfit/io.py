@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixfit._validation import check_weights
+from mixfit._validation import check_column, check_weights
 from mixfit.errors import DataError, ModelError
 from mixfit.families import from_dict
 
 FORMAT_VERSION = 1
 
 
-def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, sep: str = ",") -> pd.DataFrame:
     """A CSV, Parquet or .npy file as a DataFrame, optionally keeping only ``columns``."""
     path = Path(path)
     if not path.is_file():
@@ -32,17 +32,29 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -
         elif path.suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file {str(path)!r} is empty") from None
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, ImportError) as exc:
         raise DataError(f"cannot read {str(path)!r}: {str(exc).splitlines()[0]}") from None
     if frame.empty:
         raise DataError(f"data file {str(path)!r} has no rows")
+    _check_delimiter(frame, path, sep)
     if columns:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"column {missing[0]!r} not in {str(path)!r}; columns are {list(frame.columns)}")
+        for name in columns:
+            check_column(name, list(frame.columns), str(path))
         frame = frame[columns]
     return frame
+
+
+def _check_delimiter(frame: pd.DataFrame, path: Path, sep: str) -> None:
+    """One column whose header holds another delimiter: the file was read with the wrong one."""
+    if frame.shape[1] != 1:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != sep and other in str(frame.columns[0]):
+            shown = other.replace("\t", "\\t")
+            raise DataError(f"{str(path)!r} looks '{shown}'-separated, not '{sep}'-separated; pass --sep '{shown}'")
 
 
 def model_to_dict(model: Any) -> dict[str, Any]:

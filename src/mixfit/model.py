@@ -107,8 +107,12 @@ class Mixture(BaseEstimator):
         self.compress = compress
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Mixture:
-        """Fit by EM from ``n_init`` starts; keep the one with the highest log-likelihood."""
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *, on_iteration: Any = None) -> Mixture:
+        """Fit by EM from ``n_init`` starts; keep the one with the highest log-likelihood.
+
+        ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
+        iteration (progress bars live in the caller, not here).
+        """
         self._check_settings()
         array, columns, is_frame = as_table(X)
         family = self._base_family().fitted_to(array, columns)
@@ -120,7 +124,7 @@ class Mixture(BaseEstimator):
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=2)
         feature_names = family.feature_names(columns)
-        best = self._fit_restarts(family, source, len(feature_names))
+        best = self._fit_restarts(family, source, len(feature_names), on_iteration)
         if not best.converged:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of the mean "
@@ -148,7 +152,7 @@ class Mixture(BaseEstimator):
         """Fit, then the most likely component of every row."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _fit_restarts(self, family: Family, source: ArraySource, n_features: int) -> FitResult:
+    def _fit_restarts(self, family: Family, source: ArraySource, n_features: int, on_iteration: Any) -> FitResult:
         rng = check_random_state(self.random_state)
         n_runs = 1 if self.params_init is not None else self.n_init
         best: FitResult | None = None
@@ -170,17 +174,24 @@ class Mixture(BaseEstimator):
                 max_iter=self.max_iter,
                 tol=self.tol,
                 debug=os.environ.get("MIXFIT_DEBUG") == "1",
-                on_iteration=self._log_iteration(run),
+                on_iteration=self._progress(run, on_iteration),
             )
             if best is None or result.log_likelihood > best.log_likelihood:
                 best = result
         assert best is not None
         return best
 
-    def _log_iteration(self, run: int) -> Any:
-        if not self.verbose:
+    def _progress(self, run: int, on_iteration: Any) -> Any:
+        if not self.verbose and on_iteration is None:
             return None
-        return lambda n_iter, ll: logger.info("init %d iteration %d log-likelihood %.10g", run, n_iter, ll)
+
+        def report(n_iter: int, ll: float) -> None:
+            if self.verbose:
+                logger.info("init %d iteration %d log-likelihood %.10g", run, n_iter, ll)
+            if on_iteration is not None:
+                on_iteration(run, n_iter, ll)
+
+        return report
 
     def _check_settings(self) -> None:
         check_int("n_components", self.n_components, 1)

@@ -45,8 +45,15 @@ def plot_elbo(model: Any, max_iterations: int = 12) -> Figure:
     ax = fig.add_subplot()
     steps = history.index.to_numpy()
     ax.plot(steps, history["log_likelihood"], "o-", color="C0", label="log-likelihood log p(x | θ)")
-    ax.plot(steps, history["elbo"], "s", color="C1", markerfacecolor="none", markersize=9,
-            label="ELBO after E-step (= log-likelihood, KL = 0)")
+    ax.plot(
+        steps,
+        history["elbo"],
+        "s",
+        color="C1",
+        markerfacecolor="none",
+        markersize=9,
+        label="ELBO after E-step (= log-likelihood, KL = 0)",
+    )
     after_m = history["elbo_after_m"].to_numpy()
     ax.plot(steps + 1, after_m, "v", color="C3", label="ELBO after M-step, same q")
     for i, gap_low in zip(steps, after_m, strict=True):
@@ -68,7 +75,9 @@ def plot_trajectories(model: Any) -> Figure:
     ax_w, ax_p = fig.subplots(1, 2)
     for j in range(k):
         ax_w.plot(history.index, history[f"weight[{j}]"], color=colors[j], label=f"c_{j + 1}")
-        params = [c for c in history.columns if c.startswith(("p[", "rate[")) and c[c.index("[") + 1 :].startswith(f"{j},")]
+        params = [
+            c for c in history.columns if c.startswith(("p[", "rate[")) and c[c.index("[") + 1 :].startswith(f"{j},")
+        ]
         for column in params:
             ax_p.plot(history.index, history[column], color=colors[j], alpha=0.7, linewidth=1)
     ax_w.set(title="weights", xlabel="iteration")

@@ -12,6 +12,7 @@ from mixfit._math import FloatArray, clamp_probs, log_binom_coef, safe_divide
 from mixfit._validation import (
     as_float_array,
     check_finite_numeric,
+    check_column,
     check_probability_table,
     column_label,
     get_param,
@@ -59,8 +60,7 @@ class Binomial(Family):
 
     def _split(self, X: np.ndarray, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         if isinstance(self.n_trials, str):
-            if self.n_trials not in columns:
-                raise DataError(f"n_trials column {self.n_trials!r} not found; columns are {list(columns)}")
+            check_column(self.n_trials, columns, "the data (n_trials column)")
             j = list(columns).index(self.n_trials)
             n = _check_trials(X[:, j], f"n_trials column {self.n_trials!r}")
             keep = [i for i in range(X.shape[1]) if i != j]
