@@ -12,7 +12,7 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from mixfit._validation import check_column
 from mixfit.errors import DataError, MixfitError
 from mixfit.families import get_family
-from mixfit._validation import check_column
 from mixfit.io import load_model, read_table, write_atomic
 from mixfit.model import Mixture
 
@@ -63,16 +63,16 @@ def fit(
     data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
     family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
     k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
-    trials: Annotated[Optional[int], typer.Option(help="Binomial: trials per row.")] = None,
-    trials_column: Annotated[Optional[str], typer.Option(help="Binomial: column holding trials.")] = None,
-    columns: Annotated[Optional[str], typer.Option(help="Comma-separated columns to model.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
+    trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
     n_init: Annotated[int, typer.Option(help="Restarts; the best is kept.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the model as JSON.")] = None,
-    report: Annotated[Optional[Path], typer.Option(help="Write an HTML report.")] = None,
-    plots: Annotated[Optional[Path], typer.Option(help="Write the figures as PNG files here.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the model as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write the figures as PNG files here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     sep: Sep = ",",
 ) -> None:
@@ -179,9 +179,9 @@ def predict(
     model_file: Annotated[Path, typer.Argument(metavar="MODEL", help="Model JSON written by fit --out.")],
     data: Annotated[Path, typer.Argument(help="New rows (CSV, Parquet or .npy).")],
     proba: Annotated[bool, typer.Option("--proba", help="Write responsibilities, not classes.")] = False,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
     id_column: Annotated[
-        Optional[str], typer.Option(help="Column identifying rows (default: 'id' if present).")
+        str | None, typer.Option(help="Column identifying rows (default: 'id' if present).")
     ] = None,
     sep: Sep = ",",
 ) -> None:
@@ -228,12 +228,12 @@ def _write_frame(frame: pd.DataFrame, path: Path | None) -> None:
 @app.command()
 def explain(
     data: Annotated[Path, typer.Argument(help="Data file.")],
-    family: Annotated[Optional[FamilyName], typer.Option("--family", "-f", help="Component family.")] = None,
+    family: Annotated[FamilyName | None, typer.Option("--family", "-f", help="Component family.")] = None,
     k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
-    trials: Annotated[Optional[int], typer.Option(help="Binomial: trials per row.")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Starting weights, comma-separated.")] = None,
-    params: Annotated[Optional[str], typer.Option(help="Starting p, comma-separated, K x D row by row.")] = None,
-    model_file: Annotated[Optional[Path], typer.Option("--model", help="Start from a saved model.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Starting weights, comma-separated.")] = None,
+    params: Annotated[str | None, typer.Option(help="Starting p, comma-separated, K x D row by row.")] = None,
+    model_file: Annotated[Path | None, typer.Option("--model", help="Start from a saved model.")] = None,
     iterations: Annotated[int, typer.Option(help="EM iterations to show.")] = 1,
     sep: Sep = ",",
 ) -> None:
@@ -275,8 +275,8 @@ def _numbers(option: str, text: str) -> list[float]:
 def sample(
     model_file: Annotated[Path, typer.Argument(metavar="MODEL", help="Model JSON written by fit --out.")],
     n: Annotated[int, typer.Option("-n", help="Rows to draw.")] = 100,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
 ) -> None:
     """Draw rows from a saved model, with the component that drew each.
 

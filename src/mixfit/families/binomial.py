@@ -11,8 +11,8 @@ import numpy as np
 from mixfit._math import FloatArray, clamp_probs, log_binom_coef, safe_divide
 from mixfit._validation import (
     as_float_array,
-    check_finite_numeric,
     check_column,
+    check_finite_numeric,
     check_probability_table,
     column_label,
     get_param,
