@@ -272,3 +272,9 @@ def test_model_files_are_written_atomically(tmp_path, monkeypatch):
         m.save(tmp_path / "m.json")
     assert (tmp_path / "m.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "explain", "sample", "demo"])
+def test_every_command_has_help_with_an_example(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "Example: mixfit " + command in " ".join(out.split())
