@@ -74,6 +74,9 @@ def fit(
     report: Annotated[Path | None, typer.Option(help="Write an HTML report.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write the figures as PNG files here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    checkpoint: Annotated[Path | None, typer.Option(help="Save the fit's state here while it runs.")] = None,
+    checkpoint_every: Annotated[int, typer.Option(help="Iterations between checkpoints.")] = 10,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from --checkpoint.")] = False,
     sep: Sep = ",",
 ) -> None:
     """Fit a K-component mixture and print weights, parameters and fit statistics.
@@ -87,10 +90,28 @@ def fit(
     options: dict[str, Any] = {}
     if family is FamilyName.binomial:
         options["n_trials"] = trials_column or trials or 1
+    if resume and checkpoint is None:
+        raise DataError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
     model = Mixture(
-        get_family(family.value, **options), k, n_init=n_init, random_state=seed, max_iter=max_iter, tol=tol
+        get_family(family.value, **options),
+        k,
+        n_init=n_init,
+        random_state=seed,
+        max_iter=max_iter,
+        tol=tol,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )
-    notes = _fit_with_progress(model, frame)
+    try:
+        notes = _fit_with_progress(model, frame, resume)
+    except KeyboardInterrupt:
+        where = (
+            f"the last checkpoint is in {checkpoint}; continue with the same command and --resume"
+            if checkpoint is not None and checkpoint.exists()
+            else "no checkpoint was written (use --checkpoint FILE)"
+        )
+        err.print(f"interrupted: {where}", markup=False, highlight=False)
+        raise typer.Exit(130) from None
     if out_file is not None:
         model.save(out_file)
     if report is not None:
@@ -104,7 +125,7 @@ def fit(
         _print_summary(summary)
 
 
-def _fit_with_progress(model: Mixture, frame: pd.DataFrame) -> list[str]:
+def _fit_with_progress(model: Mixture, frame: pd.DataFrame, resume: bool = False) -> list[str]:
     """Fit, with a progress bar once the fit takes more than half a second; return the warnings."""
     progress = Progress(console=err, transient=True)
     task = progress.add_task("EM", total=None)
@@ -120,7 +141,7 @@ def _fit_with_progress(model: Mixture, frame: pd.DataFrame) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model.fit(frame, on_iteration=on_iteration)
+            model.fit(frame, on_iteration=on_iteration, resume=resume)
         finally:
             progress.stop()
     return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -180,9 +201,7 @@ def predict(
     data: Annotated[Path, typer.Argument(help="New rows (CSV, Parquet or .npy).")],
     proba: Annotated[bool, typer.Option("--proba", help="Write responsibilities, not classes.")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
-    id_column: Annotated[
-        str | None, typer.Option(help="Column identifying rows (default: 'id' if present).")
-    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column identifying rows (default: 'id' if present).")] = None,
     sep: Sep = ",",
 ) -> None:
     """Most likely component (c_1, c_2, ...) or responsibilities of every row of new data.

@@ -94,17 +94,24 @@ def fit_em(
     tol: float,
     debug: bool = False,
     on_iteration: Callable[[int, float], None] | None = None,
+    on_state: Callable[[int, EMState, list[dict[str, float]]], None] | None = None,
+    start_iteration: int = 0,
+    history: list[dict[str, float]] | None = None,
 ) -> FitResult:
     """Iterate EM from ``state`` until the mean log-likelihood per row improves by <= ``tol``.
 
     Every returned quantity belongs to the returned state: the loop ends on an E-step, so the
     log-likelihood, ``history[-1]`` and the responsibilities all describe the final parameters.
     ``history[i]`` describes the parameters that entered iteration ``i`` (row 0: the start).
+
+    A fit resumed from a checkpoint passes the state after ``start_iteration`` iterations and the
+    ``history`` rows before it; ``on_state(iteration, state, history)`` is where checkpoints are
+    taken. EM is deterministic, so a resumed fit ends exactly where an uninterrupted one does.
     """
     summary = run_e_step(family, source, state)
-    history: list[dict[str, float]] = []
-    converged, n_iter = False, 0
-    for n_iter in range(1, max_iter + 1):
+    history = list(history or [])
+    converged, n_iter = False, start_iteration
+    for n_iter in range(start_iteration + 1, max_iter + 1):
         new_state = m_step(family, summary.stats)
         _warn_if_emptied(state, new_state, n_iter)
         row = _record(family, state, summary, new_state)
@@ -116,6 +123,8 @@ def fit_em(
         state, summary = new_state, new_summary
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
+        if on_state is not None:
+            on_state(n_iter, state, history)
         if change <= tol:
             converged = True
             break

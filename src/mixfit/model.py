@@ -56,6 +56,11 @@ class Mixture(BaseEstimator):
         Log the log-likelihood of every iteration (logger ``"mixfit"``) when > 0.
     compress : {"auto", True, False}, default="auto"
         Merge identical rows into distinct rows with counts (exact; see ``sources.as_source``).
+    checkpoint : path, optional
+        Write the fit's state to this file (atomically) every ``checkpoint_every`` iterations;
+        ``fit(X, resume=True)`` continues from it and ends exactly where an uninterrupted fit
+        ends. The file is removed when the fit finishes.
+    checkpoint_every : int, default=10
 
     Attributes
     ----------
@@ -93,6 +98,8 @@ class Mixture(BaseEstimator):
         random_state: Any = None,
         verbose: int = 0,
         compress: bool | str = "auto",
+        checkpoint: Any = None,
+        checkpoint_every: int = 10,
     ) -> None:
         self.family = family
         self.n_components = n_components
@@ -105,9 +112,13 @@ class Mixture(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.compress = compress
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *, on_iteration: Any = None) -> Mixture:
+    def fit(
+        self, X: Any, y: Any = None, sample_weight: Any = None, *, on_iteration: Any = None, resume: bool = False
+    ) -> Mixture:
         """Fit by EM from ``n_init`` starts; keep the one with the highest log-likelihood.
 
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
@@ -124,7 +135,7 @@ class Mixture(BaseEstimator):
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=2)
         feature_names = family.feature_names(columns)
-        best = self._fit_restarts(family, source, len(feature_names), on_iteration)
+        best = self._fit_restarts(family, source, len(feature_names), on_iteration, resume)
         if not best.converged:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of the mean "
@@ -152,10 +163,14 @@ class Mixture(BaseEstimator):
         """Fit, then the most likely component of every row."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _fit_restarts(self, family: Family, source: ArraySource, n_features: int, on_iteration: Any) -> FitResult:
+    def _fit_restarts(
+        self, family: Family, source: ArraySource, n_features: int, on_iteration: Any, resume: bool
+    ) -> FitResult:
         rng = check_random_state(self.random_state)
         n_runs = 1 if self.params_init is not None else self.n_init
-        best: FitResult | None = None
+        checkpoint = self._checkpointer(family, source)
+        resumed = checkpoint.load() if resume and checkpoint is not None else None
+        best: FitResult | None = None if resumed is None else resumed.best
         for run in range(n_runs):
             state = initial_state(
                 family,
@@ -166,7 +181,17 @@ class Mixture(BaseEstimator):
                 weights_init=self.weights_init,
                 params_init=self.params_init,
                 rng=rng,
-            )
+            )  # drawn for every restart, so a resumed fit sees the same random numbers
+            start = (0, None)
+            if resumed is not None and run < resumed.restart:
+                continue
+            if resumed is not None and run == resumed.restart:
+                state, start = resumed.state, (resumed.iteration, resumed.history)
+
+            def save(iteration: int, current: EMState, history: list, run: int = run) -> None:
+                if checkpoint is not None:
+                    checkpoint.save(run, iteration, current, history, best)
+
             result = fit_em(
                 family,
                 source,
@@ -175,11 +200,24 @@ class Mixture(BaseEstimator):
                 tol=self.tol,
                 debug=os.environ.get("MIXFIT_DEBUG") == "1",
                 on_iteration=self._progress(run, on_iteration),
+                on_state=save,
+                start_iteration=start[0],
+                history=start[1],
             )
             if best is None or result.log_likelihood > best.log_likelihood:
                 best = result
         assert best is not None
+        if checkpoint is not None:
+            checkpoint.remove()
         return best
+
+    def _checkpointer(self, family: Family, source: ArraySource) -> Any:
+        if self.checkpoint is None:
+            return None
+        from mixfit.checkpoint import Checkpointer, fingerprint
+
+        settings = {**self.get_params(), "family": family.to_dict(), "checkpoint": None}
+        return Checkpointer(self.checkpoint, self.checkpoint_every, fingerprint(settings, source))
 
     def _progress(self, run: int, on_iteration: Any) -> Any:
         if not self.verbose and on_iteration is None:
@@ -197,6 +235,7 @@ class Mixture(BaseEstimator):
         check_int("n_components", self.n_components, 1)
         check_int("n_init", self.n_init, 1)
         check_int("max_iter", self.max_iter, 1)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
         check_option("init", self.init, INIT_METHODS)
         check_option("compress", self.compress, ("auto", True, False))
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 <= self.tol < np.inf:

@@ -24,8 +24,9 @@ S = TypeVar("S")
 BLOCK_BYTES = 1 << 22
 #: Blocks are reduced on this many threads (NumPy and BLAS release the GIL).
 N_THREADS = min(8, os.cpu_count() or 1)
-#: Above this many possible distinct rows, counts are found by sorting instead of bincount.
-DENSE_CODES = 1 << 24
+#: Up to this many possible distinct rows (or 4 per row), rows are counted with bincount; above
+#: it, by sorting their codes.
+DENSE_CODES = 1 << 16
 
 
 class ArraySource:
@@ -109,7 +110,7 @@ def unique_rows(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
     if codes is None:
         unique, inverse, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
         return unique, inverse.reshape(-1), counts
-    if radix <= DENSE_CODES:
+    if radix <= max(DENSE_CODES, 4 * codes.size):
         counts_all = np.bincount(codes, minlength=radix)
         present = np.flatnonzero(counts_all)
         position = np.zeros(radix, dtype=np.intp)

@@ -1,0 +1,119 @@
+"""Checkpoints of a running fit: written atomically every few iterations, resumed exactly.
+
+A checkpoint holds the restart being run, its parameters after the last finished iteration,
+its history so far, and the best finished restart. A fingerprint of the data and the settings
+makes sure a checkpoint is only resumed by the fit it belongs to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixfit.em import EMState, FitResult
+from mixfit.errors import ModelError
+from mixfit.io import write_atomic
+from mixfit.sources import ArraySource
+
+FORMAT, VERSION = "mixfit-checkpoint", 1
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Where a checkpointed fit stood."""
+
+    restart: int
+    iteration: int
+    state: EMState
+    history: list[dict[str, float]]
+    best: FitResult | None
+
+
+def fingerprint(settings: dict[str, Any], source: ArraySource) -> str:
+    """A hash of the fit's settings and of the rows it sees."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=repr).encode())
+    digest.update(np.ascontiguousarray(source.design).tobytes())
+    if source.weight is not None:
+        digest.update(np.ascontiguousarray(source.weight).tobytes())
+    return digest.hexdigest()
+
+
+class Checkpointer:
+    """Writes the fit's state to ``path`` every ``every`` iterations and reads it back."""
+
+    def __init__(self, path: str | Path, every: int, fingerprint: str) -> None:
+        self.path, self.every, self.fingerprint = Path(path), every, fingerprint
+
+    def save(
+        self, restart: int, iteration: int, state: EMState, history: list[dict[str, float]], best: FitResult | None
+    ) -> None:
+        if iteration % self.every:
+            return
+        doc = {
+            "format": FORMAT,
+            "format_version": VERSION,
+            "fingerprint": self.fingerprint,
+            "restart": restart,
+            "iteration": iteration,
+            "state": _state_to_json(state),
+            "history": history,
+            "best": None
+            if best is None
+            else {
+                "state": _state_to_json(best.state),
+                "log_likelihood": best.log_likelihood,
+                "n_iter": best.n_iter,
+                "converged": best.converged,
+                "history": best.history,
+            },
+        }
+        write_atomic(self.path, json.dumps(doc))
+
+    def load(self) -> Resumed:
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"no checkpoint to resume at {str(self.path)!r}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{str(self.path)!r} is not a valid checkpoint: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("format_version") != VERSION:
+            raise ModelError(f"{str(self.path)!r} is not a mixfit checkpoint of format_version {VERSION}")
+        if doc["fingerprint"] != self.fingerprint:
+            raise ModelError(
+                f"checkpoint {str(self.path)!r} belongs to another fit (different data or settings); "
+                "remove it or fit without resume"
+            )
+        best = doc["best"]
+        return Resumed(
+            restart=int(doc["restart"]),
+            iteration=int(doc["iteration"]),
+            state=_state_from_json(doc["state"]),
+            history=doc["history"],
+            best=None
+            if best is None
+            else FitResult(
+                _state_from_json(best["state"]),
+                best["log_likelihood"],
+                best["n_iter"],
+                best["converged"],
+                best["history"],
+            ),
+        )
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _state_to_json(state: EMState) -> dict[str, Any]:
+    return {"weights": state.weights.tolist(), "params": {k: v.tolist() for k, v in state.params.items()}}
+
+
+def _state_from_json(doc: dict[str, Any]) -> EMState:
+    return EMState(
+        np.asarray(doc["weights"], dtype=float), {k: np.asarray(v, dtype=float) for k, v in doc["params"].items()}
+    )

@@ -1,0 +1,144 @@
+"""No lost work: checkpoints, resuming after a kill, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import mixfit as mf
+from tests.conftest import latent_class_data
+
+
+@pytest.fixture
+def survey(rng):
+    X, _ = latent_class_data(rng, 3000, rng.uniform(0.1, 0.9, (3, 10)), np.array([0.5, 0.3, 0.2]))
+    return X
+
+
+def test_resume_from_any_checkpoint_ends_where_an_uninterrupted_fit_ends(survey, tmp_path, monkeypatch):
+    import mixfit.checkpoint
+
+    options = dict(n_init=3, random_state=4, init="random", tol=1e-10)
+    whole = mf.Mixture(mf.Bernoulli(), 3, **options).fit(survey)
+    saved = []
+    real_save = mixfit.checkpoint.Checkpointer.save
+
+    def save_and_stop(self, restart, iteration, *args):
+        real_save(self, restart, iteration, *args)
+        if restart == 1 and iteration == 7:
+            saved.append(self.path.read_text())
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(mixfit.checkpoint.Checkpointer, "save", save_and_stop)
+    path = tmp_path / "fit.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        mf.Mixture(mf.Bernoulli(), 3, checkpoint=path, checkpoint_every=1, **options).fit(survey)
+    monkeypatch.setattr(mixfit.checkpoint.Checkpointer, "save", real_save)
+    doc = json.loads(saved[0])
+    assert doc["restart"] == 1 and doc["iteration"] == 7 and doc["best"] is not None
+    resumed = mf.Mixture(mf.Bernoulli(), 3, checkpoint=path, checkpoint_every=1, **options).fit(survey, resume=True)
+    np.testing.assert_array_equal(resumed.params_["p"], whole.params_["p"])
+    assert resumed.log_likelihood_ == whole.log_likelihood_ and resumed.n_iter_ == whole.n_iter_
+    assert resumed.history_.equals(whole.history_)
+    assert not path.exists()  # removed once the fit finishes
+
+
+def test_a_checkpoint_of_other_data_is_refused(survey, tmp_path):
+    path = tmp_path / "fit.ckpt"
+    m = mf.Mixture(mf.Bernoulli(), 2, checkpoint=path, checkpoint_every=1, max_iter=2, random_state=0)
+    with pytest.warns(mf.ConvergenceWarning):
+        m.fit(survey)
+    path.write_text(json.dumps({"format": "mixfit-checkpoint", "format_version": 1, "fingerprint": "x"}))
+    with pytest.raises(mf.ModelError, match="belongs to another fit"):
+        m.fit(survey, resume=True)
+    path.unlink()
+    with pytest.raises(mf.ModelError, match="no checkpoint to resume"):
+        m.fit(survey, resume=True)
+
+
+def _fit_command(data, checkpoint, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "mixfit",
+        "fit",
+        str(data),
+        "-f",
+        "bernoulli",
+        "-k",
+        "5",
+        "--seed",
+        "1",
+        "--tol",
+        "1e-13",
+        "--max-iter",
+        "150",
+        "--json",
+        "--checkpoint",
+        str(checkpoint),
+        "--checkpoint-every",
+        "1",
+        *extra,
+    ]
+
+
+def _wait_for_checkpoint(path, process, iteration=5, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the fit ended before it could be interrupted: {process.stderr.read()}")
+        try:
+            if json.loads(path.read_text())["iteration"] >= iteration:
+                return
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.05)
+    pytest.fail("no checkpoint appeared")
+
+
+@pytest.fixture
+def big_file(tmp_path, rng):
+    """Overlapping classes: EM needs well over 150 iterations, a few seconds in all."""
+    X, _ = latent_class_data(rng, 200_000, rng.uniform(0.3, 0.7, (5, 24)), np.array([0.3, 0.25, 0.2, 0.15, 0.1]))
+    path = tmp_path / "big.npy"
+    np.save(path, X)
+    return path
+
+
+def test_killed_fit_resumes_to_the_same_result(big_file, tmp_path):
+    checkpoint = tmp_path / "fit.ckpt"
+    reference = subprocess.run(_fit_command(big_file, tmp_path / "ref.ckpt"), capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr
+    expected = json.loads(reference.stdout)
+    assert expected["n_iter"] == 150  # long enough to be killed half-way
+    process = subprocess.Popen(
+        _fit_command(big_file, checkpoint), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_checkpoint(checkpoint, process, iteration=20)
+    process.kill()
+    process.wait()
+    assert json.loads(checkpoint.read_text())["iteration"] < expected["n_iter"]
+    resumed = subprocess.run(_fit_command(big_file, checkpoint, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    got = json.loads(resumed.stdout)
+    for key in ("weights", "params", "log_likelihood", "n_iter", "converged"):
+        assert got[key] == expected[key], key
+
+
+def test_ctrl_c_exits_130_and_says_where_the_checkpoint_is(big_file, tmp_path):
+    checkpoint = tmp_path / "fit.ckpt"
+    process = subprocess.Popen(
+        _fit_command(big_file, checkpoint), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_checkpoint(checkpoint, process, iteration=2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"the last checkpoint is in {checkpoint}" in " ".join(err.split()) and "Traceback" not in err
