@@ -190,7 +190,7 @@ class Mixture(BaseEstimator):
 
             def save(iteration: int, current: EMState, history: list, run: int = run) -> None:
                 if checkpoint is not None:
-                    checkpoint.save(run, iteration, current, history, best)
+                    checkpoint.save(run, iteration, current, history, best)  # noqa: B023 (best so far, read now)
 
             result = fit_em(
                 family,
