@@ -22,6 +22,17 @@ from mixfit.errors import EmptyComponentWarning, MonotonicityError, Monotonicity
 from mixfit.families import Family, Stats
 from mixfit.sources import Chunk, DataSource
 
+#: The engine's columns of ``history_`` (the parameters follow as ``weight[k]``, ``p[k,d]``...).
+HISTORY_COLUMNS = (
+    "log_likelihood",
+    "expected_complete_ll",
+    "entropy",
+    "elbo",
+    "kl",
+    "expected_complete_ll_after_m",
+    "elbo_after_m",
+    "kl_after_m",
+)
 #: A decrease of the log-likelihood larger than this (relative) is a bug, not round-off.
 MONOTONE_RTOL = 1e-9
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit._validation import check_column, check_weights
-from mixfit.errors import DataError, ModelError
+from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import from_dict
 
 FORMAT_VERSION = 1
@@ -32,7 +32,11 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
         elif path.suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
+            header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None)
+            _check_unique(list(header.iloc[0]) if len(header) else [], path)
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {str(path)!r} is empty") from None
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, ImportError) as exc:
@@ -45,6 +49,12 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
             check_column(name, list(frame.columns), str(path))
         frame = frame[columns]
     return frame
+
+
+def _check_unique(names: list[Any], path: Path) -> None:
+    duplicated = sorted({str(n) for n in names if names.count(n) > 1})
+    if duplicated:
+        raise DataError(f"{str(path)!r} has duplicated column names {duplicated}")
 
 
 def _check_delimiter(frame: pd.DataFrame, path: Path, sep: str) -> None:
@@ -102,27 +112,44 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+#: Model files larger than this are refused before parsing (a fitted model is a few MB at most).
+MAX_MODEL_BYTES = 256 * 2**20
+MODEL_FIELDS = {
+    "format",
+    "format_version",
+    "family",
+    "n_components",
+    "weights",
+    "params",
+    "columns",
+    "feature_names_in",
+    "fit",
+    "settings",
+    "history",
+}
+SETTINGS = {"init", "max_iter", "n_init", "tol"}
+FIT_FIELDS = {"log_likelihood", "n_iter", "converged"}
+
+
 def load_model(path: str | os.PathLike[str]) -> Any:
-    """A ``Mixture`` from a JSON model file written by ``save_model``."""
+    """A ``Mixture`` from a JSON model file written by ``save_model``.
+
+    The file is treated as untrusted: it is parsed as JSON only (nothing in it is executed or
+    imported), and unknown fields, non-finite numbers, wrong types and shapes, and sizes beyond
+    what the declared shapes need are refused with a ``ModelError``.
+    """
     from mixfit.model import Mixture
 
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"model file {str(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{str(path)!r} is not a valid mixfit model file: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != "mixfit-model":
-        raise ModelError(f"{str(path)!r} is not a mixfit model file")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"model file format_version must be {FORMAT_VERSION}; got {doc.get('format_version')!r}")
-    family = from_dict(doc["family"])
-    model = Mixture(family, n_components=int(doc["n_components"]), **doc.get("settings", {}))
-    columns = doc.get("columns") or []
-    n_features = len(family.feature_names(columns)) if columns else np.asarray(doc["params"]["p"]).shape[1]
-    k = int(doc["n_components"])
-    params = family.check_params({key: np.asarray(v) for key, v in doc["params"].items()}, k, n_features)
-    model.weights_ = check_weights(doc["weights"], k, "weights")
+    doc = _read_model_json(Path(path))
+    family = _family_from(doc["family"])
+    k = doc["n_components"]
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10_000:
+        raise ModelError(f"model n_components must be an int between 1 and 10000; got {k!r}")
+    model = Mixture(family, n_components=k, **_settings(doc.get("settings") or {}))
+    model._check_settings()
+    columns = _strings("columns", doc.get("columns") or [])
+    params = _params(family, doc.get("params"), k, columns)
+    model.weights_ = check_weights(doc.get("weights"), k, "weights")
     model.params_ = params
     model.family_ = family
     if columns:
@@ -130,17 +157,112 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         model.feature_names_ = family.feature_names(columns)
         model.n_features_in_ = len(columns)
     if doc.get("feature_names_in") is not None:
-        model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
-    fit = doc.get("fit") or {}
-    if fit.get("log_likelihood") is not None:
-        model.log_likelihood_ = float(fit["log_likelihood"])
-        model.n_iter_ = int(fit["n_iter"])
-        model.converged_ = bool(fit["converged"])
+        model.feature_names_in_ = np.asarray(_strings("feature_names_in", doc["feature_names_in"]), dtype=object)
+    _set_fit_summary(model, doc.get("fit") or {})
     if doc.get("history") is not None:
-        model.history_ = pd.DataFrame(
-            {c: [np.nan if v is None else v for v in vals] for c, vals in doc["history"].items()}
-        ).rename_axis("iteration")
+        model.history_ = _history(doc["history"], model)
     return model
+
+
+def _read_model_json(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ModelError(f"model file {str(path)!r} does not exist") from None
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(f"model file {str(path)!r} is {size} bytes, more than the {MAX_MODEL_BYTES} allowed")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ModelError(f"{str(path)!r} is not a valid mixfit model file: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != "mixfit-model":
+        raise ModelError(f"{str(path)!r} is not a mixfit model file")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"model file format_version must be {FORMAT_VERSION}; got {doc.get('format_version')!r}")
+    unknown = sorted(set(doc) - MODEL_FIELDS)
+    if unknown:
+        raise ModelError(f"model file has unknown field(s) {unknown}")
+    return doc
+
+
+def _refuse_constant(name: str) -> float:
+    raise ModelError(f"model file holds a non-finite number ({name}); mixfit never writes one")
+
+
+def _family_from(settings: Any) -> Any:
+    if not isinstance(settings, dict):
+        raise ModelError(f"model family must be an object like {{'family': 'bernoulli'}}; got {settings!r}")
+    try:
+        return from_dict(settings)
+    except TypeError as exc:
+        raise ModelError(f"model family has unknown or invalid settings {sorted(settings)}: {exc}") from None
+    except MixfitError as exc:
+        raise ModelError(f"model family is invalid: {exc}") from None
+
+
+def _settings(settings: Any) -> dict[str, Any]:
+    if not isinstance(settings, dict) or set(settings) - SETTINGS:
+        raise ModelError(f"model settings must hold only {sorted(SETTINGS)}; got {settings!r}")
+    return settings
+
+
+def _strings(name: str, values: Any) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ModelError(f"model {name} must be a list of strings")
+    return values
+
+
+def _params(family: Any, params: Any, k: int, columns: list[str]) -> dict[str, Any]:
+    if not isinstance(params, dict) or set(params) != {"p"}:
+        raise ModelError(
+            f"model params must hold exactly ['p']; got {params if not isinstance(params, dict) else sorted(params)}"
+        )
+    try:
+        p = np.asarray(params["p"], dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError("model params['p'] must be a rectangular array of numbers") from None
+    n_features = len(family.feature_names(columns)) if columns else (p.shape[1] if p.ndim >= 2 else 0)
+    try:
+        return family.check_params({"p": p}, k, n_features)
+    except ModelError as exc:
+        raise ModelError(str(exc).replace("params_init", "model params")) from None
+
+
+def _set_fit_summary(model: Any, fit: Any) -> None:
+    if not isinstance(fit, dict) or set(fit) - FIT_FIELDS:
+        raise ModelError(f"model fit must hold only {sorted(FIT_FIELDS)}")
+    if fit.get("log_likelihood") is None:
+        return
+    ll, n_iter, converged = fit["log_likelihood"], fit.get("n_iter"), fit.get("converged")
+    if not isinstance(ll, (int, float)) or not isinstance(n_iter, int) or not isinstance(converged, bool):
+        raise ModelError("model fit must hold a number log_likelihood, an int n_iter and a bool converged")
+    model.log_likelihood_, model.n_iter_, model.converged_ = float(ll), n_iter, converged
+
+
+def _history(history: Any, model: Any) -> pd.DataFrame:
+    from mixfit.em import HISTORY_COLUMNS
+
+    allowed = set(HISTORY_COLUMNS) | set(flatten_state_names(model))
+    if not isinstance(history, dict) or set(history) - allowed:
+        extra = sorted(set(history) - allowed) if isinstance(history, dict) else history
+        raise ModelError(f"model history has unknown column(s) {extra}")
+    lengths = {len(v) if isinstance(v, list) else -1 for v in history.values()}
+    limit = getattr(model, "n_iter_", model.max_iter) + 1
+    if len(lengths) > 1 or -1 in lengths or max(lengths, default=0) > limit:
+        raise ModelError(f"model history must hold lists of one length <= n_iter + 1 = {limit}")
+    for values in history.values():
+        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            raise ModelError("model history must hold only numbers and nulls")
+    return pd.DataFrame({c: [np.nan if v is None else v for v in vals] for c, vals in history.items()}).rename_axis(
+        "iteration"
+    )
+
+
+def flatten_state_names(model: Any) -> list[str]:
+    """The parameter column names of ``history_`` for this model."""
+    from mixfit.em import EMState, flatten_state
+
+    return list(flatten_state(EMState(model.weights_, model.params_)))
 
 
 def _umask() -> int:

@@ -143,6 +143,11 @@ class Binomial(Family):
             )
         return None
 
+    def __repr__(self) -> str:
+        if isinstance(self.n_trials, np.ndarray):
+            return f"Binomial(n_trials=<per-row array of {self.n_trials.size}>)"
+        return super().__repr__()
+
     def to_dict(self) -> dict[str, Any]:
         if isinstance(self.n_trials, np.ndarray):
             raise ModelError("a Binomial with a per-row n_trials array cannot be saved; use a column name")

@@ -1,0 +1,461 @@
+"""Bad input: the exact exception type and a message that names the problem."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixfit as mf
+
+BIN = mf.Bernoulli
+COINS = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2]
+
+FIT_CASES = [
+    ("empty data", BIN(), {}, np.empty((0, 3)), mf.DataError, r"at least one row and one column"),
+    ("3-D data", BIN(), {}, np.zeros((2, 2, 2)), mf.DataError, r"1-D or 2-D"),
+    ("NaN", BIN(), {}, [[0, 1], [np.nan, 1]], mf.DataError, r"column 'x0' .*must be finite; got NaN"),
+    ("inf", mf.Binomial(n_trials=5), {}, [[1.0], [np.inf]], mf.DataError, r"must be finite; got inf"),
+    ("non-binary", BIN(), {}, [[0, 1], [1, 2]], mf.DataError, r"column 'x1' .*must be binary .*got 2"),
+    (
+        "strings for Bernoulli",
+        BIN(),
+        {},
+        [["a", "b"], ["c", "d"]],
+        mf.DataError,
+        r"column 'x0' .*must be numeric",
+    ),
+    (
+        "negative count",
+        mf.Binomial(n_trials=5),
+        {},
+        [[1], [-1]],
+        mf.DataError,
+        r"whole counts between 0 and n_trials; got -1",
+    ),
+    ("fractional count", mf.Binomial(n_trials=5), {}, [[1.5], [2]], mf.DataError, r"whole counts.*got 1.5"),
+    (
+        "count above trials",
+        mf.Binomial(n_trials=5),
+        {},
+        [[1], [6]],
+        mf.DataError,
+        r"got 6 with n_trials 5 in row 1",
+    ),
+    (
+        "missing trials column",
+        mf.Binomial(n_trials="n"),
+        {},
+        pd.DataFrame({"x": [1, 2]}),
+        mf.DataError,
+        r"column 'n' not in the data \(n_trials column\); columns are \['x'\]",
+    ),
+    (
+        "zero trials",
+        mf.Binomial(n_trials="n"),
+        {},
+        pd.DataFrame({"x": [0, 1], "n": [0, 3]}),
+        mf.DataError,
+        r"n_trials column 'n' must hold whole numbers >= 1; got 0",
+    ),
+    (
+        "n_components 0",
+        BIN(),
+        {"n_components": 0},
+        [[0], [1]],
+        mf.ModelError,
+        r"n_components must be an int >= 1; got 0",
+    ),
+    (
+        "n_components float",
+        BIN(),
+        {"n_components": 2.5},
+        [[0], [1]],
+        mf.ModelError,
+        r"n_components must be an int",
+    ),
+    (
+        "K above rows",
+        BIN(),
+        {"n_components": 3},
+        [[0], [1]],
+        mf.ModelError,
+        r"<= the number of rows \(2\); got 3",
+    ),
+    (
+        "K above distinct rows",
+        mf.Binomial(n_trials=10),
+        {"n_components": 4},
+        [1, 1, 2, 2, 3, 3],
+        mf.ModelError,
+        r"<= the number of distinct rows \(3\); got 4",
+    ),
+    (
+        "bad init",
+        BIN(),
+        {"init": "kmeans"},
+        [[0], [1]],
+        mf.ModelError,
+        r"init must be one of \['k-means\+\+', 'random'\]",
+    ),
+    (
+        "bad max_iter",
+        BIN(),
+        {"max_iter": 0},
+        [[0], [1]],
+        mf.ModelError,
+        r"max_iter must be an int >= 1; got 0",
+    ),
+    ("negative tol", BIN(), {"tol": -1.0}, [[0], [1]], mf.ModelError, r"tol must be a finite number >= 0"),
+    (
+        "weights not summing to 1",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "weights_init": [0.5, 0.6]},
+        COINS,
+        mf.ModelError,
+        r"weights_init must sum to 1; got sum 1.1",
+    ),
+    (
+        "weights of the wrong shape",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "weights_init": [1.0]},
+        COINS,
+        mf.ModelError,
+        r"weights_init must have shape \(2,\); got \(1,\)",
+    ),
+    (
+        "params of the wrong shape",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "params_init": {"p": [0.1, 0.2, 0.3]}},
+        COINS,
+        mf.ModelError,
+        r"params_init\['p'\] must have shape \(2, 1\); got \(3, 1\)",
+    ),
+    (
+        "probability above 1",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "params_init": {"p": [0.1, 1.2]}},
+        COINS,
+        mf.ModelError,
+        r"params_init\['p'\] must lie in \[0, 1\]",
+    ),
+    (
+        "params without p",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "params_init": {"q": [0.1, 0.2]}},
+        COINS,
+        mf.ModelError,
+        r"params_init must be a dict with key 'p'",
+    ),
+    ("unknown family name", "gamma", {}, [[0], [1]], mf.ModelError, r"family must be one of \['bernoulli'"),
+    (
+        "categorical missing",
+        mf.Categorical(),
+        {},
+        np.array([["a"], [None]], dtype=object),
+        mf.DataError,
+        r"column 'x0' has missing values",
+    ),
+    (
+        "categorical mixed types",
+        mf.Categorical(),
+        {},
+        np.array([["a"], [1]], dtype=object),
+        mf.DataError,
+        r"column 'x0' mixes value types \['int', 'str'\]",
+    ),
+    (
+        "duplicate column names",
+        BIN(),
+        {},
+        pd.DataFrame([[0, 1]], columns=["a", "a"]),
+        mf.DataError,
+        r"column names must be unique; got duplicates \['a'\]",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "options", "X", "error", "message"), [c[1:] for c in FIT_CASES], ids=[c[0] for c in FIT_CASES]
+)
+def test_fit_refuses_bad_input(family, options, X, error, message):
+    with pytest.raises(error, match=message):
+        mf.Mixture(family, **options).fit(X)
+
+
+def test_bad_sample_weight():
+    with pytest.raises(mf.DataError, match=r"sample_weight must have shape \(3,\); got \(2,\)"):
+        mf.Mixture(BIN()).fit([0, 1, 1], sample_weight=[1, 2])
+    with pytest.raises(mf.DataError, match="finite and >= 0"):
+        mf.Mixture(BIN()).fit([0, 1, 1], sample_weight=[1, -2, 1])
+
+
+def test_predict_before_fit_and_mismatched_columns():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        mf.Mixture(BIN()).predict([[0, 1]])
+    m = mf.Mixture(BIN(), 1).fit([[0, 1], [1, 1]])
+    with pytest.raises(mf.DataError, match="X must have 2 columns, as at fit; got 3"):
+        m.predict([[0, 1, 1]])
+    with pytest.raises(mf.DataError, match="column 'x1' .*must be binary"):
+        m.predict([[0, 3]])
+
+
+def test_errors_are_value_errors_and_one_line():
+    with pytest.raises(ValueError) as info:
+        mf.Mixture(BIN(), n_components=-1).fit([[0]])
+    assert "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- more Python API cases
+MORE_API_CASES = [
+    ("one row, two components", BIN(), {"n_components": 2}, [[0, 1]], mf.ModelError, r"<= the number of rows \(1\)"),
+    ("bool as n_components", BIN(), {"n_components": True}, [[0], [1]], mf.ModelError, r"n_components must be an int"),
+    (
+        "object column of floats and text",
+        BIN(),
+        {},
+        np.array([[0, "x"], [1, 0]], dtype=object),
+        mf.DataError,
+        r"column 'x1' must be numeric",
+    ),
+    ("complex numbers", BIN(), {}, np.array([[1j], [0]]), mf.DataError, r"must hold numbers, booleans or strings"),
+    ("n_init 0", BIN(), {"n_init": 0}, [[0], [1]], mf.ModelError, r"n_init must be an int >= 1; got 0"),
+    ("nan tol", BIN(), {"tol": float("nan")}, [[0], [1]], mf.ModelError, r"tol must be a finite number >= 0"),
+    ("bad compress", BIN(), {"compress": "yes"}, [[0], [1]], mf.ModelError, r"compress must be one of"),
+    (
+        "checkpoint_every 0",
+        BIN(),
+        {"checkpoint_every": 0},
+        [[0], [1]],
+        mf.ModelError,
+        r"checkpoint_every must be an int >= 1",
+    ),
+    (
+        "negative weight",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "weights_init": [-0.5, 1.5]},
+        COINS,
+        mf.ModelError,
+        r"weights_init must lie in \[0, 1\]",
+    ),
+    (
+        "nan in params",
+        mf.Binomial(n_trials=10),
+        {"n_components": 2, "params_init": {"p": [np.nan, 0.5]}},
+        COINS,
+        mf.ModelError,
+        r"params_init\['p'\] must be finite",
+    ),
+    (
+        "categorical params not summing to 1",
+        mf.Categorical(levels=[["a", "b"]]),
+        {"n_components": 1, "params_init": {"p": [[[0.3, 0.3]]]}},
+        np.array([["a"], ["b"]], dtype=object),
+        mf.ModelError,
+        r"must sum to 1 over each column's levels",
+    ),
+    (
+        "trials array of the wrong length",
+        mf.Binomial(n_trials=np.array([5, 5, 5])),
+        {},
+        [[1], [2]],
+        mf.DataError,
+        r"n_trials must have one entry per row \(2\); got shape \(3,\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "options", "X", "error", "message"), [c[1:] for c in MORE_API_CASES], ids=[c[0] for c in MORE_API_CASES]
+)
+def test_more_bad_api_input(family, options, X, error, message):
+    with pytest.raises(error, match=message):
+        mf.Mixture(family, **options).fit(X)
+
+
+def test_constant_columns_and_one_row_are_valid_data():
+    m = mf.Mixture(BIN(), 1).fit([[1, 0], [1, 0], [1, 0]])
+    np.testing.assert_allclose(m.params_["p"], [[1 - 1e-12, 1e-12]])
+    assert np.isfinite(m.log_likelihood_)
+    assert mf.Mixture(BIN(), 1).fit([[0, 1]]).n_iter_ >= 1
+
+
+# ----------------------------------------------------------------------------- CLI: files
+FILE_CASES = [
+    ("truncated CSV", "q1,q2\n0,1\n1,1\n0", ["-f", "bernoulli"], r"column 'q2' must be finite; got NaN"),
+    ("wrong delimiter", "q1;q2\n0;1\n1;0\n", ["-f", "bernoulli"], r"looks ';'-separated"),
+    ("tab-separated", "q1\tq2\n0\t1\n", ["-f", "bernoulli"], r"pass --sep '\\t'"),
+    ("non-UTF-8 bytes", b"q1\n\xff\xfe\n", ["-f", "bernoulli"], r"'utf-8' codec can't decode"),
+    ("duplicated header", "a,a\n0,1\n", ["-f", "bernoulli"], r"duplicated column names \['a'\]"),
+    ("empty file", "", ["-f", "bernoulli"], r"is empty"),
+    ("header only", "q1,q2\n", ["-f", "bernoulli"], r"has no rows"),
+    (
+        "text in a count column",
+        "heads\n3\nfour\n",
+        ["-f", "binomial", "--trials", "10"],
+        r"column 'heads' must be numeric",
+    ),
+    (
+        "zero trials",
+        "h,n\n3,10\n4,0\n",
+        ["-f", "binomial", "--trials-column", "n"],
+        r"must hold whole numbers >= 1; got 0",
+    ),
+    (
+        "missing trials",
+        "h,n\n3,10\n4,\n",
+        ["-f", "binomial", "--trials-column", "n"],
+        r"must hold whole numbers >= 1; got nan",
+    ),
+    (
+        "misspelled trials column",
+        "h,flips\n3,10\n",
+        ["-f", "binomial", "--trials-column", "flip"],
+        r"did you mean 'flips'",
+    ),
+    (
+        "misspelled column",
+        "answer1,answer2\n0,1\n",
+        ["-f", "bernoulli", "--columns", "answer1,answr2"],
+        r"did you mean 'answer2'",
+    ),
+    (
+        "K above distinct rows",
+        "x\n1\n1\n2\n",
+        ["-f", "binomial", "--trials", "3", "-k", "3"],
+        r"number of distinct rows \(2\)",
+    ),
+    ("negative K", "x\n0\n1\n", ["-f", "bernoulli", "-k", "-1"], r"n_components must be an int >= 1; got -1"),
+    ("resume without checkpoint", "x\n0\n1\n", ["-f", "bernoulli", "--resume"], r"--resume needs --checkpoint"),
+]
+
+
+@pytest.mark.parametrize(("content", "args", "message"), [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES])
+def test_bad_files_through_the_cli(content, args, message, tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, err = _cli(capsys, "fit", str(path), *args)
+    assert code == 2 and re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_not_parquet_and_missing_file(tmp_path, capsys):
+    (tmp_path / "x.parquet").write_text("not parquet")
+    code, err = _cli(capsys, "fit", str(tmp_path / "x.parquet"), "-f", "bernoulli")
+    assert code == 2 and "Parquet magic bytes not found" in err
+    code, err = _cli(capsys, "fit", str(tmp_path / "nope.csv"), "-f", "bernoulli")
+    assert code == 2 and "does not exist" in err
+
+
+def test_a_bom_is_read_as_part_of_the_encoding(tmp_path, capsys):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfq1,q2\n0,1\n1,1\n")
+    code, _ = _cli(capsys, "fit", str(path), "-f", "bernoulli", "-k", "1", "--columns", "q1")
+    assert code == 0
+
+
+def _cli(capsys, *args):
+    from mixfit.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return done.value.code, capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- untrusted model files
+def _good_model_doc(tmp_path):
+    m = mf.Mixture(mf.Binomial(n_trials=10), 2, weights_init=[0.5, 0.5], params_init={"p": [0.3, 0.7]}).fit(COINS)
+    m.save(tmp_path / "good.json")
+    return json.loads((tmp_path / "good.json").read_text())
+
+
+HOSTILE = [
+    ("unknown field", lambda d: {**d, "exec": "import os"}, r"unknown field\(s\) \['exec'\]"),
+    (
+        "unknown family",
+        lambda d: {**d, "family": {"family": "__import__('os').system('true')"}},
+        r"family must be one of",
+    ),
+    (
+        "unknown family setting",
+        lambda d: {**d, "family": {"family": "binomial", "n_trials": 10, "code": 1}},
+        r"unknown or invalid settings",
+    ),
+    ("NaN weight", lambda d: json.dumps(d).replace(str(d["weights"][0]), "NaN", 1), r"non-finite number \(NaN\)"),
+    (
+        "Infinity in params",
+        lambda d: json.dumps(d).replace(str(d["params"]["p"][0][0]), "Infinity", 1),
+        r"non-finite number \(Infinity\)",
+    ),
+    ("weights of another length", lambda d: {**d, "weights": [1.0]}, r"weights must have shape \(2,\)"),
+    (
+        "params far beyond the shape",
+        lambda d: {**d, "params": {"p": [[0.5]] * 100_000}},
+        r"model params\['p'\] must have shape \(2, 1\)",
+    ),
+    ("ragged params", lambda d: {**d, "params": {"p": [[0.5], [0.1, 0.2]]}}, r"rectangular array of numbers"),
+    ("extra parameter", lambda d: {**d, "params": {**d["params"], "q": [1]}}, r"must hold exactly \['p'\]"),
+    (
+        "probability above 1",
+        lambda d: {**d, "params": {"p": [[0.5], [1.5]]}},
+        r"model params\['p'\] must lie in \[0, 1\]",
+    ),
+    ("huge n_components", lambda d: {**d, "n_components": 10**9}, r"between 1 and 10000"),
+    (
+        "history longer than the fit",
+        lambda d: {**d, "history": {k: v * 50 for k, v in d["history"].items()}},
+        r"lists of one length <= n_iter \+ 1",
+    ),
+    (
+        "unknown history column",
+        lambda d: {**d, "history": {**d["history"], "evil": [0]}},
+        r"unknown column\(s\) \['evil'\]",
+    ),
+    (
+        "text in history",
+        lambda d: {**d, "history": {k: ["x"] * len(v) for k, v in d["history"].items()}},
+        r"only numbers and nulls",
+    ),
+    ("unknown setting", lambda d: {**d, "settings": {"max_iter": 5, "verbose": 1}}, r"settings must hold only"),
+    ("not a model", lambda d: [1, 2, 3], r"is not a mixfit model file"),
+    ("other version", lambda d: {**d, "format_version": 2}, r"format_version must be 1; got 2"),
+    ("truncated", lambda d: json.dumps(d)[:100], r"not a valid mixfit model file"),
+    (
+        "deep nesting",
+        lambda d: "[" * 100_000 + "]" * 100_000,
+        r"not a valid mixfit model file|is not a mixfit model file",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
+def test_hostile_model_files_are_refused(mutate, message, tmp_path):
+    doc = _good_model_doc(tmp_path)
+    bad = mutate(doc)
+    (tmp_path / "bad.json").write_text(bad if isinstance(bad, str) else json.dumps(bad))
+    with pytest.raises(mf.ModelError, match=message):
+        mf.load(tmp_path / "bad.json")
+
+
+def test_oversized_model_file_is_refused_before_parsing(tmp_path, monkeypatch):
+    import mixfit.io
+
+    monkeypatch.setattr(mixfit.io, "MAX_MODEL_BYTES", 1000)
+    (tmp_path / "big.json").write_text(" " * 2000)
+    with pytest.raises(mf.ModelError, match="2000 bytes, more than the 1000 allowed"):
+        mf.load(tmp_path / "big.json")
+
+
+def test_catalogue_is_listed_in_the_docs():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    names = [c[0] for c in FIT_CASES + MORE_API_CASES + FILE_CASES + HOSTILE]
+    missing = [n for n in names if n not in text]
+    assert not missing, missing
+    assert len(names) >= 40
