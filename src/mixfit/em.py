@@ -32,9 +32,11 @@ HISTORY_COLUMNS = (
     "expected_complete_ll_after_m",
     "elbo_after_m",
     "kl_after_m",
+    "ll_roundoff",
 )
-#: A decrease of the log-likelihood larger than this (relative) is a bug, not round-off.
-MONOTONE_RTOL = 1e-9
+#: A decrease of the log-likelihood larger than ``MONOTONE_RTOL |LL|`` plus the family's
+#: ``log_likelihood_roundoff`` is a bug, not round-off (recorded as ``history_["ll_roundoff"]``).
+MONOTONE_RTOL = 1e-10
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def fit_em(
         new_summary = run_e_step(family, source, new_state)
         row["kl_after_m"] = new_summary.log_likelihood - row["elbo_after_m"]
         history.append(row)
-        _check_monotone(summary.log_likelihood, new_summary.log_likelihood, n_iter, debug)
+        _check_monotone(summary.log_likelihood, new_summary.log_likelihood, row["ll_roundoff"], n_iter, debug)
         change = abs(new_summary.log_likelihood - summary.log_likelihood) / source.total_weight
         state, summary = new_state, new_summary
         if on_iteration is not None:
@@ -150,6 +152,7 @@ def _record(family: Family, state: EMState, summary: Summary, new_state: EMState
     entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
     row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
     row["kl"] = ll - row["elbo"]
+    row["ll_roundoff"] = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(summary.stats, state.params)
     nan = float("nan")
     row["expected_complete_ll_after_m"] = nan
     row["elbo_after_m"] = nan
@@ -178,8 +181,8 @@ def _flat_names(n_components: int, shapes: tuple[tuple[str, tuple[int, ...]], ..
     return tuple(names)
 
 
-def _check_monotone(previous: float, current: float, n_iter: int, debug: bool) -> None:
-    if current >= previous - MONOTONE_RTOL * max(1.0, abs(previous)):
+def _check_monotone(previous: float, current: float, roundoff: float, n_iter: int, debug: bool) -> None:
+    if current >= previous - roundoff:
         return
     message = (
         f"log-likelihood decreased at iteration {n_iter}: {previous:.12g} -> {current:.12g}; "

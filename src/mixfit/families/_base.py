@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mixfit._math import FloatArray
+from mixfit._math import PROB_EPS, FloatArray
 
 Params = Mapping[str, FloatArray]
 
@@ -148,6 +148,15 @@ class Family(ABC):
         """
         coef, bias = self.natural(params)
         return np.einsum("kp,kp->k", stats.t_sum, coef) + stats.resp_sum * bias
+
+    def log_likelihood_roundoff(self, stats: LinearStats, params: Params) -> float:
+        """How far the log-likelihood may move for reasons other than EM: floating-point round-off
+        of the terms it adds up (1e-12 of their summed magnitudes; with a million trials per row,
+        terms of 1e6 cancel to a few hundred) and the clamping of probabilities to
+        [PROB_EPS, 1 - PROB_EPS] after an M-step (PROB_EPS per row and design column)."""
+        coef, bias = self.natural(params)
+        magnitude = np.einsum("kp,kp->", np.abs(stats.t_sum), np.abs(coef)) + np.abs(stats.resp_sum * bias).sum()
+        return float(1e-12 * magnitude + PROB_EPS * stats.resp_sum.sum() * stats.t_sum.shape[1])
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "family")
