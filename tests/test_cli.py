@@ -278,3 +278,30 @@ def test_model_files_are_written_atomically(tmp_path, monkeypatch):
 def test_every_command_has_help_with_an_example(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0 and "Example: mixfit " + command in " ".join(out.split())
+
+
+def test_categorical_model_round_trips_levels_through_parquet_and_json(capsys, tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"q1": ["no", "yes", "yes", "maybe"] * 30, "q2": ["a", "b", "b", "a"] * 30, "q3": [1, 2, 2, 2] * 30}
+    )
+    frame.to_parquet(tmp_path / "answers.parquet")
+    code, _, _ = run(
+        capsys,
+        "fit",
+        str(tmp_path / "answers.parquet"),
+        "-f",
+        "categorical",
+        "-k",
+        "2",
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path / "m.json"),
+    )
+    assert code == 0
+    model = mf.load(tmp_path / "m.json")
+    assert model.family_.levels[0].tolist() == ["maybe", "no", "yes"]
+    direct = mf.Mixture(mf.Categorical(), 2, random_state=0).fit(frame)
+    np.testing.assert_array_equal(model.predict_proba(frame), direct.predict_proba(frame))

@@ -152,7 +152,10 @@ def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, figure in all_figures(model, frame).items():
-        figure.savefig(folder / f"{name}.png", dpi=100)
+        target = folder / f"{name}.png"
+        partial = folder / f".{name}.png.tmp"
+        figure.savefig(partial, dpi=100, format="png")
+        partial.replace(target)  # atomic: an interrupted run never leaves half an image
 
 
 def _summary(model: Mixture, frame: Any, notes: list[str]) -> dict[str, Any]:
