@@ -1,6 +1,7 @@
 """mixfit: finite mixture models fitted by EM, exactly as the textbooks derive it."""
 
 from mixfit.errors import (
+    ClusterError,
     ConvergenceWarning,
     DataError,
     EmptyComponentWarning,
@@ -13,6 +14,7 @@ from mixfit.errors import (
 from mixfit.families import Bernoulli, Binomial, Categorical
 from mixfit.io import load_model as load
 from mixfit.model import Mixture
+from mixfit.sources import FileTable
 
 __version__ = "0.1.0"
 
@@ -20,9 +22,11 @@ __all__ = [
     "Bernoulli",
     "Binomial",
     "Categorical",
+    "ClusterError",
     "ConvergenceWarning",
     "DataError",
     "EmptyComponentWarning",
+    "FileTable",
     "IdentifiabilityWarning",
     "MixfitError",
     "Mixture",

@@ -18,7 +18,7 @@ import numpy as np
 from mixfit.em import EMState, FitResult
 from mixfit.errors import ModelError
 from mixfit.io import write_atomic
-from mixfit.sources import ArraySource
+from mixfit.sources import DataSource
 
 FORMAT, VERSION = "mixfit-checkpoint", 1
 
@@ -34,12 +34,10 @@ class Resumed:
     best: FitResult | None
 
 
-def fingerprint(settings: dict[str, Any], source: ArraySource) -> str:
-    """A hash of the fit's settings and of the rows it sees."""
+def fingerprint(settings: dict[str, Any], source: DataSource) -> str:
+    """A hash of the fit's settings and of the rows it sees (``source.identity()``)."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=repr).encode())
-    digest.update(np.ascontiguousarray(source.design).tobytes())
-    if source.weight is not None:
-        digest.update(np.ascontiguousarray(source.weight).tobytes())
+    digest.update(source.identity())
     return digest.hexdigest()
 
 

@@ -25,8 +25,9 @@ from rich.table import Table
 from mixfit._validation import check_column
 from mixfit.errors import DataError, MixfitError
 from mixfit.families import get_family
-from mixfit.io import load_model, read_table, write_atomic
+from mixfit.io import load_model, open_data, read_table, write_atomic
 from mixfit.model import Mixture
+from mixfit.sources import FileTable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit finite mixture models by EM.")
 out = Console(soft_wrap=True)
@@ -74,6 +75,11 @@ def fit(
     report: Annotated[Path | None, typer.Option(help="Write an HTML report.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write the figures as PNG files here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Stream the file in chunks of this many rows (automatic for big files).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Fit on this Dask cluster (tcp://host:port).")] = None,
+    dask_workers: Annotated[int | None, typer.Option(help="Fit on a local Dask cluster of N workers.")] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Save the fit's state here while it runs.")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Iterations between checkpoints.")] = 10,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --checkpoint.")] = False,
@@ -86,7 +92,6 @@ def fit(
     selected = [c.strip() for c in columns.split(",")] if columns else None
     if selected and trials_column and trials_column not in selected:
         selected.append(trials_column)
-    frame = read_table(data, selected, _sep(sep))
     options: dict[str, Any] = {}
     if family is FamilyName.binomial:
         options["n_trials"] = trials_column or trials or 1
@@ -102,8 +107,27 @@ def fit(
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )
+    with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
+        in_memory = isinstance(frame, pd.DataFrame)
+        if not in_memory and (report is not None or plots is not None):
+            raise DataError("--report and --plots need the data in memory; leave out --chunk-size, --scheduler "
+                            "and --dask-workers (or fit a sample of the file)")
+        if isinstance(frame, FileTable) and chunk_size is None:
+            err.print(f"note: {data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows",
+                      markup=False, highlight=False)
+        notes = _fit_interruptible(model, frame, resume, checkpoint)
+        _write_outputs(model, frame, out_file, report, plots)
+        summary = _summary(model, frame, notes)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+
+
+def _fit_interruptible(model: Mixture, frame: Any, resume: bool, checkpoint: Path | None) -> list[str]:
+    """Fit with progress; on Ctrl-C say where the checkpoint is and exit with status 130."""
     try:
-        notes = _fit_with_progress(model, frame, resume)
+        return _fit_with_progress(model, frame, resume)
     except KeyboardInterrupt:
         where = (
             f"the last checkpoint is in {checkpoint}; continue with the same command and --resume"
@@ -112,31 +136,38 @@ def fit(
         )
         err.print(f"interrupted: {where}", markup=False, highlight=False)
         raise typer.Exit(130) from None
+
+
+def _write_outputs(model: Mixture, frame: Any, out_file: Path | None, report: Path | None, plots: Path | None) -> None:
     if out_file is not None:
         model.save(out_file)
     if report is not None:
         model.report(frame, report, command=" ".join(_command_line))
     if plots is not None:
         _write_plots(model, frame, plots)
-    summary = _summary(model, frame, notes)
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2))
-    else:
-        _print_summary(summary)
 
 
-def _fit_with_progress(model: Mixture, frame: pd.DataFrame, resume: bool = False) -> list[str]:
-    """Fit, with a progress bar once the fit takes more than half a second; return the warnings."""
+def _fit_with_progress(model: Mixture, frame: Any, resume: bool = False) -> list[str]:
+    """Fit, with a progress bar once the fit takes more than half a second; return the warnings.
+
+    A streamed file also shows how far the current pass has read.
+    """
     progress = Progress(console=err, transient=True)
     task = progress.add_task("EM", total=None)
     started = time.monotonic()
+    where = {"text": "starting"}
 
-    def on_iteration(restart: int, iteration: int, log_likelihood: float) -> None:
+    def show(text: str, completed: float | None = None, total: float | None = None) -> None:
         if not progress.live.is_started and time.monotonic() - started > 0.5:
             progress.start()
-        progress.update(
-            task, description=f"restart {restart + 1}, iteration {iteration}, log-likelihood {log_likelihood:.6f}"
-        )
+        progress.update(task, description=text, completed=completed, total=total)
+
+    def on_iteration(restart: int, iteration: int, log_likelihood: float) -> None:
+        where["text"] = f"restart {restart + 1}, iteration {iteration}, log-likelihood {log_likelihood:.6f}"
+        show(where["text"])
+
+    if isinstance(frame, FileTable):
+        frame.on_rows = lambda done, total: show(f"{where['text']}; reading rows", done, total)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

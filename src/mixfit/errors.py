@@ -36,3 +36,7 @@ class MonotonicityWarning(UserWarning):
 
 class EmptyComponentWarning(UserWarning):
     """A component's responsibilities summed to zero; its weight is now 0 and it stays frozen."""
+
+
+class ClusterError(MixfitError, RuntimeError):
+    """A Dask cluster cannot run the fit (workers missing mixfit, cluster unreachable)."""

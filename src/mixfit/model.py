@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,16 +17,34 @@ from sklearn.utils.validation import check_is_fitted
 from mixfit._data import as_table
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit._validation import check_int, check_option, check_sample_weight, check_weights
-from mixfit.em import EMState, FitResult, fit_em, log_weights
+from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError
 from mixfit.families import Family, get_family
 from mixfit.init import INIT_METHODS, initial_state
-from mixfit.sources import ArraySource, as_source, unique_rows
+from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
+from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
 
 logger = logging.getLogger("mixfit")
 
 #: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
 DISTINCT_CHECK_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training data as a fit sees it.
+
+    ``rows`` are every validated row when X is in memory (and ``init_source`` is ``source``);
+    for a table read pass by pass (``FileTable``, Dask) they are up to ``SAMPLE_ROWS`` rows
+    spread over the table, and ``init_source`` holds them for the initialisation.
+    """
+
+    family: Family
+    columns: list[str]
+    is_frame: bool
+    rows: FloatArray
+    source: DataSource
+    init_source: ArraySource
 
 
 class Mixture(BaseEstimator):
@@ -61,6 +80,9 @@ class Mixture(BaseEstimator):
         ``fit(X, resume=True)`` continues from it and ends exactly where an uninterrupted fit
         ends. The file is removed when the fit finishes.
     checkpoint_every : int, default=10
+    online_decay : float, default=0.6
+        ``partial_fit``'s step sizes are ``(t + 1) ** -online_decay`` for update t; must be in
+        (0.5, 1] (see ``mixfit.online``).
 
     Attributes
     ----------
@@ -100,6 +122,7 @@ class Mixture(BaseEstimator):
         compress: bool | str = "auto",
         checkpoint: Any = None,
         checkpoint_every: int = 10,
+        online_decay: float = DEFAULT_DECAY,
     ) -> None:
         self.family = family
         self.n_components = n_components
@@ -114,6 +137,7 @@ class Mixture(BaseEstimator):
         self.compress = compress
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self.online_decay = online_decay
 
     # ----------------------------------------------------------------- fitting
     def fit(
@@ -125,17 +149,13 @@ class Mixture(BaseEstimator):
         iteration (progress bars live in the caller, not here).
         """
         self._check_settings()
-        array, columns, is_frame = as_table(X)
-        family = self._base_family().fitted_to(array, columns)
-        data = family.validate(array, columns)
-        weight = check_sample_weight(sample_weight, data.shape[0])
-        source = as_source(data, family, sample_weight=weight, compress=self.compress)
-        self._check_enough_rows(data, source)
-        problem = family.identifiability_problem(self.n_components, data)
+        train = self._training_data(X, sample_weight)
+        self._check_enough_rows(train)
+        problem = train.family.identifiability_problem(self.n_components, train.rows)
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=2)
-        feature_names = family.feature_names(columns)
-        best = self._fit_restarts(family, source, len(feature_names), on_iteration, resume)
+        n_features = len(train.family.feature_names(train.columns))
+        best = self._fit_restarts(train, n_features, on_iteration, resume)
         if not best.converged:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of the mean "
@@ -143,38 +163,132 @@ class Mixture(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.family_ = family
-        self.n_features_in_ = array.shape[1]
-        if is_frame:
-            self.feature_names_in_ = np.asarray(columns, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self.columns_ = columns
-        self.feature_names_ = feature_names
+        self._set_columns(train)
         self.weights_ = best.state.weights
         self.params_ = best.state.params
         self.log_likelihood_ = best.log_likelihood
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.history_ = pd.DataFrame(best.history).rename_axis("iteration")
+        for name in ("_online_stats", "n_updates_", "n_rows_seen_", "online_history_"):
+            self.__dict__.pop(name, None)
         return self
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Mixture:
+        """One update of online (stepwise) EM from a batch of rows of a stream.
+
+        The first call starts from the current parameters when the model has them (fitted or
+        set by hand), else from ``weights_init``/``params_init`` or an initialisation on the
+        batch; it also learns what the family learns from data (category levels: give
+        ``Categorical(levels=...)`` when later batches may hold levels the first one lacks).
+        Every call then moves the running average of per-row statistics a step
+        ``(t + 1) ** -online_decay`` towards the batch's and takes the M-step on it (see
+        ``mixfit.online``). ``n_updates_``, ``n_rows_seen_`` and ``online_history_`` (rows, step
+        size and the batch's mean log-likelihood at the parameters entering each update) record
+        the stream; the batch-fit attributes (``log_likelihood_``, ``n_iter_``, ``converged_``,
+        ``history_``) are removed, since they no longer describe the parameters.
+
+        Examples
+        --------
+        >>> import numpy as np, mixfit as mf
+        >>> rng = np.random.default_rng(0)
+        >>> m = mf.Mixture(mf.Binomial(n_trials=10), 2, params_init={"p": [0.2, 0.6]})
+        >>> for _ in range(200):
+        ...     m = m.partial_fit(rng.binomial(10, np.where(rng.random(500) < 0.3, 0.1, 0.8)))
+        >>> m.weights_.round(2).tolist(), m.params_["p"][:, 0].round(2).tolist(), m.n_rows_seen_
+        ([0.3, 0.7], [0.1, 0.8], 100000)
+        """
+        self._check_settings()
+        decay = self.online_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.5 < decay <= 1:
+            raise ModelError(f"online_decay must be a number in (0.5, 1]; got {decay!r}")
+        if getattr(self, "_online_stats", None) is None:
+            family, state, source = self._online_start(X, sample_weight)
+            running, n_updates, n_rows_seen, rows = None, 0, 0, []
+        else:
+            family, state, source = self._source(X, sample_weight)
+            running, n_updates, n_rows_seen = self._online_stats, self.n_updates_, self.n_rows_seen_
+            rows = self.online_history_.to_dict("records")
+        summary = run_e_step(family, source, state)
+        running = stepwise_average(running, summary.stats, source.total_weight, n_updates, decay)
+        new_state = m_step(family, running)
+        rows.append(
+            {
+                "rows": source.n_rows,
+                "step_size": step_size(n_updates, decay),
+                "batch_mean_log_likelihood": summary.log_likelihood / source.total_weight,
+            }
+        )
+        for name in ("log_likelihood_", "n_iter_", "converged_", "history_"):
+            self.__dict__.pop(name, None)
+        self.weights_, self.params_, self._online_stats = new_state.weights, new_state.params, running
+        self.n_updates_, self.n_rows_seen_ = n_updates + 1, n_rows_seen + source.n_rows
+        self.online_history_ = pd.DataFrame(rows).rename_axis("update")
+        return self
+
+    def _online_start(self, X: Any, sample_weight: Any) -> tuple[Family, EMState, DataSource]:
+        """The family, starting parameters and source of the first ``partial_fit`` batch."""
+        if hasattr(self, "weights_"):
+            return self._source(X, sample_weight)
+        train = self._training_data(X, sample_weight)
+        self._check_enough_rows(train)
+        state = initial_state(
+            train.family,
+            train.init_source,
+            n_components=self.n_components,
+            n_features=len(train.family.feature_names(train.columns)),
+            init=self.init,
+            weights_init=self.weights_init,
+            params_init=self.params_init,
+            rng=check_random_state(self.random_state),
+        )
+        self._set_columns(train)
+        return train.family, state, train.source
+
+    def _training_data(self, X: Any, sample_weight: Any) -> TrainingData:
+        """X as a fit sees it (see ``TrainingData``)."""
+        table = open_table(X)
+        if table is None:
+            array, columns, is_frame = as_table(X)
+            family = self._base_family().fitted_to(array, columns)
+            data = family.validate(array, columns)
+            weight = check_sample_weight(sample_weight, data.shape[0])
+            source = as_source(data, family, sample_weight=weight, compress=self.compress)
+            return TrainingData(family, columns, is_frame, data, source, source)
+        if sample_weight is not None:
+            raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r}); add the "
+                            "weights as repeated rows or fit in memory")
+        family = table.learn_schema(self._base_family())
+        data = family.validate(table.sample_rows(SAMPLE_ROWS), table.columns)
+        source = table_source(table, family)
+        return TrainingData(family, table.columns, table.is_frame, data, source, ArraySource(family.design(data)))
+
+    def _set_columns(self, train: TrainingData) -> None:
+        """The fitted family and what the training data's columns were."""
+        self.family_ = train.family
+        self.n_features_in_ = len(train.columns)
+        if train.is_frame:
+            self.feature_names_in_ = np.asarray(train.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.columns_ = train.columns
+        self.feature_names_ = train.family.feature_names(train.columns)
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then the most likely component of every row."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _fit_restarts(
-        self, family: Family, source: ArraySource, n_features: int, on_iteration: Any, resume: bool
-    ) -> FitResult:
+    def _fit_restarts(self, train: TrainingData, n_features: int, on_iteration: Any, resume: bool) -> FitResult:
         rng = check_random_state(self.random_state)
         n_runs = 1 if self.params_init is not None else self.n_init
+        family, source = train.family, train.source
         checkpoint = self._checkpointer(family, source)
         resumed = checkpoint.load() if resume and checkpoint is not None else None
         best: FitResult | None = None if resumed is None else resumed.best
         for run in range(n_runs):
             state = initial_state(
                 family,
-                source,
+                train.init_source,
                 n_components=self.n_components,
                 n_features=n_features,
                 init=self.init,
@@ -211,7 +325,7 @@ class Mixture(BaseEstimator):
             checkpoint.remove()
         return best
 
-    def _checkpointer(self, family: Family, source: ArraySource) -> Any:
+    def _checkpointer(self, family: Family, source: DataSource) -> Any:
         if self.checkpoint is None:
             return None
         from mixfit.checkpoint import Checkpointer, fingerprint
@@ -250,13 +364,14 @@ class Mixture(BaseEstimator):
             return get_family(self.family)
         raise ModelError(f"family must be a mixfit family or its name; got {self.family!r}")
 
-    def _check_enough_rows(self, data: FloatArray, source: ArraySource) -> None:
-        if self.n_components > data.shape[0]:
-            raise ModelError(f"n_components must be <= the number of rows ({data.shape[0]}); got {self.n_components}")
-        if source.compressed:
-            n_distinct = source.design.shape[0]
-        elif data.shape[0] <= DISTINCT_CHECK_ROWS:
-            n_distinct = unique_rows(data)[0].shape[0]
+    def _check_enough_rows(self, train: TrainingData) -> None:
+        n_rows = train.source.n_rows
+        if self.n_components > n_rows:
+            raise ModelError(f"n_components must be <= the number of rows ({n_rows}); got {self.n_components}")
+        if train.init_source.compressed:
+            n_distinct = train.init_source.design.shape[0]
+        elif train.rows.shape[0] == n_rows <= DISTINCT_CHECK_ROWS:
+            n_distinct = unique_rows(train.rows)[0].shape[0]
         else:
             return
         if self.params_init is None and self.n_components > n_distinct:
@@ -272,19 +387,29 @@ class Mixture(BaseEstimator):
         weights = check_weights(self.weights_, len(np.atleast_1d(self.weights_)), "weights_")
         return family, EMState(weights, dict(self.params_))
 
-    def _source(self, X: Any) -> tuple[Family, EMState, ArraySource]:
+    def _source(self, X: Any, sample_weight: Any = None) -> tuple[Family, EMState, DataSource]:
         family, state = self._fitted()
-        array, columns, is_frame = as_table(X)
-        self._check_columns(array, columns, is_frame)
-        data = family.validate(array, columns)
+        table = open_table(X)
+        if table is None:
+            array, columns, is_frame = as_table(X)
+            self._check_columns(columns, is_frame)
+            data = family.validate(array, columns)
+            weight = check_sample_weight(sample_weight, data.shape[0])
+            source = as_source(data, family, sample_weight=weight, compress=self.compress)
+        elif sample_weight is not None:
+            raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
+        else:
+            columns = table.columns
+            self._check_columns(columns, table.is_frame)
+            source = table_source(table, family)
         n_features = len(family.feature_names(columns))
         params = family.check_params(state.params, len(state.weights), n_features)
-        return family, EMState(state.weights, params), as_source(data, family, compress=self.compress)
+        return family, EMState(state.weights, params), source
 
-    def _check_columns(self, array: np.ndarray, columns: list[str], is_frame: bool) -> None:
+    def _check_columns(self, columns: list[str], is_frame: bool) -> None:
         expected = getattr(self, "n_features_in_", None)
-        if expected is not None and array.shape[1] != expected:
-            raise DataError(f"X must have {expected} columns, as at fit; got {array.shape[1]}")
+        if expected is not None and len(columns) != expected:
+            raise DataError(f"X must have {expected} columns, as at fit; got {len(columns)}")
         names = getattr(self, "feature_names_in_", None)
         if names is not None and is_frame and list(names) != columns:
             raise DataError(f"X columns must be {list(names)}, as at fit; got {columns}")
@@ -300,6 +425,11 @@ class Mixture(BaseEstimator):
 
         return source.map_rows(rows)
 
+    def _log_likelihood(self, X: Any) -> tuple[float, int]:
+        """(total log-likelihood of X, number of rows), in one pass with no per-row output."""
+        family, state, source = self._source(X)
+        return run_e_step(family, source, state).log_likelihood, source.n_rows
+
     def predict_proba(self, X: Any) -> FloatArray:
         """Responsibilities p(z = k | x_n), of shape (n, K) (seed 002's gamma(z_nk))."""
         return self._per_row(X, "proba")
@@ -314,7 +444,8 @@ class Mixture(BaseEstimator):
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row (as scikit-learn)."""
-        return float(self.score_samples(X).mean())
+        total, n_rows = self._log_likelihood(X)
+        return total / n_rows
 
     def n_parameters(self) -> int:
         """Free parameters: component parameters plus K - 1 weights."""
@@ -324,12 +455,12 @@ class Mixture(BaseEstimator):
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X: ``-2 log L + n_parameters log n`` (lower is better)."""
-        log_lik = self.score_samples(X)
-        return float(-2 * log_lik.sum() + self.n_parameters() * np.log(log_lik.shape[0]))
+        total, n_rows = self._log_likelihood(X)
+        return float(-2 * total + self.n_parameters() * np.log(n_rows))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X: ``-2 log L + 2 n_parameters`` (lower is better)."""
-        return float(-2 * self.score_samples(X).sum() + 2 * self.n_parameters())
+        return float(-2 * self._log_likelihood(X)[0] + 2 * self.n_parameters())
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family."""

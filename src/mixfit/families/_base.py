@@ -37,6 +37,12 @@ class Stats:
     def __radd__(self, other: Any) -> Any:  # sum(chunk_stats) starts from 0
         return self if isinstance(other, int) and other == 0 else NotImplemented
 
+    def __mul__(self, factor: float) -> Any:
+        """Every field times a number (online EM averages statistics with step sizes)."""
+        return type(self)(*(getattr(self, f.name) * factor for f in fields(self)))
+
+    __rmul__ = __mul__
+
 
 @dataclass(frozen=True, slots=True)
 class LinearStats(Stats):
@@ -60,6 +66,10 @@ class Family(ABC):
     def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         """This family with whatever it learns from the training data (category levels)."""
         return self
+
+    def learns_from_data(self) -> bool:
+        """Whether ``fitted_to`` learns anything (streamed data then need a first pass for it)."""
+        return False
 
     @abstractmethod
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:

@@ -58,6 +58,9 @@ class Categorical(Family):
             return self
         return Categorical([_column_levels(X[:, j], column_label(columns, j)) for j in range(X.shape[1])])
 
+    def learns_from_data(self) -> bool:
+        return self.levels is None
+
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
         levels = self._known_levels()
         if X.shape[1] != len(levels):

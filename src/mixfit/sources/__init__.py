@@ -1,15 +1,21 @@
-"""Where rows come from. Today: memory, with exact compression to distinct rows."""
+"""Where rows come from: memory (with exact compression to distinct rows), files read chunk by
+chunk (``FileTable``), and Dask collections reduced on a cluster."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from mixfit._math import FloatArray
 from mixfit.families import Family
-from mixfit.sources._base import Chunk, DataSource
+from mixfit.sources._base import SAMPLE_ROWS, Chunk, DataSource
+from mixfit.sources.cluster import DaskSource, DaskTable, is_dask_collection
+from mixfit.sources.files import CHUNK_ROWS, FileTable, StreamSource
 from mixfit.sources.memory import ArraySource, distinct_bound, unique_rows
+
+#: Data read pass by pass instead of held in memory.
+Table = FileTable | DaskTable
 
 Compress = bool | Literal["auto"]
 
@@ -39,6 +45,20 @@ def as_source(
     return ArraySource(family.design(unique), weight, inverse)
 
 
+def open_table(X: Any) -> Table | None:
+    """X as a table read pass by pass (a ``FileTable`` or a Dask collection), else ``None``."""
+    if isinstance(X, FileTable):
+        return X
+    if is_dask_collection(X):
+        return DaskTable(X)
+    return None
+
+
+def table_source(table: Table, family: Family) -> StreamSource | DaskSource:
+    """The source that validates and designs ``table``'s rows for ``family`` on every pass."""
+    return StreamSource(table, family) if isinstance(table, FileTable) else DaskSource(table, family)
+
+
 def _compression_pays(data: FloatArray) -> bool:
     n_rows = data.shape[0]
     bound = distinct_bound(data)
@@ -50,4 +70,19 @@ def _compression_pays(data: FloatArray) -> bool:
     return unique_rows(sample)[0].shape[0] <= sample.shape[0] / 4
 
 
-__all__ = ["ArraySource", "Chunk", "DataSource", "as_source", "unique_rows"]
+__all__ = [
+    "CHUNK_ROWS",
+    "SAMPLE_ROWS",
+    "ArraySource",
+    "Chunk",
+    "DaskSource",
+    "DaskTable",
+    "DataSource",
+    "FileTable",
+    "StreamSource",
+    "Table",
+    "as_source",
+    "open_table",
+    "table_source",
+    "unique_rows",
+]

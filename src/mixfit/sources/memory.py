@@ -84,6 +84,13 @@ class ArraySource:
             total = total + part
         return total
 
+    def identity(self) -> bytes:
+        """What a checkpoint fingerprint hashes: the design rows and their weights."""
+        parts = [np.ascontiguousarray(self.design).tobytes()]
+        if self.weight is not None:
+            parts.append(np.ascontiguousarray(self.weight).tobytes())
+        return b"".join(parts)
+
     def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
         """``fn`` applied per chunk, concatenated, and expanded to the original rows."""
         out = np.concatenate([fn(chunk) for chunk in self.chunks()])

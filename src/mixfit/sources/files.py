@@ -1,0 +1,234 @@
+"""Data files read chunk by chunk, for data larger than memory.
+
+Each EM iteration is one streaming pass over the file, so memory holds one chunk of rows and
+the O(K x D) statistics. ``.npy`` files are read chunk by chunk at their offsets (positioned
+reads rather than a memory map, whose touched pages would count in the process's resident
+memory until the whole file had been mapped in), Parquet files in record batches (pyarrow) and
+CSV files in chunks (pandas). Rows are validated on every pass, and a file whose size or
+modification time changes between passes stops the fit with a ``DataError``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from mixfit._validation import check_column
+from mixfit.errors import DataError
+from mixfit.families import Family
+from mixfit.sources._base import Chunk, distinct_per_column, learn_schema, sum_in_order
+
+S = TypeVar("S")
+
+#: Rows per chunk unless told otherwise.
+CHUNK_ROWS = 65_536
+
+
+class FileTable:
+    """A CSV, Parquet or ``.npy`` file read in chunks of ``chunk_rows`` rows.
+
+    Pass it to ``Mixture.fit`` (and ``predict``, ``score``, ``bic``...) in place of an array
+    when the data do not fit in memory: every EM iteration then reads the file once.
+    ``on_rows(rows_read, n_rows)``, when set, is called after every chunk (progress bars).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os, mixfit as mf
+    >>> path = os.path.join(tempfile.mkdtemp(), "flips.npy")
+    >>> np.save(path, np.random.default_rng(0).binomial(10, 0.3, size=(5000, 1)))
+    >>> m = mf.Mixture(mf.Binomial(n_trials=10)).fit(mf.FileTable(path, chunk_rows=1000))
+    >>> round(float(m.params_["p"][0, 0]), 2)
+    0.3
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        columns: list[str] | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+        sep: str = ",",
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"data file {str(self.path)!r} does not exist")
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise DataError(f"chunk_rows must be an int >= 1; got {chunk_rows!r}")
+        self.chunk_rows, self.sep = chunk_rows, sep
+        self.kind = {".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}.get(self.path.suffix, "csv")
+        self.on_rows: Callable[[int, int], None] | None = None
+        self.all_columns = self._read("header")
+        for name in columns or []:
+            check_column(name, self.all_columns, str(self.path))
+        self.columns = list(columns) if columns else self.all_columns
+        self.is_frame = self.kind != "npy"  # named columns, checked at predict like a DataFrame's
+        self.signature = self._signature()
+        self.n_rows = self._read("count")
+        if self.n_rows == 0:
+            raise DataError(f"data file {str(self.path)!r} has no rows")
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __repr__(self) -> str:
+        return f"FileTable({str(self.path)!r}, chunk_rows={self.chunk_rows})"
+
+    def _signature(self) -> tuple[int, int]:
+        stat = self.path.stat()
+        return stat.st_size, stat.st_mtime_ns
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The file's rows as 2-D arrays of at most ``chunk_rows`` rows, in file order."""
+        if self._signature() != self.signature:
+            raise DataError(f"{str(self.path)!r} changed during the fit; fit again on the new file")
+        done = 0
+        for frame in self._read("frames"):
+            done += len(frame)
+            if self.on_rows is not None:
+                self.on_rows(done, self.n_rows)
+            yield frame
+        if done != self.n_rows or self._signature() != self.signature:
+            raise DataError(f"{str(self.path)!r} changed during the fit; fit again on the new file")
+
+    def sample_rows(self, max_rows: int) -> np.ndarray:
+        """Up to ``max_rows`` rows spread evenly over the file, as they are in the file."""
+        step = max(1, -(-self.n_rows // max_rows))
+        parts, offset = [], 0
+        for frame in self.frames():
+            parts.append(frame[(-offset) % step :: step])
+            offset += len(frame)
+        return np.concatenate(parts)
+
+    def learn_schema(self, family: Family) -> Family:
+        """The family fitted to the whole file's value sets (a first pass, only when it learns any)."""
+        if not family.learns_from_data():
+            return family
+        return learn_schema(family, self.columns, (distinct_per_column(frame) for frame in self.frames()))
+
+    def _read(self, what: str) -> Any:
+        reader = getattr(self, f"_{self.kind}_{what}")
+        try:
+            return reader() if what != "frames" else _guarded(reader(), self.path)
+        except DataError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read {str(self.path)!r}: {_first_line(exc)}") from None
+
+    # .npy: header, then C-ordered rows
+    def _npy_layout(self) -> tuple[tuple[int, ...], np.dtype, int]:
+        with open(self.path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = header(file)
+            offset = file.tell()
+        if fortran and len(shape) > 1 and shape[1] > 1:
+            raise DataError(f"{str(self.path)!r} is in Fortran order; save it with np.save in C order to stream it")
+        if dtype.hasobject or len(shape) not in (1, 2):
+            raise DataError(f"{str(self.path)!r} must hold a 1-D or 2-D array of numbers; got {dtype}, shape {shape}")
+        return shape, dtype, offset
+
+    def _npy_header(self) -> list[str]:
+        shape = self._npy_layout()[0]
+        return ["x"] if len(shape) == 1 else [f"x{j}" for j in range(shape[1])]
+
+    def _npy_count(self) -> int:
+        return int(self._npy_layout()[0][0])
+
+    def _npy_frames(self) -> Iterator[np.ndarray]:
+        shape, dtype, offset = self._npy_layout()
+        width = 1 if len(shape) == 1 else shape[1]
+        picks = [self.all_columns.index(c) for c in self.columns]
+        with open(self.path, "rb") as file:
+            file.seek(offset)
+            for start in range(0, shape[0], self.chunk_rows):
+                rows = min(self.chunk_rows, shape[0] - start)
+                block = np.fromfile(file, dtype=dtype, count=rows * width)
+                if block.size != rows * width:
+                    raise DataError(f"{str(self.path)!r} is shorter than its header says")
+                yield block.reshape(rows, width)[:, picks]
+
+    # Parquet: record batches
+    def _parquet_file(self) -> Any:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.path)
+
+    def _parquet_header(self) -> list[str]:
+        return [str(name) for name in self._parquet_file().schema_arrow.names]
+
+    def _parquet_count(self) -> int:
+        return int(self._parquet_file().metadata.num_rows)
+
+    def _parquet_frames(self) -> Iterator[np.ndarray]:
+        for batch in self._parquet_file().iter_batches(batch_size=self.chunk_rows, columns=self.columns):
+            yield batch.to_pandas()[self.columns].to_numpy()
+
+    # CSV: pandas chunks
+    def _csv_reader(self, **options: Any) -> Any:
+        import pandas as pd
+
+        return pd.read_csv(self.path, sep=self.sep, encoding="utf-8-sig", **options)
+
+    def _csv_header(self) -> list[str]:
+        import pandas as pd
+
+        try:
+            names = [str(c) for c in self._csv_reader(nrows=1, header=None).iloc[0]]
+        except pd.errors.EmptyDataError:
+            raise DataError(f"data file {str(self.path)!r} is empty") from None
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise DataError(f"{str(self.path)!r} has duplicated column names {duplicated}")
+        return names
+
+    def _csv_count(self) -> int:
+        return sum(len(frame) for frame in self._csv_reader(chunksize=self.chunk_rows, usecols=[self.columns[0]]))
+
+    def _csv_frames(self) -> Iterator[np.ndarray]:
+        for frame in self._csv_reader(chunksize=self.chunk_rows, usecols=self.columns):
+            yield frame[self.columns].to_numpy()
+
+
+class StreamSource:
+    """A ``FileTable`` seen through a family: each pass reads, validates and designs chunk by chunk."""
+
+    weight = None
+
+    def __init__(self, table: FileTable, family: Family) -> None:
+        self.table, self.family = table, family
+        self.n_rows = table.n_rows
+        self.total_weight = float(table.n_rows)
+
+    def chunks(self) -> Iterator[Chunk]:
+        for frame in self.table.frames():
+            yield Chunk(self.family.design(self.family.validate(frame, self.table.columns)), None)
+
+    def reduce(self, fn: Callable[[Chunk], S]) -> S:
+        """``sum(fn(chunk) for chunk in chunks)`` in file order."""
+        return sum_in_order(fn(chunk) for chunk in self.chunks())
+
+    def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
+        return np.concatenate([fn(chunk) for chunk in self.chunks()])
+
+    def identity(self) -> bytes:
+        """What a checkpoint fingerprint hashes: the file, its columns and its signature."""
+        return f"{self.table.path.resolve()}:{self.table.columns}:{self.table.signature}".encode()
+
+
+def _guarded(frames: Iterator[np.ndarray], path: Path) -> Iterator[np.ndarray]:
+    """Reading errors raised while iterating, as ``DataError``."""
+    try:
+        yield from frames
+    except DataError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {str(path)!r}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
