@@ -110,11 +110,16 @@ def fit(
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
         if not in_memory and (report is not None or plots is not None):
-            raise DataError("--report and --plots need the data in memory; leave out --chunk-size, --scheduler "
-                            "and --dask-workers (or fit a sample of the file)")
+            raise DataError(
+                "--report and --plots need the data in memory; leave out --chunk-size, --scheduler "
+                "and --dask-workers (or fit a sample of the file)"
+            )
         if isinstance(frame, FileTable) and chunk_size is None:
-            err.print(f"note: {data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows",
-                      markup=False, highlight=False)
+            err.print(
+                f"note: {data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows",
+                markup=False,
+                highlight=False,
+            )
         notes = _fit_interruptible(model, frame, resume, checkpoint)
         _write_outputs(model, frame, out_file, report, plots)
         summary = _summary(model, frame, notes)

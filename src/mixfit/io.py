@@ -49,8 +49,10 @@ def open_data(
         return
     if chunk_rows is None and Path(path).is_file() and Path(path).stat().st_size > STREAM_FRACTION * available_memory():
         chunk_rows = CHUNK_ROWS
-    yield read_table(path, columns, sep) if chunk_rows is None else FileTable(
-        path, columns=columns, chunk_rows=chunk_rows, sep=sep
+    yield (
+        read_table(path, columns, sep)
+        if chunk_rows is None
+        else FileTable(path, columns=columns, chunk_rows=chunk_rows, sep=sep)
     )
 
 

@@ -178,8 +178,10 @@ class Mixture(BaseEstimator):
         """One update of online (stepwise) EM from a batch of rows of a stream.
 
         The first call starts from the current parameters when the model has them (fitted or
-        set by hand), else from ``weights_init``/``params_init`` or an initialisation on the
-        batch; it also learns what the family learns from data (category levels: give
+        set by hand), else from ``weights_init``/``params_init``, else from batch EM on the
+        first batch (``n_init`` restarts, ``max_iter``, ``tol``: a start near the right basin
+        matters, since one pass of online EM makes only as much progress as a few dozen batch
+        EM iterations); it also learns what the family learns from data (category levels: give
         ``Categorical(levels=...)`` when later batches may hold levels the first one lacks).
         Every call then moves the running average of per-row statistics a step
         ``(t + 1) ** -online_decay`` towards the batch's and takes the M-step on it (see
@@ -232,16 +234,20 @@ class Mixture(BaseEstimator):
             return self._source(X, sample_weight)
         train = self._training_data(X, sample_weight)
         self._check_enough_rows(train)
-        state = initial_state(
-            train.family,
-            train.init_source,
-            n_components=self.n_components,
-            n_features=len(train.family.feature_names(train.columns)),
-            init=self.init,
-            weights_init=self.weights_init,
-            params_init=self.params_init,
-            rng=check_random_state(self.random_state),
-        )
+        n_features = len(train.family.feature_names(train.columns))
+        if self.params_init is not None:
+            state = initial_state(
+                train.family,
+                train.init_source,
+                n_components=self.n_components,
+                n_features=n_features,
+                init=self.init,
+                weights_init=self.weights_init,
+                params_init=self.params_init,
+                rng=check_random_state(self.random_state),
+            )
+        else:  # a start from the first batch alone: batch EM on it, with the restarts asked for
+            state = self._fit_restarts(train, n_features, None, False).state
         self._set_columns(train)
         return train.family, state, train.source
 
@@ -256,12 +262,15 @@ class Mixture(BaseEstimator):
             source = as_source(data, family, sample_weight=weight, compress=self.compress)
             return TrainingData(family, columns, is_frame, data, source, source)
         if sample_weight is not None:
-            raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r}); add the "
-                            "weights as repeated rows or fit in memory")
+            raise DataError(
+                f"sample_weight is not supported for data read pass by pass ({table!r}); add the "
+                "weights as repeated rows or fit in memory"
+            )
         family = table.learn_schema(self._base_family())
         data = family.validate(table.sample_rows(SAMPLE_ROWS), table.columns)
         source = table_source(table, family)
-        return TrainingData(family, table.columns, table.is_frame, data, source, ArraySource(family.design(data)))
+        init_source = as_source(data, family, compress=self.compress)  # as in memory when the sample is all rows
+        return TrainingData(family, table.columns, table.is_frame, data, source, init_source)
 
     def _set_columns(self, train: TrainingData) -> None:
         """The fitted family and what the training data's columns were."""

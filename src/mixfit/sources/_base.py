@@ -58,8 +58,10 @@ def sum_in_order(parts: Iterable[S]) -> S:
 
 def distinct_per_column(frame: np.ndarray) -> list[np.ndarray]:
     """The distinct values of every column of a chunk (in order of appearance)."""
-    return [pd.unique(np.asarray(frame[:, j], dtype=object if frame.dtype.kind == "O" else None))
-            for j in range(frame.shape[1])]
+    return [
+        pd.unique(np.asarray(frame[:, j], dtype=object if frame.dtype.kind == "O" else None))
+        for j in range(frame.shape[1])
+    ]
 
 
 def learn_schema(family: Family, columns: Sequence[str], distinct: Iterable[list[np.ndarray]]) -> Family:

@@ -158,12 +158,16 @@ def read_dask(path: str | os.PathLike[str], columns: list[str] | None, sep: str,
     if table.kind == "parquet":
         return dd.read_parquet(str(table.path), columns=table.columns)
     if table.kind == "csv":
-        return dd.read_csv(str(table.path), sep=sep, usecols=table.columns, assume_missing=True,
-                           encoding="utf-8-sig")[table.columns]
+        return dd.read_csv(str(table.path), sep=sep, usecols=table.columns, assume_missing=True, encoding="utf-8-sig")[
+            table.columns
+        ]
     picks = [table.all_columns.index(c) for c in table.columns]
     blocks = [
-        da.from_delayed(dask.delayed(_npy_rows)(str(table.path), start, min(start + chunk_rows, table.n_rows), picks),
-                        shape=(min(chunk_rows, table.n_rows - start), len(picks)), dtype=float)
+        da.from_delayed(
+            dask.delayed(_npy_rows)(str(table.path), start, min(start + chunk_rows, table.n_rows), picks),
+            shape=(min(chunk_rows, table.n_rows - start), len(picks)),
+            dtype=float,
+        )
         for start in range(0, table.n_rows, chunk_rows)
     ]
     return da.concatenate(blocks)

@@ -189,7 +189,8 @@ class FileTable:
         return sum(len(frame) for frame in self._csv_reader(chunksize=self.chunk_rows, usecols=[self.columns[0]]))
 
     def _csv_frames(self) -> Iterator[np.ndarray]:
-        for frame in self._csv_reader(chunksize=self.chunk_rows, usecols=self.columns):
+        # every column is parsed: with usecols, pandas would let a line with extra fields through
+        for frame in self._csv_reader(chunksize=self.chunk_rows):
             yield frame[self.columns].to_numpy()
 
 
@@ -231,4 +232,3 @@ def _guarded(frames: Iterator[np.ndarray], path: Path) -> Iterator[np.ndarray]:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
