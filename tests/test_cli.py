@@ -259,15 +259,13 @@ def test_model_files_are_written_atomically(tmp_path, monkeypatch):
     m = mf.Mixture(mf.Bernoulli(), 1).fit([[0, 1], [1, 1]])
     m.save(tmp_path / "m.json")
     before = (tmp_path / "m.json").read_text()
-    monkeypatch.setattr(mixfit.io.json, "dumps", lambda *a, **k: "{" + "x" * 100)
-    original_fdopen = mixfit.io.os.fdopen
+    original_write_text = mixfit.io.Path.write_text
 
-    def failing_fdopen(fd, *args, **kwargs):
-        handle = original_fdopen(fd, *args, **kwargs)
-        handle.write = lambda text: (_ for _ in ()).throw(OSError("disk full"))
-        return handle
+    def half_then_disk_full(path, text, *args, **kwargs):
+        original_write_text(path, text[: len(text) // 2], *args, **kwargs)
+        raise OSError("disk full")
 
-    monkeypatch.setattr(mixfit.io.os, "fdopen", failing_fdopen)
+    monkeypatch.setattr(mixfit.io.Path, "write_text", half_then_disk_full)
     with pytest.raises(OSError, match="disk full"):
         m.save(tmp_path / "m.json")
     assert (tmp_path / "m.json").read_text() == before

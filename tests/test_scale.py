@@ -287,3 +287,21 @@ def test_cli_bad_chunk_leaves_no_model_file(binary, tmp_path, capsys):
         capsys, "fit", str(path), "-f", "bernoulli", "--chunk-size", "1000", "--report", str(tmp_path / "r.html")
     )
     assert code == 2 and "--report and --plots need the data in memory" in err
+
+
+@pytest.mark.parametrize("out_name", ["classes.csv", "classes.parquet"])
+def test_cli_predict_in_chunks_writes_what_predict_in_memory_writes(binary, tmp_path, capsys, out_name):
+    X, _ = binary
+    path = write(X[:5000], tmp_path / "x.csv")
+    code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "--seed", "0", "--out", str(tmp_path / "m.json"))
+    assert code == 0, err
+    outputs = {}
+    for name, extra in {"memory": [], "chunks": ["--chunk-size", "999"]}.items():
+        target = tmp_path / f"{name}-{out_name}"
+        code, _, err = run(
+            capsys, "predict", str(tmp_path / "m.json"), str(path), "--proba", "--out", str(target), *extra
+        )
+        assert code == 0, err
+        outputs[name] = pd.read_parquet(target) if target.suffix == ".parquet" else pd.read_csv(target)
+    assert outputs["chunks"]["row"].tolist() == list(range(5000))
+    pd.testing.assert_frame_equal(outputs["chunks"], outputs["memory"], check_exact=False, rtol=1e-12)

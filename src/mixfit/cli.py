@@ -25,7 +25,7 @@ from rich.table import Table
 from mixfit._validation import check_column
 from mixfit.errors import DataError, MixfitError
 from mixfit.families import get_family
-from mixfit.io import load_model, open_data, read_table, write_atomic
+from mixfit.io import load_model, open_data, read_table, table_writer
 from mixfit.model import Mixture
 from mixfit.sources import FileTable
 
@@ -241,6 +241,9 @@ def predict(
     proba: Annotated[bool, typer.Option("--proba", help="Write responsibilities, not classes.")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column identifying rows (default: 'id' if present).")] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Read and write in chunks of this many rows (automatic for big files).")
+    ] = None,
     sep: Sep = ",",
 ) -> None:
     """Most likely component (c_1, c_2, ...) or responsibilities of every row of new data.
@@ -248,38 +251,42 @@ def predict(
     Example: mixfit predict model.json new.csv --proba --out classes.csv
     """
     model = load_model(model_file)
-    frame = read_table(data, sep=_sep(sep))
-    ids = _ids(frame, id_column)
-    used = frame[model.columns_] if getattr(model, "columns_", None) else frame.drop(columns=ids.name, errors="ignore")
+    with open_data(data, None, _sep(sep), chunk_size) as table, table_writer(out_file, typer.echo) as write:
+        offset = 0
+        for frame in [table] if isinstance(table, pd.DataFrame) else table.pandas_frames():
+            write(_predictions(model, frame, str(data), id_column, proba, offset))
+            offset += len(frame)
+
+
+def _predictions(
+    model: Mixture, frame: pd.DataFrame, source: str, id_column: str | None, proba: bool, offset: int
+) -> pd.DataFrame:
+    """Classes or responsibilities of the rows of ``frame`` (rows ``offset``... of the file)."""
+    ids = _ids(frame, id_column, offset)
     for name in getattr(model, "columns_", None) or []:
-        check_column(name, list(frame.columns), str(data))
+        check_column(name, list(frame.columns), source)
+    used = frame[model.columns_] if getattr(model, "columns_", None) else frame.drop(columns=ids.name, errors="ignore")
     labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
     if proba:
         result = pd.DataFrame(model.predict_proba(used), columns=labels)
     else:
         result = pd.DataFrame({"component": np.array(labels)[model.predict(used)]})
     result.insert(0, ids.name, ids.to_numpy())
-    _write_frame(result, out_file)
+    return result
 
 
-def _ids(frame: pd.DataFrame, id_column: str | None) -> pd.Series:
+def _ids(frame: pd.DataFrame, id_column: str | None, offset: int = 0) -> pd.Series:
     if id_column is not None:
         check_column(id_column, list(frame.columns), "the data")
         return frame[id_column]
     if "id" in frame.columns:
         return frame["id"]
-    return pd.Series(np.arange(len(frame)), name="row")
+    return pd.Series(np.arange(offset, offset + len(frame)), name="row")
 
 
 def _write_frame(frame: pd.DataFrame, path: Path | None) -> None:
-    if path is None:
-        typer.echo(frame.to_csv(index=False), nl=False)
-    elif path.suffix in (".parquet", ".pq"):
-        tmp = path.with_name(f".{path.name}.tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
-    else:
-        write_atomic(path, frame.to_csv(index=False))
+    with table_writer(path, typer.echo) as write:
+        write(frame)
 
 
 # ----------------------------------------------------------------------- explain

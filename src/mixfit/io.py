@@ -150,15 +150,65 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it into place, so an
     interrupted write never leaves a half-written file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds and removed
+    when it fails: readers see the old file or the whole new one, never part of it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def table_writer(path: Path | None, echo: Any = print) -> Iterator[Any]:
+    """``write(frame)`` appending DataFrames to a CSV or Parquet file (atomically, at the end of
+    the block), or to standard output through ``echo`` when ``path`` is None."""
+    if path is None:
+        first = [True]
+
+        def to_stdout(frame: pd.DataFrame) -> None:
+            echo(frame.to_csv(index=False, header=first[0]), nl=False)
+            first[0] = False
+
+        yield to_stdout
+        return
+    with atomic_path(path) as tmp:
+        if path.suffix in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer: list[Any] = []
+
+            def to_parquet(frame: pd.DataFrame) -> None:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if not writer:
+                    writer.append(pq.ParquetWriter(tmp, table.schema))
+                writer[0].write_table(table)
+
+            try:
+                yield to_parquet
+            finally:
+                for open_writer in writer:
+                    open_writer.close()
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                first = [True]
+
+                def to_csv(frame: pd.DataFrame) -> None:
+                    frame.to_csv(handle, index=False, header=first[0])
+                    first[0] = False
+
+                yield to_csv
 
 
 #: Model files larger than this are refused before parsing (a fitted model is a few MB at most).

@@ -170,7 +170,7 @@ class Mixture(BaseEstimator):
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.history_ = pd.DataFrame(best.history).rename_axis("iteration")
-        for name in ("_online_stats", "n_updates_", "n_rows_seen_", "online_history_"):
+        for name in ("_online_stats", "n_updates_", "n_rows_seen_", "_online_rows"):
             self.__dict__.pop(name, None)
         return self
 
@@ -210,7 +210,7 @@ class Mixture(BaseEstimator):
         else:
             family, state, source = self._source(X, sample_weight)
             running, n_updates, n_rows_seen = self._online_stats, self.n_updates_, self.n_rows_seen_
-            rows = self.online_history_.to_dict("records")
+            rows = self._online_rows
         summary = run_e_step(family, source, state)
         running = stepwise_average(running, summary.stats, source.total_weight, n_updates, decay)
         new_state = m_step(family, running)
@@ -225,8 +225,15 @@ class Mixture(BaseEstimator):
             self.__dict__.pop(name, None)
         self.weights_, self.params_, self._online_stats = new_state.weights, new_state.params, running
         self.n_updates_, self.n_rows_seen_ = n_updates + 1, n_rows_seen + source.n_rows
-        self.online_history_ = pd.DataFrame(rows).rename_axis("update")
+        self._online_rows = rows
         return self
+
+    @property
+    def online_history_(self) -> pd.DataFrame:
+        """One row per ``partial_fit`` update: rows, step size, the batch's mean log-likelihood."""
+        if "_online_rows" not in self.__dict__:
+            raise AttributeError("online_history_ exists after partial_fit")
+        return pd.DataFrame(self._online_rows).rename_axis("update")
 
     def _online_start(self, X: Any, sample_weight: Any) -> tuple[Family, EMState, DataSource]:
         """The family, starting parameters and source of the first ``partial_fit`` batch."""

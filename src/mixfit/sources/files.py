@@ -11,16 +11,20 @@ modification time changes between passes stops the fit with a ``DataError``.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from mixfit._validation import check_column
 from mixfit.errors import DataError
 from mixfit.families import Family
 from mixfit.sources._base import Chunk, distinct_per_column, learn_schema, sum_in_order
+from mixfit.sources.memory import N_THREADS, _blas, _pool
 
 S = TypeVar("S")
 
@@ -82,7 +86,12 @@ class FileTable:
         return stat.st_size, stat.st_mtime_ns
 
     def frames(self) -> Iterator[np.ndarray]:
-        """The file's rows as 2-D arrays of at most ``chunk_rows`` rows, in file order."""
+        """The ``columns`` of the file's rows as 2-D arrays of at most ``chunk_rows`` rows, in order."""
+        for frame in self.pandas_frames():
+            yield frame[self.columns].to_numpy()
+
+    def pandas_frames(self) -> Iterator[pd.DataFrame]:
+        """Every column of the file's rows as DataFrames of at most ``chunk_rows`` rows, in order."""
         if self._signature() != self.signature:
             raise DataError(f"{str(self.path)!r} changed during the fit; fit again on the new file")
         done = 0
@@ -99,7 +108,7 @@ class FileTable:
         step = max(1, -(-self.n_rows // max_rows))
         parts, offset = [], 0
         for frame in self.frames():
-            parts.append(frame[(-offset) % step :: step])
+            parts.append(frame[(-offset) % step :: step].copy())  # a view would keep the whole chunk
             offset += len(frame)
         return np.concatenate(parts)
 
@@ -138,10 +147,9 @@ class FileTable:
     def _npy_count(self) -> int:
         return int(self._npy_layout()[0][0])
 
-    def _npy_frames(self) -> Iterator[np.ndarray]:
+    def _npy_frames(self) -> Iterator[pd.DataFrame]:
         shape, dtype, offset = self._npy_layout()
         width = 1 if len(shape) == 1 else shape[1]
-        picks = [self.all_columns.index(c) for c in self.columns]
         with open(self.path, "rb") as file:
             file.seek(offset)
             for start in range(0, shape[0], self.chunk_rows):
@@ -149,7 +157,7 @@ class FileTable:
                 block = np.fromfile(file, dtype=dtype, count=rows * width)
                 if block.size != rows * width:
                     raise DataError(f"{str(self.path)!r} is shorter than its header says")
-                yield block.reshape(rows, width)[:, picks]
+                yield pd.DataFrame(block.reshape(rows, width), columns=self.all_columns, copy=False)
 
     # Parquet: record batches
     def _parquet_file(self) -> Any:
@@ -163,19 +171,15 @@ class FileTable:
     def _parquet_count(self) -> int:
         return int(self._parquet_file().metadata.num_rows)
 
-    def _parquet_frames(self) -> Iterator[np.ndarray]:
-        for batch in self._parquet_file().iter_batches(batch_size=self.chunk_rows, columns=self.columns):
-            yield batch.to_pandas()[self.columns].to_numpy()
+    def _parquet_frames(self) -> Iterator[pd.DataFrame]:
+        for batch in self._parquet_file().iter_batches(batch_size=self.chunk_rows):
+            yield batch.to_pandas()
 
     # CSV: pandas chunks
     def _csv_reader(self, **options: Any) -> Any:
-        import pandas as pd
-
         return pd.read_csv(self.path, sep=self.sep, encoding="utf-8-sig", **options)
 
     def _csv_header(self) -> list[str]:
-        import pandas as pd
-
         try:
             names = [str(c) for c in self._csv_reader(nrows=1, header=None).iloc[0]]
         except pd.errors.EmptyDataError:
@@ -188,10 +192,9 @@ class FileTable:
     def _csv_count(self) -> int:
         return sum(len(frame) for frame in self._csv_reader(chunksize=self.chunk_rows, usecols=[self.columns[0]]))
 
-    def _csv_frames(self) -> Iterator[np.ndarray]:
+    def _csv_frames(self) -> Iterator[pd.DataFrame]:
         # every column is parsed: with usecols, pandas would let a line with extra fields through
-        for frame in self._csv_reader(chunksize=self.chunk_rows):
-            yield frame[self.columns].to_numpy()
+        yield from self._csv_reader(chunksize=self.chunk_rows)
 
 
 class StreamSource:
@@ -206,11 +209,27 @@ class StreamSource:
 
     def chunks(self) -> Iterator[Chunk]:
         for frame in self.table.frames():
-            yield Chunk(self.family.design(self.family.validate(frame, self.table.columns)), None)
+            yield self._chunk(frame)
+
+    def _chunk(self, frame: np.ndarray) -> Chunk:
+        return Chunk(self.family.design(self.family.validate(frame, self.table.columns)), None)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
-        """``sum(fn(chunk) for chunk in chunks)`` in file order."""
-        return sum_in_order(fn(chunk) for chunk in self.chunks())
+        """``sum(fn(chunk) for chunk in chunks)``, added in file order.
+
+        This thread reads the file; validation, design and ``fn`` run on ``N_THREADS`` threads
+        (single-threaded BLAS each), with at most ``2 * N_THREADS`` chunks in memory at once.
+        """
+        pending: deque[Future[S]] = deque()
+        parts: list[S] = []
+        with _blas().limit(limits=1, user_api="blas"):
+            for frame in self.table.frames():
+                pending.append(_pool().submit(lambda rows: fn(self._chunk(rows)), frame))
+                if len(pending) >= 2 * N_THREADS:
+                    parts.append(pending.popleft().result())
+                    parts = [sum_in_order(parts)]
+            parts.extend(future.result() for future in pending)
+        return sum_in_order(parts)
 
     def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
         return np.concatenate([fn(chunk) for chunk in self.chunks()])
