@@ -21,10 +21,11 @@ def survey(rng):
     return X
 
 
-def test_resume_from_any_checkpoint_ends_where_an_uninterrupted_fit_ends(survey, tmp_path, monkeypatch):
+@pytest.mark.parametrize("accelerate", [None, "squarem"])
+def test_resume_from_any_checkpoint_ends_where_an_uninterrupted_fit_ends(survey, tmp_path, monkeypatch, accelerate):
     import mixfit.checkpoint
 
-    options = dict(n_init=3, random_state=4, init="random", tol=1e-10)
+    options = dict(n_init=3, random_state=4, init="random", tol=1e-10, accelerate=accelerate)
     whole = mf.Mixture(mf.Bernoulli(), 3, **options).fit(survey)
     saved = []
     real_save = mixfit.checkpoint.Checkpointer.save

@@ -32,6 +32,7 @@ class Resumed:
     state: EMState
     history: list[dict[str, float]]
     best: FitResult | None
+    progress: dict[str, float]
 
 
 def fingerprint(settings: dict[str, Any], source: DataSource) -> str:
@@ -48,8 +49,16 @@ class Checkpointer:
         self.path, self.every, self.fingerprint = Path(path), every, fingerprint
 
     def save(
-        self, restart: int, iteration: int, state: EMState, history: list[dict[str, float]], best: FitResult | None
+        self,
+        restart: int,
+        iteration: int,
+        state: EMState,
+        history: list[dict[str, float]],
+        best: FitResult | None,
+        progress: dict[str, float],
     ) -> None:
+        """``progress``: what the fit loop needs besides the state to go on exactly (E-step count,
+        SQUAREM step bound)."""
         if iteration % self.every:
             return
         doc = {
@@ -60,6 +69,7 @@ class Checkpointer:
             "iteration": iteration,
             "state": _state_to_json(state),
             "history": history,
+            "progress": progress,
             "best": None
             if best is None
             else {
@@ -92,6 +102,7 @@ class Checkpointer:
             iteration=int(doc["iteration"]),
             state=_state_from_json(doc["state"]),
             history=doc["history"],
+            progress=dict(doc.get("progress") or {}),
             best=None
             if best is None
             else FitResult(

@@ -33,6 +33,7 @@ HISTORY_COLUMNS = (
     "elbo_after_m",
     "kl_after_m",
     "ll_roundoff",
+    "e_steps",
 )
 #: A decrease of the log-likelihood larger than ``MONOTONE_RTOL |LL|`` plus the family's
 #: ``log_likelihood_roundoff`` is a bug, not round-off (recorded as ``history_["ll_roundoff"]``).
@@ -107,9 +108,10 @@ def fit_em(
     tol: float,
     debug: bool = False,
     on_iteration: Callable[[int, float], None] | None = None,
-    on_state: Callable[[int, EMState, list[dict[str, float]]], None] | None = None,
+    on_state: Callable[[int, EMState, list[dict[str, float]], dict[str, float]], None] | None = None,
     start_iteration: int = 0,
     history: list[dict[str, float]] | None = None,
+    progress: dict[str, float] | None = None,
 ) -> FitResult:
     """Iterate EM from ``state`` until the mean log-likelihood per row improves by <= ``tol``.
 
@@ -118,41 +120,46 @@ def fit_em(
     ``history[i]`` describes the parameters that entered iteration ``i`` (row 0: the start).
 
     A fit resumed from a checkpoint passes the state after ``start_iteration`` iterations and the
-    ``history`` rows before it; ``on_state(iteration, state, history)`` is where checkpoints are
-    taken. EM is deterministic, so a resumed fit ends exactly where an uninterrupted one does.
+    ``history`` rows before it; ``on_state(iteration, state, history, progress)`` is where
+    checkpoints are taken (plain EM's ``progress`` is empty: its E-step count is the iteration
+    count). EM is deterministic, so a resumed fit ends exactly where an uninterrupted one does.
     """
     summary = run_e_step(family, source, state)
     history = list(history or [])
     converged, n_iter = False, start_iteration
     for n_iter in range(start_iteration + 1, max_iter + 1):
         new_state = m_step(family, summary.stats)
-        _warn_if_emptied(state, new_state, n_iter)
-        row = _record(family, state, summary, new_state)
+        warn_if_emptied(state, new_state, n_iter)
+        row = record(family, state, summary, new_state, n_iter)
         new_summary = run_e_step(family, source, new_state)
         row["kl_after_m"] = new_summary.log_likelihood - row["elbo_after_m"]
         history.append(row)
-        _check_monotone(summary.log_likelihood, new_summary.log_likelihood, row["ll_roundoff"], n_iter, debug)
+        check_monotone(summary.log_likelihood, new_summary.log_likelihood, row["ll_roundoff"], n_iter, debug)
         change = abs(new_summary.log_likelihood - summary.log_likelihood) / source.total_weight
         state, summary = new_state, new_summary
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
         if on_state is not None:
-            on_state(n_iter, state, history)
+            on_state(n_iter, state, history, {})
         if change <= tol:
             converged = True
             break
-    history.append(_record(family, state, summary, None))
+    history.append(record(family, state, summary, None, n_iter + 1))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 
-def _record(family: Family, state: EMState, summary: Summary, new_state: EMState | None) -> dict[str, float]:
-    """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``."""
+def record(
+    family: Family, state: EMState, summary: Summary, new_state: EMState | None, e_steps: int
+) -> dict[str, float]:
+    """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
+    ``e_steps`` is the number of E-step passes made up to and including the one at ``state``."""
     ll = summary.log_likelihood
     q = expected_complete_ll(family, summary.stats, state)
     entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
     row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
     row["kl"] = ll - row["elbo"]
     row["ll_roundoff"] = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(summary.stats, state.params)
+    row["e_steps"] = float(e_steps)
     nan = float("nan")
     row["expected_complete_ll_after_m"] = nan
     row["elbo_after_m"] = nan
@@ -181,7 +188,7 @@ def _flat_names(n_components: int, shapes: tuple[tuple[str, tuple[int, ...]], ..
     return tuple(names)
 
 
-def _check_monotone(previous: float, current: float, roundoff: float, n_iter: int, debug: bool) -> None:
+def check_monotone(previous: float, current: float, roundoff: float, n_iter: int, debug: bool) -> None:
     if current >= previous - roundoff:
         return
     message = (
@@ -193,7 +200,7 @@ def _check_monotone(previous: float, current: float, roundoff: float, n_iter: in
     warnings.warn(message, MonotonicityWarning, stacklevel=3)
 
 
-def _warn_if_emptied(old: EMState, new: EMState, n_iter: int) -> None:
+def warn_if_emptied(old: EMState, new: EMState, n_iter: int) -> None:
     emptied = np.flatnonzero((new.weights == 0) & (old.weights > 0))
     if emptied.size:
         warnings.warn(

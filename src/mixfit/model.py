@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from mixfit._data import as_table
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit._validation import check_int, check_option, check_sample_weight, check_weights
+from mixfit.accel import ACCELERATIONS, fit_squarem
 from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError
 from mixfit.families import Family, get_family
@@ -80,6 +81,10 @@ class Mixture(BaseEstimator):
         ``fit(X, resume=True)`` continues from it and ends exactly where an uninterrupted fit
         ends. The file is removed when the fit finishes.
     checkpoint_every : int, default=10
+    accelerate : {None, "squarem"}, default=None
+        ``"squarem"`` extrapolates over pairs of EM steps (``mixfit.accel``): the same maximum
+        from the same start in fewer E-step passes, never a lower log-likelihood on the way.
+        ``n_iter_`` then counts SQUAREM iterations; ``history_["e_steps"]`` counts passes.
     online_decay : float, default=0.6
         ``partial_fit``'s step sizes are ``(t + 1) ** -online_decay`` for update t; must be in
         (0.5, 1] (see ``mixfit.online``).
@@ -123,6 +128,7 @@ class Mixture(BaseEstimator):
         checkpoint: Any = None,
         checkpoint_every: int = 10,
         online_decay: float = DEFAULT_DECAY,
+        accelerate: str | None = None,
     ) -> None:
         self.family = family
         self.n_components = n_components
@@ -138,6 +144,7 @@ class Mixture(BaseEstimator):
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.online_decay = online_decay
+        self.accelerate = accelerate
 
     # ----------------------------------------------------------------- fitting
     def fit(
@@ -312,17 +319,18 @@ class Mixture(BaseEstimator):
                 params_init=self.params_init,
                 rng=rng,
             )  # drawn for every restart, so a resumed fit sees the same random numbers
-            start = (0, None)
+            start = (0, None, None)
             if resumed is not None and run < resumed.restart:
                 continue
             if resumed is not None and run == resumed.restart:
-                state, start = resumed.state, (resumed.iteration, resumed.history)
+                state, start = resumed.state, (resumed.iteration, resumed.history, resumed.progress)
 
-            def save(iteration: int, current: EMState, history: list, run: int = run) -> None:
+            def save(iteration: int, current: EMState, history: list, progress: dict, run: int = run) -> None:
                 if checkpoint is not None:
-                    checkpoint.save(run, iteration, current, history, best)  # noqa: B023 (best so far, read now)
+                    checkpoint.save(run, iteration, current, history, best, progress)  # noqa: B023 (best so far)
 
-            result = fit_em(
+            fit_loop = fit_squarem if self.accelerate == "squarem" else fit_em
+            result = fit_loop(
                 family,
                 source,
                 state,
@@ -333,6 +341,7 @@ class Mixture(BaseEstimator):
                 on_state=save,
                 start_iteration=start[0],
                 history=start[1],
+                progress=start[2],
             )
             if best is None or result.log_likelihood > best.log_likelihood:
                 best = result
@@ -368,6 +377,7 @@ class Mixture(BaseEstimator):
         check_int("checkpoint_every", self.checkpoint_every, 1)
         check_option("init", self.init, INIT_METHODS)
         check_option("compress", self.compress, ("auto", True, False))
+        check_option("accelerate", self.accelerate, ACCELERATIONS)
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 <= self.tol < np.inf:
             raise ModelError(f"tol must be a finite number >= 0; got {self.tol!r}")
         if self.weights_init is not None:

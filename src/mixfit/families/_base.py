@@ -62,6 +62,10 @@ class Family(ABC):
     """One component distribution: densities, statistics and the M-step; no loops, no files."""
 
     name: ClassVar[str]
+    #: Parameters whose last axis sums to 1 (category probabilities); the others are
+    #: probabilities each in (0, 1). SQUAREM (``mixfit.accel``) extrapolates them on the log
+    #: and logit scales respectively.
+    simplex_params: ClassVar[frozenset[str]] = frozenset()
 
     def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         """This family with whatever it learns from the training data (category levels)."""

@@ -40,6 +40,7 @@ class Categorical(Family):
     """
 
     name = "categorical"
+    simplex_params = frozenset({"p"})
 
     def __init__(self, levels: Sequence[Sequence[Any]] | None = None) -> None:
         self.levels = None if levels is None else [np.asarray(lv) for lv in levels]

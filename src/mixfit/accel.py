@@ -1,0 +1,179 @@
+"""SQUAREM: squared iterative extrapolation over the EM map (Varadhan and Roland, 2008).
+
+EM is a fixed-point iteration theta <- F(theta) that crawls when components overlap (its rate is
+the fraction of missing information). One SQUAREM iteration takes two EM steps from theta_0,
+
+    theta_1 = F(theta_0),  theta_2 = F(theta_1),  r = theta_1 - theta_0,  v = theta_2 - 2 theta_1 + theta_0,
+
+and jumps along them with the step length of their scheme S3, alpha = max(1, ||r|| / ||v||)
+capped at ``step_max``:
+
+    theta' = theta_0 + 2 alpha r + alpha^2 v      (alpha = 1 gives theta_2 exactly).
+
+The jump is a linear combination with coefficients summing to 1, so weights still sum to 1 and
+categorical rows still sum to 1; it is kept only when its parameters are valid (``Family.
+valid_params``) and its log-likelihood, from the E-step pass that the next iteration needs
+anyway, is at least that of theta_1. Otherwise the iteration falls back to theta_2, the plain EM
+step, whose log-likelihood is never below theta_1's. So the log-likelihood never decreases, and
+an accepted jump costs two E-step passes for what plain EM needs many for. As in the SQUAREM
+R package, ``step_max`` starts at 1, grows fourfold whenever a jump used it all and is accepted,
+and shrinks fourfold (not below 1) when a jump at ``step_max`` is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import expit
+
+from mixfit._math import PROB_EPS, clamp_probs
+from mixfit.em import EMState, FitResult, Summary, check_monotone, m_step, record, run_e_step, warn_if_emptied
+from mixfit.families import Family
+from mixfit.sources import DataSource
+
+ACCELERATIONS = (None, "squarem")
+#: How much ``step_max`` grows after an accepted full-length jump and shrinks after a refused one.
+STEP_FACTOR = 4.0
+
+
+class FreeScale:
+    """Weights and parameters of three EM states on an unconstrained scale, where jumps stay valid.
+
+    Weights and simplex parameters (``Family.simplex_params``) go to the log scale and come back
+    renormalised; other probabilities go to the logit scale. Entries that are 0 in any of the
+    three states (emptied components, categorical padding, levels a class never shows) are not
+    extrapolated: they keep theta_2's value.
+    """
+
+    def __init__(self, family: Family, states: tuple[EMState, EMState, EMState]) -> None:
+        self.family, self.like = family, states[2]
+        tables = [self._tables(state) for state in states]
+        self.free = [np.all([t[i] > 0 for t in tables], axis=0) for i in range(len(tables[0]))]
+        self.points = [self._to_free(t) for t in tables]
+
+    def _tables(self, state: EMState) -> list[np.ndarray]:
+        return [state.weights, *(np.asarray(v, dtype=float) for v in state.params.values())]
+
+    def _simplex(self, i: int) -> bool:
+        return i == 0 or list(self.like.params)[i - 1] in self.family.simplex_params
+
+    def _to_free(self, tables: list[np.ndarray]) -> np.ndarray:
+        parts = []
+        for i, (table, free) in enumerate(zip(tables, self.free, strict=True)):
+            values = table[free]
+            parts.append(np.log(values) if self._simplex(i) else np.log(values) - np.log1p(-values))
+        return np.concatenate(parts)
+
+    def state(self, vector: np.ndarray) -> EMState:
+        """The state at a point of the free scale (probabilities kept in [PROB_EPS, 1 - PROB_EPS])."""
+        tables, offset = [], 0
+        for i, (table, free) in enumerate(zip(self._tables(self.like), self.free, strict=True)):
+            out = table.copy()
+            values = vector[offset : offset + int(free.sum())]
+            offset += values.size
+            if self._simplex(i):  # the free entries share what the held ones leave of 1
+                grown = np.zeros_like(out)
+                grown[free] = np.maximum(np.exp(values - values.max(initial=0.0)), PROB_EPS)
+                held = np.where(free, 0.0, out)
+                share = (1.0 - held.sum(axis=-1, keepdims=True)) / np.maximum(grown.sum(axis=-1, keepdims=True), 1e-300)
+                out = np.where(free, grown * share, held)
+            else:
+                out[free] = clamp_probs(expit(values))
+            tables.append(out)
+        return EMState(tables[0], dict(zip(self.like.params, tables[1:], strict=True)))
+
+
+def extrapolate(
+    family: Family, theta0: EMState, theta1: EMState, theta2: EMState, step_max: float
+) -> tuple[Callable[[float], EMState], float]:
+    """The jump as a function of alpha, and alpha of scheme S3 capped at ``step_max``."""
+    scale = FreeScale(family, (theta0, theta1, theta2))
+    x0, x1, x2 = scale.points
+    r, v = x1 - x0, x2 - 2 * x1 + x0
+    norm_v = np.linalg.norm(v)
+    alpha = 1.0 if norm_v == 0 else float(np.clip(np.linalg.norm(r) / norm_v, 1.0, step_max))
+    return (lambda a: scale.state(x0 + 2 * a * r + a**2 * v)), alpha
+
+
+def fit_squarem(
+    family: Family,
+    source: DataSource,
+    state: EMState,
+    *,
+    max_iter: int,
+    tol: float,
+    debug: bool = False,
+    on_iteration: Callable[[int, float], None] | None = None,
+    on_state: Callable[[int, EMState, list[dict[str, float]], dict[str, float]], None] | None = None,
+    start_iteration: int = 0,
+    history: list[dict[str, float]] | None = None,
+    progress: dict[str, float] | None = None,
+) -> FitResult:
+    """``em.fit_em`` with SQUAREM iterations: same stopping rule, same history columns.
+
+    ``history[i]`` describes the parameters entering iteration i; its ``e_steps`` column counts
+    the E-step passes made so far (plain EM makes one per iteration, SQUAREM two or three).
+    ``progress`` (``e_steps``, ``step_max``) is what a checkpoint keeps to resume exactly.
+    """
+    progress = {"e_steps": 1.0, "step_max": 1.0, **(progress or {})}
+    control = {"step_max": progress["step_max"]}
+    summary = run_e_step(family, source, state)
+    history = list(history or [])
+    passes = int(progress["e_steps"])
+    converged, n_iter = False, start_iteration
+    for n_iter in range(start_iteration + 1, max_iter + 1):
+        theta1 = m_step(family, summary.stats)
+        warn_if_emptied(state, theta1, n_iter)
+        row = record(family, state, summary, theta1, passes)
+        summary1 = run_e_step(family, source, theta1)
+        theta2 = m_step(family, summary1.stats)
+        check_monotone(summary.log_likelihood, summary1.log_likelihood, row["ll_roundoff"], n_iter, debug)
+        new_state, new_summary, passes = _jump_or_step(
+            family, source, (theta1, summary1, theta2), state, control, passes + 1
+        )
+        check_monotone(summary1.log_likelihood, new_summary.log_likelihood, row["ll_roundoff"], n_iter, debug)
+        row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
+        history.append(row)
+        change = abs(new_summary.log_likelihood - summary.log_likelihood) / source.total_weight
+        state, summary = new_state, new_summary
+        if on_iteration is not None:
+            on_iteration(n_iter, summary.log_likelihood)
+        if on_state is not None:
+            on_state(n_iter, state, history, {"e_steps": float(passes), "step_max": control["step_max"]})
+        if change <= tol:
+            converged = True
+            break
+    history.append(record(family, state, summary, None, passes))
+    return FitResult(state, summary.log_likelihood, n_iter, converged, history)
+
+
+def _jump_or_step(
+    family: Family,
+    source: DataSource,
+    steps: tuple[EMState, Summary, EMState],
+    theta0: EMState,
+    control: dict[str, float],
+    passes: int,
+) -> tuple[EMState, Summary, int]:
+    """theta' with its E-step when it is no worse than theta_1, else theta_2 with its own."""
+    theta1, summary1, theta2 = steps
+    jump_to, alpha = extrapolate(family, theta0, theta1, theta2, control["step_max"])
+    at_bound = alpha == control["step_max"]
+    candidate = jump_to(alpha)
+    if alpha > 1.0 and _finite(candidate):
+        jumped = run_e_step(family, source, candidate)
+        passes += 1
+        if jumped.log_likelihood >= summary1.log_likelihood:
+            if at_bound and alpha == control["step_max"]:
+                control["step_max"] *= STEP_FACTOR
+            return candidate, jumped, passes
+    if at_bound and alpha == 1.0:  # theta_2 itself was the longest step allowed
+        control["step_max"] *= STEP_FACTOR
+    elif at_bound:  # the longest step was refused
+        control["step_max"] = max(1.0, control["step_max"] / STEP_FACTOR)
+    return theta2, run_e_step(family, source, theta2), passes + 1
+
+
+def _finite(state: EMState) -> bool:
+    return bool(np.all(np.isfinite(state.weights)) and all(np.all(np.isfinite(v)) for v in state.params.values()))

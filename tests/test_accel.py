@@ -1,0 +1,95 @@
+"""SQUAREM: the maximum plain EM reaches, in fewer E-step passes, never a lower log-likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mixfit as mf
+from mixfit.accel import extrapolate
+from mixfit.em import EMState
+from tests.conftest import THREE_COINS, latent_class_data
+
+
+@pytest.fixture
+def overlapping(rng):
+    """The slow case: latent classes whose item probabilities differ little."""
+    p = np.array([[0.3, 0.4, 0.5, 0.6, 0.4, 0.5], [0.5, 0.5, 0.3, 0.4, 0.6, 0.4], [0.4, 0.6, 0.6, 0.3, 0.5, 0.3]])
+    X, _ = latent_class_data(rng, 5000, p, np.array([0.5, 0.3, 0.2]))
+    start = {"weights_init": [0.3, 0.3, 0.4], "params_init": {"p": rng.uniform(0.3, 0.6, (3, 6))}}
+    return X, start
+
+
+def fit(X, start, accelerate, **options):
+    return mf.Mixture("bernoulli", 3, tol=1e-10, max_iter=20_000, accelerate=accelerate, **start, **options).fit(X)
+
+
+def test_same_maximum_in_at_least_three_times_fewer_passes(overlapping):
+    X, start = overlapping
+    plain, fast = fit(X, start, None), fit(X, start, "squarem")
+    assert plain.converged_ and fast.converged_
+    # plain EM crawls here: its tol stops it a little short of the maximum SQUAREM reaches
+    assert plain.log_likelihood_ - 1e-9 <= fast.log_likelihood_ <= plain.log_likelihood_ + 1e-3
+    np.testing.assert_allclose(fast.params_["p"], plain.params_["p"], atol=2e-3)
+    plain_passes, fast_passes = plain.history_["e_steps"].iloc[-1], fast.history_["e_steps"].iloc[-1]
+    assert plain_passes == plain.n_iter_ + 1  # plain EM: one pass per iteration
+    assert plain_passes >= 3 * fast_passes, (plain_passes, fast_passes)
+
+
+def test_log_likelihood_never_decreases(overlapping):
+    X, start = overlapping
+    history = fit(X, start, "squarem").history_
+    assert np.all(np.diff(history["log_likelihood"]) >= -history["ll_roundoff"].iloc[1:].to_numpy())
+    assert np.all(np.diff(history["e_steps"]) >= 2)  # two or three passes per SQUAREM iteration
+
+
+@pytest.mark.parametrize("family", [mf.Binomial(n_trials=10), mf.Categorical()])
+def test_three_coins_and_categories_reach_the_plain_em_maximum(family, rng):
+    if isinstance(family, mf.Binomial):
+        X, start = THREE_COINS, {"weights_init": [0.25, 0.5, 0.25], "params_init": {"p": [0.4, 0.5, 0.65]}}
+    else:
+        X = rng.choice(np.array(["a", "b", "c"], dtype=object), size=(2000, 4), p=[0.5, 0.3, 0.2])
+        start = {"random_state": 1}
+    plain = mf.Mixture(family, 3, tol=1e-12, max_iter=50_000, **start).fit(X)
+    fast = mf.Mixture(family, 3, tol=1e-12, max_iter=50_000, accelerate="squarem", **start).fit(X)
+    assert fast.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-9)
+    assert fast.history_["e_steps"].iloc[-1] < plain.history_["e_steps"].iloc[-1]
+
+
+def test_extrapolation_is_the_s3_step_on_the_free_scale():
+    """Logit for Bernoulli p, log then renormalised for weights; alpha = ||r|| / ||v||; alpha = 1 is theta_2."""
+    from scipy.special import logit
+
+    theta = [
+        EMState(np.array([0.5, 0.5]), {"p": np.array([[0.2], [0.6]])}),
+        EMState(np.array([0.45, 0.55]), {"p": np.array([[0.18], [0.63]])}),
+        EMState(np.array([0.42, 0.58]), {"p": np.array([[0.17], [0.645]])}),
+    ]
+    jump_to, alpha = extrapolate(mf.Bernoulli(), *theta, step_max=100.0)
+    x = [np.concatenate([np.log(t.weights), logit(t.params["p"].ravel())]) for t in theta]
+    r, v = x[1] - x[0], x[2] - 2 * x[1] + x[0]
+    assert alpha == pytest.approx(np.linalg.norm(r) / np.linalg.norm(v))
+    jump, expected = jump_to(alpha), x[0] + 2 * alpha * r + alpha**2 * v
+    np.testing.assert_allclose(logit(jump.params["p"].ravel()), expected[2:])
+    np.testing.assert_allclose(jump.weights, np.exp(expected[:2]) / np.exp(expected[:2]).sum())
+    theta2 = jump_to(1.0)
+    np.testing.assert_allclose(theta2.weights, theta[2].weights, rtol=1e-14)
+    np.testing.assert_allclose(theta2.params["p"], theta[2].params["p"], rtol=1e-14)
+    assert extrapolate(mf.Bernoulli(), *theta, step_max=1.0)[1] == 1.0
+
+
+def test_categorical_jump_keeps_rows_on_the_simplex_and_zeros_held():
+    family = mf.Categorical(levels=[["a", "b", "c"], ["x", "y"]])
+    p = np.array([[[0.2, 0.3, 0.5], [0.4, 0.6, 0.0]], [[0.6, 0.3, 0.1], [0.9, 0.1, 0.0]]])  # padding: 0
+    steps = [p, p * [[[1.1, 0.9, 1.0], [1.2, 0.8, 1]]], p * [[[1.15, 0.85, 1.0], [1.3, 0.75, 1]]]]
+    theta = [EMState(np.array([0.5, 0.5]), {"p": q / q.sum(axis=-1, keepdims=True)}) for q in steps]
+    jump_to, alpha = extrapolate(family, *theta, step_max=64.0)
+    jump = jump_to(alpha)
+    assert alpha > 1
+    np.testing.assert_allclose(jump.params["p"].sum(axis=-1), 1.0, rtol=1e-14)
+    assert np.all(jump.params["p"][:, 1, 2] == 0)  # padding stays padding
+
+
+def test_unknown_acceleration_is_refused():
+    with pytest.raises(mf.ModelError, match=r"accelerate must be one of \[None, 'squarem'\]"):
+        mf.Mixture("bernoulli", 2, accelerate="aitken").fit([[0, 1], [1, 0], [1, 1]])
