@@ -250,16 +250,7 @@ class Mixture(BaseEstimator):
         self._check_enough_rows(train)
         n_features = len(train.family.feature_names(train.columns))
         if self.params_init is not None:
-            state = initial_state(
-                train.family,
-                train.init_source,
-                n_components=self.n_components,
-                n_features=n_features,
-                init=self.init,
-                weights_init=self.weights_init,
-                params_init=self.params_init,
-                rng=check_random_state(self.random_state),
-            )
+            state = self._initial_state(train, n_features, check_random_state(self.random_state))
         else:  # a start from the first batch alone: batch EM on it, with the restarts asked for
             state = self._fit_restarts(train, n_features, None, False).state
         self._set_columns(train)
@@ -309,16 +300,7 @@ class Mixture(BaseEstimator):
         resumed = checkpoint.load() if resume and checkpoint is not None else None
         best: FitResult | None = None if resumed is None else resumed.best
         for run in range(n_runs):
-            state = initial_state(
-                family,
-                train.init_source,
-                n_components=self.n_components,
-                n_features=n_features,
-                init=self.init,
-                weights_init=self.weights_init,
-                params_init=self.params_init,
-                rng=rng,
-            )  # drawn for every restart, so a resumed fit sees the same random numbers
+            state = self._initial_state(train, n_features, rng)  # drawn for every restart, as resumed fits do
             start = (0, None, None)
             if resumed is not None and run < resumed.restart:
                 continue
@@ -349,6 +331,18 @@ class Mixture(BaseEstimator):
         if checkpoint is not None:
             checkpoint.remove()
         return best
+
+    def _initial_state(self, train: TrainingData, n_features: int, rng: np.random.RandomState) -> EMState:
+        return initial_state(
+            train.family,
+            train.init_source,
+            n_components=self.n_components,
+            n_features=n_features,
+            init=self.init,
+            weights_init=self.weights_init,
+            params_init=self.params_init,
+            rng=rng,
+        )
 
     def _checkpointer(self, family: Family, source: DataSource) -> Any:
         if self.checkpoint is None:
