@@ -28,7 +28,17 @@ import numpy as np
 from scipy.special import expit
 
 from mixfit._math import PROB_EPS, clamp_probs
-from mixfit.em import EMState, FitResult, Summary, check_monotone, m_step, record, run_e_step, warn_if_emptied
+from mixfit.em import (
+    EMState,
+    FitResult,
+    Summary,
+    check_monotone,
+    m_step,
+    record,
+    roundoff_scale,
+    run_e_step,
+    warn_if_emptied,
+)
 from mixfit.families import Family
 from mixfit.sources import DataSource
 
@@ -121,11 +131,11 @@ def fit_squarem(
     summary = run_e_step(family, source, state)
     history = list(history or [])
     passes = int(progress["e_steps"])
-    converged, n_iter = False, start_iteration
+    converged, n_iter, scale = False, start_iteration, roundoff_scale(source)
     for n_iter in range(start_iteration + 1, max_iter + 1):
         theta1 = m_step(family, summary.stats)
         warn_if_emptied(state, theta1, n_iter)
-        row = record(family, state, summary, theta1, passes)
+        row = record(family, state, summary, theta1, passes, scale)
         summary1 = run_e_step(family, source, theta1)
         theta2 = m_step(family, summary1.stats)
         check_monotone(summary.log_likelihood, summary1.log_likelihood, row["ll_roundoff"], n_iter, debug)
@@ -144,7 +154,7 @@ def fit_squarem(
         if change <= tol:
             converged = True
             break
-    history.append(record(family, state, summary, None, passes))
+    history.append(record(family, state, summary, None, passes, scale))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 

@@ -78,7 +78,7 @@ def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     resp = family.log_prob_by_component(chunk.X, state.params)  # (K, m)
     resp += log_weights(state.weights)[:, None]
     log_marginal = normalize_log_joint(resp, chunk.weight)
-    ll = log_marginal.sum() if chunk.weight is None else chunk.weight @ log_marginal
+    ll = log_marginal.sum(dtype=np.float64) if chunk.weight is None else chunk.weight @ log_marginal
     return Summary(family.stats_by_component(chunk.X, resp), float(ll))
 
 
@@ -126,11 +126,11 @@ def fit_em(
     """
     summary = run_e_step(family, source, state)
     history = list(history or [])
-    converged, n_iter = False, start_iteration
+    converged, n_iter, scale = False, start_iteration, roundoff_scale(source)
     for n_iter in range(start_iteration + 1, max_iter + 1):
         new_state = m_step(family, summary.stats)
         warn_if_emptied(state, new_state, n_iter)
-        row = record(family, state, summary, new_state, n_iter)
+        row = record(family, state, summary, new_state, n_iter, scale)
         new_summary = run_e_step(family, source, new_state)
         row["kl_after_m"] = new_summary.log_likelihood - row["elbo_after_m"]
         history.append(row)
@@ -144,12 +144,23 @@ def fit_em(
         if change <= tol:
             converged = True
             break
-    history.append(record(family, state, summary, None, n_iter + 1))
+    history.append(record(family, state, summary, None, n_iter + 1, scale))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 
+def roundoff_scale(source: DataSource) -> float:
+    """How much coarser than float64 the source's arithmetic is: 1, or 1e6 for float32 (whose
+    relative precision is ~6e-8 against float64's ~1e-16, with a margin for sums of many rows)."""
+    return 1e6 if np.dtype(getattr(source, "dtype", np.float64)) == np.float32 else 1.0
+
+
 def record(
-    family: Family, state: EMState, summary: Summary, new_state: EMState | None, e_steps: int
+    family: Family,
+    state: EMState,
+    summary: Summary,
+    new_state: EMState | None,
+    e_steps: int,
+    scale: float = 1.0,
 ) -> dict[str, float]:
     """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
     ``e_steps`` is the number of E-step passes made up to and including the one at ``state``."""
@@ -158,7 +169,8 @@ def record(
     entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
     row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
     row["kl"] = ll - row["elbo"]
-    row["ll_roundoff"] = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(summary.stats, state.params)
+    roundoff = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(summary.stats, state.params)
+    row["ll_roundoff"] = scale * roundoff
     row["e_steps"] = float(e_steps)
     nan = float("nan")
     row["expected_complete_ll_after_m"] = nan

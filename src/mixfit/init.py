@@ -44,7 +44,7 @@ def initial_state(
     resp = initial_resp(family, source, n_components, init, rng)
     if source.weight is not None:
         resp *= source.weight[:, None]
-    state = m_step(family, family.stats(source.design, resp))
+    state = m_step(family, family.stats(np.asarray(source.design, dtype=float), resp))
     return state if weights is None else EMState(weights, state.params)
 
 
@@ -56,7 +56,7 @@ def initial_resp(
     if init == "random":
         resp = rng.uniform(size=(n_rows, n_components))
         return resp / resp.sum(axis=1, keepdims=True)
-    features = family.init_features(source.design)
+    features = family.init_features(np.asarray(source.design, dtype=float))
     centers, _ = kmeans_plusplus(
         features, n_components, sample_weight=source.weight, random_state=rng.randint(2**31 - 1)
     )

@@ -25,6 +25,11 @@ from mixfit._math import PROB_EPS, FloatArray
 Params = Mapping[str, FloatArray]
 
 
+def as_float_design(design: np.ndarray) -> FloatArray:
+    """Design rows as floats for BLAS: float32/float64 as they are, compact integers as float64."""
+    return design if design.dtype.kind == "f" else design.astype(np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     """Expected sufficient statistics; subclasses declare array fields only. Adds field-wise."""
@@ -146,13 +151,15 @@ class Family(ABC):
         operations over n instead of n reductions over K.
         """
         coef, bias = self.natural(params)
-        out = coef @ design.T
+        design = as_float_design(design)
+        out = coef.astype(design.dtype, copy=False) @ design.T  # float32 designs stay float32
         out += bias[:, None]
         return out
 
     def stats_by_component(self, design: FloatArray, resp: FloatArray) -> LinearStats:
-        """``stats`` from responsibilities of shape (K, n)."""
-        return LinearStats(resp_sum=resp.sum(axis=1), t_sum=resp @ design)
+        """``stats`` from responsibilities of shape (K, n), accumulated in float64."""
+        t_sum = resp @ as_float_design(design)
+        return LinearStats(resp_sum=resp.sum(axis=1, dtype=np.float64), t_sum=t_sum.astype(np.float64, copy=False))
 
     def expected_log_prob(self, stats: LinearStats, params: Params) -> FloatArray:
         """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.

@@ -38,13 +38,14 @@ class Bernoulli(Family):
     name = "bernoulli"
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
-        data = check_finite_numeric(X, columns)
+        """0/1 data; booleans and integers stay ``uint8`` (8 times smaller than float64)."""
+        data = X if X.dtype.kind in "biu" else check_finite_numeric(X, columns)
         bad = (data != 0) & (data != 1)
         if bad.any():
             j = int(np.argmax(bad.any(axis=0)))
             value = data[:, j][bad[:, j]][0]
             raise DataError(f"{column_label(columns, j)} must be binary (0/1 or bool) for Bernoulli; got {value:g}")
-        return data
+        return data.astype(np.uint8, copy=False) if data.dtype.kind in "biu" else data
 
     def feature_names(self, columns: Sequence[str]) -> list[str]:
         return list(columns)

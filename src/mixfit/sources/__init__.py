@@ -26,6 +26,7 @@ def as_source(
     *,
     sample_weight: FloatArray | None = None,
     compress: Compress = "auto",
+    dtype: type = np.float64,
 ) -> ArraySource:
     """An in-memory source of ``family.design(data)``, compressed to distinct rows when it pays.
 
@@ -36,13 +37,13 @@ def as_source(
     if compress == "auto":
         compress = _compression_pays(data)
     if not compress:
-        return ArraySource(family.design(data), sample_weight)
+        return ArraySource(family.design(data), sample_weight, dtype=dtype)
     unique, inverse, counts = unique_rows(data)
     if sample_weight is None:
         weight = counts.astype(float)
     else:
         weight = np.bincount(inverse, weights=sample_weight, minlength=unique.shape[0])
-    return ArraySource(family.design(unique), weight, inverse)
+    return ArraySource(family.design(unique), weight, inverse, dtype=dtype)
 
 
 def open_table(X: Any) -> Table | None:
@@ -54,9 +55,9 @@ def open_table(X: Any) -> Table | None:
     return None
 
 
-def table_source(table: Table, family: Family) -> StreamSource | DaskSource:
+def table_source(table: Table, family: Family, dtype: type = np.float64) -> StreamSource | DaskSource:
     """The source that validates and designs ``table``'s rows for ``family`` on every pass."""
-    return StreamSource(table, family) if isinstance(table, FileTable) else DaskSource(table, family)
+    return StreamSource(table, family, dtype) if isinstance(table, FileTable) else DaskSource(table, family, dtype)
 
 
 def _compression_pays(data: FloatArray) -> bool:

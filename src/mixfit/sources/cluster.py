@@ -93,26 +93,26 @@ class DaskSource:
 
     weight = None
 
-    def __init__(self, table: DaskTable, family: Family) -> None:
-        self.table, self.family = table, family
+    def __init__(self, table: DaskTable, family: Family, dtype: type = np.float64) -> None:
+        self.table, self.family, self.dtype = table, family, np.dtype(dtype)
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
 
     def chunks(self) -> Iterator[Chunk]:
-        for part in self.table.map_parts(_design, self.family):
+        for part in self.table.map_parts(_design, self.family, self.dtype):
             yield _compute(part)[0]
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``fn`` on every partition where it lives, summed in a fixed tree of ``TREE_WIDTH``."""
         import dask
 
-        level = self.table.map_parts(_apply_designed, self.family, fn)
+        level = self.table.map_parts(_apply_designed, self.family, self.dtype, fn)
         while len(level) > 1:
             level = [dask.delayed(_sum_parts)(*level[i : i + TREE_WIDTH]) for i in range(0, len(level), TREE_WIDTH)]
         return _compute(level[0])[0]
 
     def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
-        return np.concatenate(_compute(*self.table.map_parts(_apply_designed, self.family, fn)))
+        return np.concatenate(_compute(*self.table.map_parts(_apply_designed, self.family, self.dtype, fn)))
 
     def identity(self) -> bytes:
         return f"dask:{self.table.token}".encode()
@@ -227,12 +227,14 @@ def _distinct(rows: np.ndarray, columns: list[str]) -> list[np.ndarray]:
     return distinct_per_column(rows)
 
 
-def _design(family: Family, rows: np.ndarray, columns: list[str]) -> Chunk:
-    return Chunk(family.design(family.validate(rows, columns)), None)
+def _design(family: Family, dtype: np.dtype, rows: np.ndarray, columns: list[str]) -> Chunk:
+    return Chunk(np.asarray(family.design(family.validate(rows, columns)), dtype=dtype), None)
 
 
-def _apply_designed(family: Family, fn: Callable[[Chunk], Any], rows: np.ndarray, columns: list[str]) -> Any:
-    return fn(_design(family, rows, columns))
+def _apply_designed(
+    family: Family, dtype: np.dtype, fn: Callable[[Chunk], Any], rows: np.ndarray, columns: list[str]
+) -> Any:
+    return fn(_design(family, dtype, rows, columns))
 
 
 def _sum_parts(*parts: Any) -> Any:

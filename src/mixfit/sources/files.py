@@ -202,8 +202,8 @@ class StreamSource:
 
     weight = None
 
-    def __init__(self, table: FileTable, family: Family) -> None:
-        self.table, self.family = table, family
+    def __init__(self, table: FileTable, family: Family, dtype: type = np.float64) -> None:
+        self.table, self.family, self.dtype = table, family, dtype
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
 
@@ -212,7 +212,8 @@ class StreamSource:
             yield self._chunk(frame)
 
     def _chunk(self, frame: np.ndarray) -> Chunk:
-        return Chunk(self.family.design(self.family.validate(frame, self.table.columns)), None)
+        design = self.family.design(self.family.validate(frame, self.table.columns))
+        return Chunk(np.asarray(design, dtype=self.dtype), None)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``sum(fn(chunk) for chunk in chunks)``, added in file order.

@@ -48,24 +48,31 @@ class ArraySource:
         weight: FloatArray | None = None,
         inverse: np.ndarray | None = None,
         block_rows: int | None = None,
+        dtype: type = np.float64,
     ) -> None:
-        self.design = design
+        self.dtype = np.dtype(dtype)
+        self.design = compact(design)
         self.weight = weight
         self.inverse = inverse
         self.n_rows = design.shape[0] if inverse is None else inverse.shape[0]
         self.total_weight = float(design.shape[0] if weight is None else weight.sum())
-        row_bytes = max(1, design.shape[1] * design.itemsize)
+        row_bytes = max(1, design.shape[1] * self.dtype.itemsize)
         self.block_rows = block_rows or max(256, BLOCK_BYTES // row_bytes)
+        self.n_blocks = -(-design.shape[0] // self.block_rows)
 
     @property
     def compressed(self) -> bool:
         return self.inverse is not None
 
     def chunks(self) -> Iterator[Chunk]:
-        for start in range(0, self.design.shape[0], self.block_rows):
-            stop = start + self.block_rows
-            weight = None if self.weight is None else self.weight[start:stop]
-            yield Chunk(self.design[start:stop], weight)
+        for block in range(self.n_blocks):
+            yield self.chunk(block)
+
+    def chunk(self, block: int) -> Chunk:
+        """Block ``block`` of the design rows, in the compute dtype (converted here, per block)."""
+        start, stop = block * self.block_rows, (block + 1) * self.block_rows
+        weight = None if self.weight is None else self.weight[start:stop]
+        return Chunk(np.asarray(self.design[start:stop], dtype=self.dtype), weight)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``sum(fn(chunk) for chunk in chunks)``, always added in the same order.
@@ -74,11 +81,11 @@ class ArraySource:
         BLAS, so the element-wise work of the E-step runs in parallel too; the partial results
         are still added in block order, so a fit is reproducible run to run.
         """
-        if self.design.shape[0] <= self.block_rows or N_THREADS == 1:
+        if self.n_blocks == 1 or N_THREADS == 1:
             parts = [fn(chunk) for chunk in self.chunks()]
-        else:
+        else:  # each thread converts its own block, so no float copy of the whole design exists
             with _blas().limit(limits=1, user_api="blas"):
-                parts = list(_pool().map(fn, self.chunks()))
+                parts = list(_pool().map(lambda block: fn(self.chunk(block)), range(self.n_blocks)))
         total = parts[0]
         for part in parts[1:]:
             total = total + part
@@ -95,6 +102,20 @@ class ArraySource:
         """``fn`` applied per chunk, concatenated, and expanded to the original rows."""
         out = np.concatenate([fn(chunk) for chunk in self.chunks()])
         return out if self.inverse is None else out[self.inverse]
+
+
+def compact(design: FloatArray) -> np.ndarray:
+    """``design`` as ``uint8`` when it holds only whole numbers 0..255 (binary and one-hot data:
+    8 times less memory than float64; blocks are converted back as they are used), else as is."""
+    if design.dtype == np.uint8 or design.size == 0 or design.min() < 0 or design.max() > 255:
+        return design
+    if design.dtype.kind == "f":  # whole numbers only; checked a block at a time (no full temporary)
+        rows = max(1, (1 << 20) // max(1, design.shape[1]))
+        for start in range(0, design.shape[0], rows):
+            block = design[start : start + rows]
+            if not np.array_equal(block, np.floor(block)):
+                return design
+    return design.astype(np.uint8)
 
 
 @cache
@@ -134,8 +155,8 @@ def distinct_bound(data: FloatArray) -> float:
     """An upper bound on the number of distinct rows from per-column ranges (inf if not integral)."""
     if data.size == 0 or not _integral(data):
         return float("inf")
-    spans = data.max(axis=0) - data.min(axis=0) + 1
-    return float(np.prod(spans.astype(float)))
+    spans = data.max(axis=0).astype(float) - data.min(axis=0) + 1
+    return float(np.prod(spans))
 
 
 def _integral(data: FloatArray) -> bool:
@@ -146,8 +167,8 @@ def _row_codes(data: FloatArray) -> tuple[np.ndarray | None, int]:
     bound = distinct_bound(data)
     if bound >= 2**62:
         return None, 0
-    low = data.min(axis=0)
-    spans = (data.max(axis=0) - low + 1).astype(np.int64)
+    low = data.min(axis=0).astype(np.int64)
+    spans = data.max(axis=0).astype(np.int64) - low + 1
     codes = np.zeros(data.shape[0], dtype=np.int64)
     for j in range(data.shape[1]):
         codes *= spans[j]
