@@ -409,7 +409,10 @@ class Mixture(BaseEstimator):
         if train.init_source.compressed:
             n_distinct = train.init_source.design.shape[0]
         elif train.rows.shape[0] == n_rows <= DISTINCT_CHECK_ROWS:
-            n_distinct = unique_rows(train.rows)[0].shape[0]
+            head = train.rows[: 20 * self.n_components]  # usually enough to see K distinct rows
+            n_distinct = unique_rows(head)[0].shape[0]
+            if n_distinct < self.n_components:
+                n_distinct = unique_rows(train.rows)[0].shape[0]
         else:
             return
         if self.params_init is None and self.n_components > n_distinct:

@@ -78,14 +78,16 @@ class Binomial(Family):
         data = check_finite_numeric(counts, names)
         for j in range(data.shape[1]):
             col = data[:, j]
-            bad = (col < 0) | (col != np.round(col)) | (col > n)
+            bad = (col < 0) | (col != np.floor(col)) | (col > n)
             if bad.any():
                 i = int(np.argmax(bad))
                 raise DataError(
                     f"{column_label(names, j)} must hold whole counts between 0 and n_trials; "
                     f"got {col[i]:g} with n_trials {n[i]:g} in row {i}"
                 )
-        return np.column_stack([data, n])
+        out = np.empty((data.shape[0], data.shape[1] + 1))
+        out[:, :-1], out[:, -1] = data, n
+        return out
 
     def feature_names(self, columns: Sequence[str]) -> list[str]:
         return [c for c in columns if c != self.n_trials] if isinstance(self.n_trials, str) else list(columns)

@@ -155,20 +155,29 @@ def distinct_bound(data: FloatArray) -> float:
     """An upper bound on the number of distinct rows from per-column ranges (inf if not integral)."""
     if data.size == 0 or not _integral(data):
         return float("inf")
-    spans = data.max(axis=0).astype(float) - data.min(axis=0) + 1
-    return float(np.prod(spans))
+    low, high = column_ranges(data)
+    return float(np.prod(high.astype(float) - low + 1))
+
+
+def column_ranges(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column minimum and maximum; for narrow arrays one strided reduction per column (a
+    reduction over axis 0 of a narrow C-ordered array is an order of magnitude slower)."""
+    if data.shape[1] > 16:
+        return data.min(axis=0), data.max(axis=0)
+    columns = range(data.shape[1])
+    return np.array([data[:, j].min() for j in columns]), np.array([data[:, j].max() for j in columns])
 
 
 def _integral(data: FloatArray) -> bool:
-    return bool(np.all(data == np.round(data)))
+    return data.dtype.kind in "biu" or bool(np.all(data == np.floor(data)))
 
 
 def _row_codes(data: FloatArray) -> tuple[np.ndarray | None, int]:
     bound = distinct_bound(data)
     if bound >= 2**62:
         return None, 0
-    low = data.min(axis=0).astype(np.int64)
-    spans = data.max(axis=0).astype(np.int64) - low + 1
+    low, high = (v.astype(np.int64) for v in column_ranges(data))
+    spans = high - low + 1
     codes = np.zeros(data.shape[0], dtype=np.int64)
     for j in range(data.shape[1]):
         codes *= spans[j]
