@@ -91,6 +91,13 @@ class Mixture(BaseEstimator):
         in float64, but each row's log-likelihood carries float32 round-off (~1e-7 relative),
         so ``tol`` below about 1e-6 may not be reachable and the monotonicity check allows
         float32 round-off. Binary and one-hot data are kept in memory as ``uint8`` either way.
+    n_jobs : int, optional
+        Run the ``n_init`` restarts on this many joblib worker processes (-1: all cores). The
+        starts are drawn in the same order as sequential restarts, so the result is the one of
+        ``n_jobs=None`` up to round-off (workers run BLAS single-threaded, which adds in another
+        order). Data in memory only, and not with ``checkpoint``. It pays when restarts are many
+        and cores outnumber what one restart's E-step uses; on 2 cores it does not (see
+        ``benchmarks/bench_restarts.py``).
     online_decay : float, default=0.6
         ``partial_fit``'s step sizes are ``(t + 1) ** -online_decay`` for update t; must be in
         (0.5, 1] (see ``mixfit.online``).
@@ -136,6 +143,7 @@ class Mixture(BaseEstimator):
         online_decay: float = DEFAULT_DECAY,
         accelerate: str | None = None,
         dtype: Any = np.float64,
+        n_jobs: int | None = None,
     ) -> None:
         self.family = family
         self.n_components = n_components
@@ -153,6 +161,7 @@ class Mixture(BaseEstimator):
         self.online_decay = online_decay
         self.accelerate = accelerate
         self.dtype = dtype
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fitting
     def fit(
@@ -306,6 +315,8 @@ class Mixture(BaseEstimator):
         family, source = train.family, train.source
         checkpoint = self._checkpointer(family, source)
         resumed = checkpoint.load() if resume and checkpoint is not None else None
+        if n_runs > 1 and self.n_jobs not in (None, 1) and checkpoint is None and isinstance(source, ArraySource):
+            return self._fit_restarts_in_parallel(train, n_features, n_runs, rng, on_iteration)
         best: FitResult | None = None if resumed is None else resumed.best
         for run in range(n_runs):
             state = self._initial_state(train, n_features, rng)  # drawn for every restart, as resumed fits do
@@ -319,8 +330,7 @@ class Mixture(BaseEstimator):
                 if checkpoint is not None:
                     checkpoint.save(run, iteration, current, history, best, progress)  # noqa: B023 (best so far)
 
-            fit_loop = fit_squarem if self.accelerate == "squarem" else fit_em
-            result = fit_loop(
+            result = self._fit_loop()(
                 family,
                 source,
                 state,
@@ -339,6 +349,29 @@ class Mixture(BaseEstimator):
         if checkpoint is not None:
             checkpoint.remove()
         return best
+
+    def _fit_restarts_in_parallel(
+        self, train: TrainingData, n_features: int, n_runs: int, rng: np.random.RandomState, on_iteration: Any
+    ) -> FitResult:
+        """The restarts on ``n_jobs`` joblib workers: starts drawn here in order, as sequential
+        restarts draw them, and the first best kept: the sequential result, to round-off."""
+        from joblib import Parallel, delayed
+
+        states = [self._initial_state(train, n_features, rng) for _ in range(n_runs)]
+        options = {"max_iter": self.max_iter, "tol": self.tol, "debug": os.environ.get("MIXFIT_DEBUG") == "1"}
+        fit_loop = self._fit_loop()
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(fit_loop)(train.family, train.source, state, **options) for state in states
+        )
+        for run, result in enumerate(results):  # progress per finished restart
+            report = self._progress(run, on_iteration)
+            if report is not None:
+                report(result.n_iter, result.log_likelihood)
+        return max(results, key=lambda result: result.log_likelihood)  # max keeps the first of equals
+
+    def _fit_loop(self) -> Any:
+        """The EM loop for the ``accelerate`` setting."""
+        return fit_squarem if self.accelerate == "squarem" else fit_em
 
     def _initial_state(self, train: TrainingData, n_features: int, rng: np.random.RandomState) -> EMState:
         return initial_state(
@@ -377,6 +410,10 @@ class Mixture(BaseEstimator):
         check_int("n_init", self.n_init, 1)
         check_int("max_iter", self.max_iter, 1)
         check_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs == 0
+        ):
+            raise ModelError(f"n_jobs must be None or a nonzero int (-1: all cores); got {self.n_jobs!r}")
         check_option("init", self.init, INIT_METHODS)
         check_option("compress", self.compress, ("auto", True, False))
         check_option("accelerate", self.accelerate, ACCELERATIONS)
