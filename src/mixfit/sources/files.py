@@ -24,7 +24,7 @@ from mixfit._validation import check_column
 from mixfit.errors import DataError
 from mixfit.families import Family
 from mixfit.sources._base import Chunk, distinct_per_column, learn_schema, sum_in_order
-from mixfit.sources.memory import N_THREADS, _blas, _pool
+from mixfit.sources.memory import N_THREADS, blas_controller, thread_pool
 
 S = TypeVar("S")
 
@@ -88,10 +88,11 @@ class FileTable:
     def frames(self) -> Iterator[np.ndarray]:
         """The ``columns`` of the file's rows as 2-D arrays of at most ``chunk_rows`` rows, in order."""
         for frame in self.pandas_frames():
-            yield frame[self.columns].to_numpy()
+            yield frame.to_numpy()
 
     def pandas_frames(self) -> Iterator[pd.DataFrame]:
-        """Every column of the file's rows as DataFrames of at most ``chunk_rows`` rows, in order."""
+        """The ``columns`` of the file's rows as DataFrames of at most ``chunk_rows`` rows, in order
+        (every column when the table was opened without ``columns``)."""
         if self._signature() != self.signature:
             raise DataError(f"{str(self.path)!r} changed during the fit; fit again on the new file")
         done = 0
@@ -99,7 +100,7 @@ class FileTable:
             done += len(frame)
             if self.on_rows is not None:
                 self.on_rows(done, self.n_rows)
-            yield frame
+            yield frame[self.columns]
         if done != self.n_rows or self._signature() != self.signature:
             raise DataError(f"{str(self.path)!r} changed during the fit; fit again on the new file")
 
@@ -172,7 +173,7 @@ class FileTable:
         return int(self._parquet_file().metadata.num_rows)
 
     def _parquet_frames(self) -> Iterator[pd.DataFrame]:
-        for batch in self._parquet_file().iter_batches(batch_size=self.chunk_rows):
+        for batch in self._parquet_file().iter_batches(batch_size=self.chunk_rows, columns=self.columns):
             yield batch.to_pandas()
 
     # CSV: pandas chunks
@@ -223,9 +224,9 @@ class StreamSource:
         """
         pending: deque[Future[S]] = deque()
         parts: list[S] = []
-        with _blas().limit(limits=1, user_api="blas"):
+        with blas_controller().limit(limits=1, user_api="blas"):
             for frame in self.table.frames():
-                pending.append(_pool().submit(lambda rows: fn(self._chunk(rows)), frame))
+                pending.append(thread_pool().submit(lambda rows: fn(self._chunk(rows)), frame))
                 if len(pending) >= 2 * N_THREADS:
                     parts.append(pending.popleft().result())
                     parts = [sum_in_order(parts)]

@@ -84,8 +84,8 @@ class ArraySource:
         if self.n_blocks == 1 or N_THREADS == 1:
             parts = [fn(chunk) for chunk in self.chunks()]
         else:  # each thread converts its own block, so no float copy of the whole design exists
-            with _blas().limit(limits=1, user_api="blas"):
-                parts = list(_pool().map(lambda block: fn(self.chunk(block)), range(self.n_blocks)))
+            with blas_controller().limit(limits=1, user_api="blas"):
+                parts = list(thread_pool().map(lambda block: fn(self.chunk(block)), range(self.n_blocks)))
         total = parts[0]
         for part in parts[1:]:
             total = total + part
@@ -119,12 +119,12 @@ def compact(design: FloatArray) -> np.ndarray:
 
 
 @cache
-def _blas() -> ThreadpoolController:
+def blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
 @cache
-def _pool() -> ThreadPoolExecutor:
+def thread_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(N_THREADS, thread_name_prefix="mixfit")
 
 
