@@ -17,7 +17,8 @@ COINS = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2]
 FIT_CASES = [
     ("empty data", BIN(), {}, np.empty((0, 3)), mf.DataError, r"at least one row and one column"),
     ("3-D data", BIN(), {}, np.zeros((2, 2, 2)), mf.DataError, r"1-D or 2-D"),
-    ("NaN", BIN(), {}, [[0, 1], [np.nan, 1]], mf.DataError, r"column 'x0' .*must be finite; got NaN"),
+    ("NaN for Binomial", mf.Binomial(n_trials=5), {}, [[1.0], [np.nan]], mf.DataError, r"must be finite; got NaN"),
+    ("row entirely missing", BIN(), {}, [[0, 1], [np.nan, np.nan]], mf.DataError, r"row 1 is entirely missing"),
     ("inf", mf.Binomial(n_trials=5), {}, [[1.0], [np.inf]], mf.DataError, r"must be finite; got inf"),
     ("non-binary", BIN(), {}, [[0, 1], [1, 2]], mf.DataError, r"column 'x1' .*must be binary .*got 2"),
     (
@@ -152,12 +153,12 @@ FIT_CASES = [
     ),
     ("unknown family name", "gamma", {}, [[0], [1]], mf.ModelError, r"family must be one of \['bernoulli'"),
     (
-        "categorical missing",
+        "categorical column never observed",
         mf.Categorical(),
         {},
-        np.array([["a"], [None]], dtype=object),
+        np.array([["a", None], [None, None]], dtype=object),
         mf.DataError,
-        r"column 'x0' has missing values",
+        r"column 'x1' has no observed values",
     ),
     (
         "categorical mixed types",
@@ -287,7 +288,7 @@ def test_constant_columns_and_one_row_are_valid_data():
 
 # ----------------------------------------------------------------------------- CLI: files
 FILE_CASES = [
-    ("truncated CSV", "q1,q2\n0,1\n1,1\n0", ["-f", "bernoulli"], r"column 'q2' must be finite; got NaN"),
+    ("truncated CSV", "q1,q2\n0,1\n1,1\n0", ["-f", "bernoulli"], r"line 4 has 1 field\(s\); the header has 2"),
     ("wrong delimiter", "q1;q2\n0;1\n1;0\n", ["-f", "bernoulli"], r"looks ';'-separated"),
     ("tab-separated", "q1\tq2\n0\t1\n", ["-f", "bernoulli"], r"pass --sep '\\t'"),
     ("non-UTF-8 bytes", b"q1\n\xff\xfe\n", ["-f", "bernoulli"], r"'utf-8' codec can't decode"),

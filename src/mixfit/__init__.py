@@ -11,7 +11,7 @@ from mixfit.errors import (
     MonotonicityError,
     MonotonicityWarning,
 )
-from mixfit.families import Bernoulli, Binomial, Categorical
+from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independent, Multinomial, Poisson
 from mixfit.io import load_model as load
 from mixfit.model import Mixture
 from mixfit.sources import FileTable
@@ -27,6 +27,10 @@ __all__ = [
     "DataError",
     "EmptyComponentWarning",
     "FileTable",
+    "Gaussian",
+    "Independent",
+    "Multinomial",
+    "Poisson",
     "IdentifiabilityWarning",
     "MixfitError",
     "Mixture",

@@ -88,8 +88,9 @@ def column_label(columns: Sequence[str], j: int) -> str:
     return f"column {columns[j]!r}" if columns else f"column {j}"
 
 
-def check_finite_numeric(X: np.ndarray, columns: Sequence[str]) -> FloatArray:
-    """A float matrix without NaN or inf, else ``DataError`` naming the first bad column."""
+def check_finite_numeric(X: np.ndarray, columns: Sequence[str], allow_nan: bool = False) -> FloatArray:
+    """A float matrix without NaN (unless ``allow_nan``: missing values; None becomes NaN) or
+    inf, else ``DataError`` naming the first bad column."""
     try:
         data = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
@@ -99,7 +100,7 @@ def check_finite_numeric(X: np.ndarray, columns: Sequence[str]) -> FloatArray:
             except (TypeError, ValueError):
                 raise DataError(f"{column_label(columns, j)} must be numeric; got values like {X[0, j]!r}") from None
         raise
-    bad = ~np.isfinite(data)
+    bad = np.isinf(data) if allow_nan else ~np.isfinite(data)
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))
         what = "NaN (missing values)" if np.isnan(data[:, j]).any() else "inf"

@@ -33,12 +33,14 @@ from mixfit.em import (
     FitResult,
     Summary,
     check_monotone,
+    log_prior,
     m_step,
     record,
     roundoff_scale,
     run_e_step,
     warn_if_emptied,
 )
+from mixfit.errors import ModelError
 from mixfit.families import Family
 from mixfit.sources import DataSource
 
@@ -59,20 +61,26 @@ class FreeScale:
     def __init__(self, family: Family, states: tuple[EMState, EMState, EMState]) -> None:
         self.family, self.like = family, states[2]
         tables = [self._tables(state) for state in states]
-        self.free = [np.all([t[i] > 0 for t in tables], axis=0) for i in range(len(tables[0]))]
+        self.scales = ["simplex", *(family.param_scale(name) for name in self.like.params)]
+        self.free = [
+            np.ones(np.shape(tables[0][i]), dtype=bool) if scale == "real" else np.all([t[i] > 0 for t in tables], axis=0)
+            for i, scale in enumerate(self.scales)
+        ]
         self.points = [self._to_free(t) for t in tables]
 
     def _tables(self, state: EMState) -> list[np.ndarray]:
         return [state.weights, *(np.asarray(v, dtype=float) for v in state.params.values())]
 
-    def _simplex(self, i: int) -> bool:
-        return i == 0 or list(self.like.params)[i - 1] in self.family.simplex_params
-
     def _to_free(self, tables: list[np.ndarray]) -> np.ndarray:
         parts = []
         for i, (table, free) in enumerate(zip(tables, self.free, strict=True)):
             values = table[free]
-            parts.append(np.log(values) if self._simplex(i) else np.log(values) - np.log1p(-values))
+            scale = self.scales[i]
+            if scale == "probability":
+                values = np.log(values) - np.log1p(-values)
+            elif scale != "real":
+                values = np.log(values)
+            parts.append(values)
         return np.concatenate(parts)
 
     def state(self, vector: np.ndarray) -> EMState:
@@ -82,7 +90,12 @@ class FreeScale:
             out = table.copy()
             values = vector[offset : offset + int(free.sum())]
             offset += values.size
-            if self._simplex(i):  # the free entries share what the held ones leave of 1
+            scale = self.scales[i]
+            if scale == "real":
+                out[free] = values
+            elif scale == "positive":
+                out[free] = np.exp(values)
+            elif scale == "simplex":  # the free entries share what the held ones leave of 1
                 grown = np.zeros_like(out)
                 grown[free] = np.maximum(np.exp(values - values.max(initial=0.0)), PROB_EPS)
                 held = np.where(free, 0.0, out)
@@ -119,6 +132,7 @@ def fit_squarem(
     start_iteration: int = 0,
     history: list[dict[str, float]] | None = None,
     progress: dict[str, float] | None = None,
+    weights_prior: float | None = None,
 ) -> FitResult:
     """``em.fit_em`` with SQUAREM iterations: same stopping rule, same history columns.
 
@@ -133,19 +147,21 @@ def fit_squarem(
     passes = int(progress["e_steps"])
     converged, n_iter, scale = False, start_iteration, roundoff_scale(source)
     for n_iter in range(start_iteration + 1, max_iter + 1):
-        theta1 = m_step(family, summary.stats)
+        theta1 = m_step(family, summary.stats, weights_prior)
         warn_if_emptied(state, theta1, n_iter)
-        row = record(family, state, summary, theta1, passes, scale)
+        row = record(family, state, summary, theta1, passes, scale, weights_prior)
         summary1 = run_e_step(family, source, theta1)
-        theta2 = m_step(family, summary1.stats)
-        check_monotone(summary.log_likelihood, summary1.log_likelihood, row["ll_roundoff"], n_iter, debug)
+        objective1 = summary1.log_likelihood + log_prior(family, theta1, weights_prior)
+        theta2 = m_step(family, summary1.stats, weights_prior)
+        check_monotone(row["log_posterior"], objective1, row["ll_roundoff"], n_iter, debug)
         new_state, new_summary, passes = _jump_or_step(
-            family, source, (theta1, summary1, theta2), state, control, passes + 1
+            family, source, (theta1, objective1, theta2), state, control, passes + 1, weights_prior
         )
-        check_monotone(summary1.log_likelihood, new_summary.log_likelihood, row["ll_roundoff"], n_iter, debug)
+        objective = new_summary.log_likelihood + log_prior(family, new_state, weights_prior)
+        check_monotone(objective1, objective, row["ll_roundoff"], n_iter, debug)
         row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
         history.append(row)
-        change = abs(new_summary.log_likelihood - summary.log_likelihood) / source.total_weight
+        change = abs(objective - row["log_posterior"]) / source.total_weight
         state, summary = new_state, new_summary
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
@@ -154,27 +170,29 @@ def fit_squarem(
         if change <= tol:
             converged = True
             break
-    history.append(record(family, state, summary, None, passes, scale))
+    history.append(record(family, state, summary, None, passes, scale, weights_prior))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 
 def _jump_or_step(
     family: Family,
     source: DataSource,
-    steps: tuple[EMState, Summary, EMState],
+    steps: tuple[EMState, float, EMState],
     theta0: EMState,
     control: dict[str, float],
     passes: int,
+    weights_prior: float | None = None,
 ) -> tuple[EMState, Summary, int]:
-    """theta' with its E-step when it is no worse than theta_1, else theta_2 with its own."""
-    theta1, summary1, theta2 = steps
+    """theta' with its E-step when it is no worse than theta_1 (log-likelihood, or log posterior
+    with a prior), else theta_2 with its own."""
+    theta1, objective1, theta2 = steps
     jump_to, alpha = extrapolate(family, theta0, theta1, theta2, control["step_max"])
     at_bound = alpha == control["step_max"]
     candidate = jump_to(alpha)
-    if alpha > 1.0 and _finite(candidate):
+    if alpha > 1.0 and _valid(family, candidate):
         jumped = run_e_step(family, source, candidate)
         passes += 1
-        if jumped.log_likelihood >= summary1.log_likelihood:
+        if jumped.log_likelihood + log_prior(family, candidate, weights_prior) >= objective1:
             if at_bound and alpha == control["step_max"]:
                 control["step_max"] *= STEP_FACTOR
             return candidate, jumped, passes
@@ -185,5 +203,12 @@ def _jump_or_step(
     return theta2, run_e_step(family, source, theta2), passes + 1
 
 
-def _finite(state: EMState) -> bool:
-    return bool(np.all(np.isfinite(state.weights)) and all(np.all(np.isfinite(v)) for v in state.params.values()))
+def _valid(family: Family, state: EMState) -> bool:
+    """Finite parameters the family accepts (an extrapolated covariance may not be positive definite)."""
+    if not (np.all(np.isfinite(state.weights)) and all(np.all(np.isfinite(v)) for v in state.params.values())):
+        return False
+    try:
+        family.natural(state.params)
+    except ModelError:
+        return False
+    return True

@@ -20,6 +20,7 @@ from scipy.special import xlogy
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.errors import EmptyComponentWarning, MonotonicityError, MonotonicityWarning
 from mixfit.families import Family, Stats
+from mixfit.priors import dirichlet_log_density
 from mixfit.sources import Chunk, DataSource
 
 #: The engine's columns of ``history_`` (the parameters follow as ``weight[k]``, ``p[k,d]``...).
@@ -34,6 +35,8 @@ HISTORY_COLUMNS = (
     "kl_after_m",
     "ll_roundoff",
     "e_steps",
+    "log_prior",
+    "log_posterior",
 )
 #: A decrease of the log-likelihood larger than ``MONOTONE_RTOL |LL|`` plus the family's
 #: ``log_likelihood_roundoff`` is a bug, not round-off (recorded as ``history_["ll_roundoff"]``).
@@ -66,6 +69,11 @@ class FitResult:
     converged: bool
     history: list[dict[str, float]] = field(repr=False)
 
+    @property
+    def objective(self) -> float:
+        """What EM maximised: the log posterior with a prior, else the log-likelihood."""
+        return self.history[-1]["log_posterior"] if self.history else self.log_likelihood
+
 
 def log_weights(weights: FloatArray) -> FloatArray:
     """``log w`` with ``log 0 = -inf`` (an emptied component never takes rows back)."""
@@ -82,10 +90,16 @@ def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     return Summary(family.stats_by_component(chunk.X, resp), float(ll))
 
 
-def m_step(family: Family, stats: Any) -> EMState:
-    """New weights (seed 000, eq. (9)) and the family's MLE on the expected statistics."""
-    weights = stats.resp_sum / stats.resp_sum.sum()
-    return EMState(weights, family.m_step(stats))
+def m_step(family: Family, stats: Any, weights_prior: float | None = None) -> EMState:
+    """New weights (seed 000, eq. (9); with a symmetric Dirichlet(alpha) prior, the posterior
+    mode ``(n_k + alpha - 1) / (n + K (alpha - 1))``) and the family's M-step."""
+    counts = stats.resp_sum if weights_prior is None else stats.resp_sum + (weights_prior - 1.0)
+    return EMState(counts / counts.sum(), family.m_step(stats))
+
+
+def log_prior(family: Family, state: EMState, weights_prior: float | None = None) -> float:
+    """log p(theta): the family's prior plus the Dirichlet prior on the weights (0 without)."""
+    return family.log_prior(state.params) + dirichlet_log_density(state.weights, weights_prior)
 
 
 def expected_complete_ll(family: Family, stats: Any, state: EMState) -> float:
@@ -112,6 +126,7 @@ def fit_em(
     start_iteration: int = 0,
     history: list[dict[str, float]] | None = None,
     progress: dict[str, float] | None = None,
+    weights_prior: float | None = None,
 ) -> FitResult:
     """Iterate EM from ``state`` until the mean log-likelihood per row improves by <= ``tol``.
 
@@ -128,14 +143,16 @@ def fit_em(
     history = list(history or [])
     converged, n_iter, scale = False, start_iteration, roundoff_scale(source)
     for n_iter in range(start_iteration + 1, max_iter + 1):
-        new_state = m_step(family, summary.stats)
+        new_state = m_step(family, summary.stats, weights_prior)
         warn_if_emptied(state, new_state, n_iter)
-        row = record(family, state, summary, new_state, n_iter, scale)
+        row = record(family, state, summary, new_state, n_iter, scale, weights_prior)
         new_summary = run_e_step(family, source, new_state)
         row["kl_after_m"] = new_summary.log_likelihood - row["elbo_after_m"]
         history.append(row)
-        check_monotone(summary.log_likelihood, new_summary.log_likelihood, row["ll_roundoff"], n_iter, debug)
-        change = abs(new_summary.log_likelihood - summary.log_likelihood) / source.total_weight
+        before = row["log_posterior"]
+        after = new_summary.log_likelihood + log_prior(family, new_state, weights_prior)
+        check_monotone(before, after, row["ll_roundoff"], n_iter, debug)
+        change = abs(after - before) / source.total_weight
         state, summary = new_state, new_summary
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
@@ -144,7 +161,7 @@ def fit_em(
         if change <= tol:
             converged = True
             break
-    history.append(record(family, state, summary, None, n_iter + 1, scale))
+    history.append(record(family, state, summary, None, n_iter + 1, scale, weights_prior))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 
@@ -161,6 +178,7 @@ def record(
     new_state: EMState | None,
     e_steps: int,
     scale: float = 1.0,
+    weights_prior: float | None = None,
 ) -> dict[str, float]:
     """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
     ``e_steps`` is the number of E-step passes made up to and including the one at ``state``."""
@@ -172,6 +190,8 @@ def record(
     roundoff = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(summary.stats, state.params)
     row["ll_roundoff"] = scale * roundoff
     row["e_steps"] = float(e_steps)
+    row["log_prior"] = log_prior(family, state, weights_prior)
+    row["log_posterior"] = ll + row["log_prior"]
     nan = float("nan")
     row["expected_complete_ll_after_m"] = nan
     row["elbo_after_m"] = nan
@@ -204,7 +224,7 @@ def check_monotone(previous: float, current: float, roundoff: float, n_iter: int
     if current >= previous - roundoff:
         return
     message = (
-        f"log-likelihood decreased at iteration {n_iter}: {previous:.12g} -> {current:.12g}; "
+        f"log-likelihood (log posterior with a prior) decreased at iteration {n_iter}: {previous:.12g} -> {current:.12g}; "
         "EM never decreases it, so this is a bug in mixfit; please report it"
     )
     if debug:

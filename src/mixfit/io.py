@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import csv
 import math
 import os
 import tempfile
@@ -93,11 +94,22 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
     if frame.empty:
         raise DataError(f"data file {str(path)!r} has no rows")
     _check_delimiter(frame, path, sep)
+    if path.suffix not in (".npy", ".parquet", ".pq") and frame.isna().to_numpy().any():
+        _check_short_lines(path, sep, frame.shape[1])
     if columns:
         for name in columns:
             check_column(name, list(frame.columns), str(path))
         frame = frame[columns]
     return frame
+
+
+def _check_short_lines(path: Path, sep: str, n_fields: int) -> None:
+    """A line with fewer fields than the header (pandas fills them with NaN, which would then
+    read as missing values) is an error; an empty field is a missing value."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter=sep), start=1):
+            if row and len(row) < n_fields:
+                raise DataError(f"{str(path)!r} line {number} has {len(row)} field(s); the header has {n_fields}")
 
 
 def _check_unique(names: list[Any], path: Path) -> None:
@@ -312,19 +324,23 @@ def _strings(name: str, values: Any) -> list[str]:
 
 
 def _params(family: Any, params: Any, k: int, columns: list[str]) -> dict[str, Any]:
-    if not isinstance(params, dict) or set(params) != {"p"}:
-        raise ModelError(
-            f"model params must hold exactly ['p']; got {params if not isinstance(params, dict) else sorted(params)}"
-        )
+    if not isinstance(params, dict) or not params:
+        raise ModelError(f"model params must be an object of arrays; got {params!r}")
+    arrays = {}
+    for name, value in params.items():
+        try:
+            arrays[name] = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ModelError(f"model params[{name!r}] must be a rectangular array of numbers") from None
+    first = next(iter(arrays.values()))
+    n_features = len(family.feature_names(columns)) if columns else (first.shape[1] if first.ndim >= 2 else 0)
     try:
-        p = np.asarray(params["p"], dtype=float)
-    except (TypeError, ValueError):
-        raise ModelError("model params['p'] must be a rectangular array of numbers") from None
-    n_features = len(family.feature_names(columns)) if columns else (p.shape[1] if p.ndim >= 2 else 0)
-    try:
-        return family.check_params({"p": p}, k, n_features)
+        checked = family.check_params(arrays, k, n_features)
     except ModelError as exc:
         raise ModelError(str(exc).replace("params_init", "model params")) from None
+    if set(checked) != set(arrays):
+        raise ModelError(f"model params must hold exactly {sorted(checked)}; got {sorted(arrays)}")
+    return checked
 
 
 def _set_fit_summary(model: Any, fit: Any) -> None:

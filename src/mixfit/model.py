@@ -22,6 +22,7 @@ from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_ste
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError
 from mixfit.families import Family, get_family
 from mixfit.init import INIT_METHODS, initial_state
+from mixfit.priors import check_dirichlet
 from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
 from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
 
@@ -98,6 +99,15 @@ class Mixture(BaseEstimator):
         order). Data in memory only, and not with ``checkpoint``. It pays when restarts are many
         and cores outnumber what one restart's E-step uses; on 2 cores it does not (see
         ``benchmarks/bench_restarts.py``).
+    weights_prior : float, optional
+        Concentration (>= 1) of a symmetric Dirichlet prior on the weights: MAP EM, which keeps
+        weights away from 0 (component priors are the family's ``prior=``/``reg_covar=``). With
+        any prior, EM maximises the log posterior: ``log_posterior_`` and the convergence test
+        use it, and it never decreases; ``log_likelihood_`` stays the log-likelihood.
+    order : {None, "weight"} or str, optional
+        Canonical component order after the fit: ``"weight"`` (largest weight first) or a
+        parameter entry, ``"p"``/``"mean"``/``"rate"`` (first column) or ``"p[3]"`` (column 3),
+        in increasing order. ``None`` keeps the order of the initialisation.
     online_decay : float, default=0.6
         ``partial_fit``'s step sizes are ``(t + 1) ** -online_decay`` for update t; must be in
         (0.5, 1] (see ``mixfit.online``).
@@ -144,6 +154,8 @@ class Mixture(BaseEstimator):
         accelerate: str | None = None,
         dtype: Any = np.float64,
         n_jobs: int | None = None,
+        weights_prior: float | None = None,
+        order: str | None = None,
     ) -> None:
         self.family = family
         self.n_components = n_components
@@ -162,6 +174,8 @@ class Mixture(BaseEstimator):
         self.accelerate = accelerate
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.weights_prior = weights_prior
+        self.order = order
 
     # ----------------------------------------------------------------- fitting
     def fit(
@@ -191,6 +205,7 @@ class Mixture(BaseEstimator):
         self.weights_ = best.state.weights
         self.params_ = best.state.params
         self.log_likelihood_ = best.log_likelihood
+        self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.history_ = pd.DataFrame(best.history).rename_axis("iteration")
@@ -342,8 +357,9 @@ class Mixture(BaseEstimator):
                 start_iteration=start[0],
                 history=start[1],
                 progress=start[2],
+                weights_prior=self._weights_prior(),
             )
-            if best is None or result.log_likelihood > best.log_likelihood:
+            if best is None or result.objective > best.objective:
                 best = result
         assert best is not None
         if checkpoint is not None:
@@ -358,7 +374,12 @@ class Mixture(BaseEstimator):
         from joblib import Parallel, delayed
 
         states = [self._initial_state(train, n_features, rng) for _ in range(n_runs)]
-        options = {"max_iter": self.max_iter, "tol": self.tol, "debug": os.environ.get("MIXFIT_DEBUG") == "1"}
+        options = {
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "debug": os.environ.get("MIXFIT_DEBUG") == "1",
+            "weights_prior": self._weights_prior(),
+        }
         fit_loop = self._fit_loop()
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(fit_loop)(train.family, train.source, state, **options) for state in states
@@ -367,7 +388,7 @@ class Mixture(BaseEstimator):
             report = self._progress(run, on_iteration)
             if report is not None:
                 report(result.n_iter, result.log_likelihood)
-        return max(results, key=lambda result: result.log_likelihood)  # max keeps the first of equals
+        return max(results, key=lambda result: result.objective)  # max keeps the first of equals
 
     def _fit_loop(self) -> Any:
         """The EM loop for the ``accelerate`` setting."""
@@ -418,10 +439,14 @@ class Mixture(BaseEstimator):
         check_option("compress", self.compress, ("auto", True, False))
         check_option("accelerate", self.accelerate, ACCELERATIONS)
         self._compute_dtype()
+        self._weights_prior()
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 <= self.tol < np.inf:
             raise ModelError(f"tol must be a finite number >= 0; got {self.tol!r}")
         if self.weights_init is not None:
             check_weights(self.weights_init, self.n_components)
+
+    def _weights_prior(self) -> float | None:
+        return check_dirichlet(self.weights_prior, "weights_prior")
 
     def _compute_dtype(self) -> np.dtype:
         try:
@@ -472,6 +497,7 @@ class Mixture(BaseEstimator):
             array, columns, is_frame = as_table(X)
             self._check_columns(columns, is_frame)
             data = family.validate(array, columns)
+            family = family.for_data(data)
             weight = check_sample_weight(sample_weight, data.shape[0])
             source = as_source(data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype())
         elif sample_weight is not None:

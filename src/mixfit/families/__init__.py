@@ -9,8 +9,14 @@ from mixfit.families._base import Family, LinearStats, Stats
 from mixfit.families.bernoulli import Bernoulli
 from mixfit.families.binomial import Binomial
 from mixfit.families.categorical import Categorical
+from mixfit.families.gaussian import Gaussian
+from mixfit.families.independent import Independent
+from mixfit.families.multinomial import Multinomial
+from mixfit.families.poisson import Poisson
 
-FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (Bernoulli, Binomial, Categorical)}
+FAMILIES: dict[str, type[Family]] = {
+    cls.name: cls for cls in (Bernoulli, Binomial, Categorical, Poisson, Multinomial, Gaussian, Independent)
+}
 
 
 def get_family(name: str, **options: Any) -> Family:
@@ -34,6 +40,10 @@ __all__ = [
     "Binomial",
     "Categorical",
     "Family",
+    "Gaussian",
+    "Independent",
+    "Multinomial",
+    "Poisson",
     "LinearStats",
     "Stats",
     "from_dict",

@@ -13,6 +13,7 @@ what makes compressed, chunked and distributed fits exact.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mixfit._math import PROB_EPS, FloatArray
+from mixfit.errors import DataError
 
 Params = Mapping[str, FloatArray]
 
@@ -28,6 +30,15 @@ Params = Mapping[str, FloatArray]
 def as_float_design(design: np.ndarray) -> FloatArray:
     """Design rows as floats for BLAS: float32/float64 as they are, compact integers as float64."""
     return design if design.dtype.kind == "f" else design.astype(np.float64)
+
+
+def has_missing(X: np.ndarray) -> bool:
+    """Whether a raw or validated array holds NaN or None."""
+    if X.dtype.kind == "f":
+        return bool(np.isnan(X).any())
+    if X.dtype.kind == "O":
+        return any(v is None or (isinstance(v, float) and v != v) for v in X.ravel())
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,30 @@ class Family(ABC):
     #: probabilities each in (0, 1). SQUAREM (``mixfit.accel``) extrapolates them on the log
     #: and logit scales respectively.
     simplex_params: ClassVar[frozenset[str]] = frozenset()
+    #: Whether NaN entries may be modelled as missing at random (full-information likelihood).
+    supports_missing: ClassVar[bool] = False
+    #: Whether the design carries one "observed" indicator column per data column (set when the
+    #: training data have gaps, or by ``missing=True`` for data read pass by pass).
+    missing: bool = False
+
+    def param_scale(self, name: str) -> str:
+        """How SQUAREM extrapolates parameter ``name``: "simplex" (log scale, renormalised),
+        "probability" (logit), "positive" (log) or "real" (as is)."""
+        return "simplex" if name in self.simplex_params else "probability"
+
+    def with_missing(self, missing: bool = True) -> Family:
+        """This family with the missing-value design switched on (parameters unchanged)."""
+        if missing and not self.supports_missing:
+            raise DataError(f"{type(self).__name__} data must be complete (no NaN/None)")
+        clone = copy.copy(self)
+        clone.missing = missing
+        return clone
+
+    def for_data(self, data: FloatArray) -> Family:
+        """This family, with the missing-value design when validated ``data`` have gaps."""
+        if not self.missing and self.supports_missing and has_missing(data):
+            return self.with_missing()
+        return self
 
     def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         """This family with whatever it learns from the training data (category levels)."""
@@ -88,13 +123,55 @@ class Family(ABC):
     def feature_names(self, columns: Sequence[str]) -> list[str]:
         """Names of the modelled columns (one per column of ``p``)."""
 
-    @abstractmethod
-    def design(self, data: FloatArray) -> FloatArray:
-        """The design matrix of validated data, of shape (n, n_design_columns)."""
+    def validated_width(self, n_columns: int) -> int:
+        """Columns of ``validate``'s output for ``n_columns`` columns of user data."""
+        return n_columns
 
-    @abstractmethod
+    def complete_design(self, data: FloatArray) -> FloatArray:
+        """Design columns of validated data in which a missing (NaN) entry contributes 0."""
+        raise NotImplementedError
+
+    def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
+        """``(coef, column_bias)``: coefficients of ``complete_design`` (K, P) and each data
+        column's constant term (K, D), which a missing entry leaves out of its row."""
+        raise NotImplementedError
+
+    def design(self, data: FloatArray) -> FloatArray:
+        """The design matrix of validated data, of shape (n, n_design_columns).
+
+        With ``missing``, one 0/1 "observed" column per data column follows the complete design,
+        with the column's constant term as its coefficient: a row's log-density then sums over
+        its observed entries only (missing at random, full-information likelihood).
+        """
+        if not self.missing:
+            if data.dtype.kind == "f" and np.isnan(data).any():
+                raise DataError(
+                    f"the data have missing values (NaN); give {type(self).__name__}(missing=True) "
+                    "to model them when data are read pass by pass"
+                )
+            return self.complete_design(data)
+        observed = ~np.isnan(data)
+        empty = ~observed.any(axis=1)
+        if empty.any():
+            raise DataError(f"row {int(np.argmax(empty))} is entirely missing; drop rows with no observed value")
+        return np.hstack([self.complete_design(data), observed.astype(np.float64)])
+
     def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
         """``(coef, bias)`` of shapes (K, n_design_columns) and (K,) for ``params``."""
+        coef, column_bias = self.natural_columns(params)
+        if self.missing:
+            return np.hstack([coef, column_bias]), np.zeros(coef.shape[0])
+        return coef, column_bias.sum(axis=1)
+
+    def split_stats(self, stats: LinearStats, n_columns: int) -> tuple[FloatArray, FloatArray]:
+        """``(feature statistics (K, P), expected observed rows per data column (K, n_columns))``."""
+        if self.missing:
+            return stats.t_sum[:, :-n_columns], stats.t_sum[:, -n_columns:]
+        return stats.t_sum, np.repeat(stats.resp_sum[:, None], n_columns, axis=1)
+
+    def log_prior(self, params: Params) -> float:
+        """log density of the family's prior at ``params`` (0 without a prior: plain EM)."""
+        return 0.0
 
     @abstractmethod
     def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
@@ -180,5 +257,6 @@ class Family(ABC):
         return float(1e-12 * magnitude + PROB_EPS * stats.resp_sum.sum() * stats.t_sum.shape[1])
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "family")
+        shown = {k: v for k, v in self.to_dict().items() if k != "family" and v is not None and v is not False}
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         return f"{type(self).__name__}({args})"

@@ -17,6 +17,7 @@ from mixfit._validation import (
 )
 from mixfit.errors import DataError
 from mixfit.families._base import Family, LinearStats, Params
+from mixfit.priors import beta_log_density, check_beta
 
 
 class Bernoulli(Family):
@@ -36,11 +37,19 @@ class Bernoulli(Family):
     """
 
     name = "bernoulli"
+    supports_missing = True
+
+    def __init__(self, *, missing: bool = False, prior: tuple[float, float] | None = None) -> None:
+        self.missing = bool(missing)
+        self.prior = check_beta(prior)
+
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Bernoulli:
+        return self.for_data(X)
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
-        """0/1 data; booleans and integers stay ``uint8`` (8 times smaller than float64)."""
-        data = X if X.dtype.kind in "biu" else check_finite_numeric(X, columns)
-        bad = (data != 0) & (data != 1)
+        """0/1 data (NaN: missing); booleans and integers stay ``uint8`` (8x smaller than float64)."""
+        data = X if X.dtype.kind in "biu" else check_finite_numeric(X, columns, allow_nan=True)
+        bad = (data != 0) & (data != 1) & ~np.isnan(data) if data.dtype.kind == "f" else (data != 0) & (data != 1)
         if bad.any():
             j = int(np.argmax(bad.any(axis=0)))
             value = data[:, j][bad[:, j]][0]
@@ -50,16 +59,22 @@ class Bernoulli(Family):
     def feature_names(self, columns: Sequence[str]) -> list[str]:
         return list(columns)
 
-    def design(self, data: FloatArray) -> FloatArray:
-        return data
+    def complete_design(self, data: FloatArray) -> FloatArray:
+        return np.nan_to_num(data, nan=0.0) if self.missing else data
 
-    def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
+    def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
         p = clamp_probs(params["p"])
         log1m = np.log1p(-p)
-        return np.log(p) - log1m, log1m.sum(axis=1)
+        return np.log(p) - log1m, log1m
 
     def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
-        return {"p": clamp_probs(safe_divide(stats.t_sum, stats.resp_sum[:, None], 0.5))}
+        n_columns = stats.t_sum.shape[1] // 2 if self.missing else stats.t_sum.shape[1]
+        ones, observed = self.split_stats(stats, n_columns)
+        a, b = self.prior or (1.0, 1.0)
+        return {"p": clamp_probs(safe_divide(ones + a - 1, observed + a + b - 2, 0.5))}
+
+    def log_prior(self, params: Params) -> float:
+        return beta_log_density(params["p"], self.prior)
 
     def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
         p = as_float_array("params_init['p']", get_param(params, "p"))
@@ -75,10 +90,15 @@ class Bernoulli(Family):
         return (rng.random(p.shape) < p).astype(np.int64)
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        if data.dtype.kind == "f" and np.isnan(data).any():
+            return {name: data[:, j] for j, name in enumerate(names)}
         return {name: data[:, j].astype(np.int64) for j, name in enumerate(names)}
 
+    def init_features(self, design: FloatArray) -> FloatArray:
+        return design[:, : design.shape[1] // 2] if self.missing else design
+
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.name}
+        return {"family": self.name, "missing": self.missing, "prior": self.prior}
 
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         n_features = data.shape[1]

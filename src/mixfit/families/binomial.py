@@ -19,6 +19,7 @@ from mixfit._validation import (
 )
 from mixfit.errors import DataError, ModelError
 from mixfit.families._base import Family, LinearStats, Params
+from mixfit.priors import beta_log_density, check_beta
 
 
 class Binomial(Family):
@@ -48,7 +49,8 @@ class Binomial(Family):
 
     name = "binomial"
 
-    def __init__(self, n_trials: int | str | Any = 1) -> None:
+    def __init__(self, n_trials: int | str | Any = 1, *, prior: tuple[float, float] | None = None) -> None:
+        self.prior = check_beta(prior)
         if isinstance(n_trials, str):
             self.n_trials: int | str | np.ndarray = n_trials
         elif isinstance(n_trials, numbers.Integral) and not isinstance(n_trials, bool):
@@ -92,21 +94,29 @@ class Binomial(Family):
     def feature_names(self, columns: Sequence[str]) -> list[str]:
         return [c for c in columns if c != self.n_trials] if isinstance(self.n_trials, str) else list(columns)
 
-    def design(self, data: FloatArray) -> FloatArray:
+    def complete_design(self, data: FloatArray) -> FloatArray:
         x, n = data[:, :-1], data[:, -1:]
         base = log_binom_coef(n, x).sum(axis=1, keepdims=True)
         return np.hstack([data, base])
 
-    def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
+    def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
+        """Coefficients of ``[x, n, log C]``; the constant is carried by the trials column."""
         p = clamp_probs(params["p"])
         log1m = np.log1p(-p)
         ones = np.ones((p.shape[0], 1))
         coef = np.hstack([np.log(p) - log1m, log1m.sum(axis=1, keepdims=True), ones])
-        return coef, np.zeros(p.shape[0])
+        return coef, np.zeros((p.shape[0], p.shape[1] + 1))
+
+    def validated_width(self, n_columns: int) -> int:
+        return n_columns if isinstance(self.n_trials, str) else n_columns + 1
 
     def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
         successes, trials = stats.t_sum[:, :-2], stats.t_sum[:, -2:-1]
-        return {"p": clamp_probs(safe_divide(successes, trials, 0.5))}
+        a, b = self.prior or (1.0, 1.0)
+        return {"p": clamp_probs(safe_divide(successes + a - 1, trials + a + b - 2, 0.5))}
+
+    def log_prior(self, params: Params) -> float:
+        return beta_log_density(params["p"], self.prior)
 
     def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
         p = as_float_array("params_init['p']", get_param(params, "p"))
@@ -153,7 +163,7 @@ class Binomial(Family):
     def to_dict(self) -> dict[str, Any]:
         if isinstance(self.n_trials, np.ndarray):
             raise ModelError("a Binomial with a per-row n_trials array cannot be saved; use a column name")
-        return {"family": self.name, "n_trials": self.n_trials}
+        return {"family": self.name, "n_trials": self.n_trials, "prior": self.prior}
 
 
 def _check_trials(n: np.ndarray, what: str) -> FloatArray:

@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import PROB_EPS, FloatArray, safe_divide
+from mixfit._math import PROB_EPS, FloatArray
 from mixfit._validation import as_float_array, column_label, get_param
 from mixfit.errors import DataError, ModelError
 from mixfit.families._base import Family, LinearStats, Params
+from mixfit.priors import check_dirichlet, dirichlet_log_density, dirichlet_mode
 
 
 class Categorical(Family):
@@ -41,9 +42,14 @@ class Categorical(Family):
 
     name = "categorical"
     simplex_params = frozenset({"p"})
+    supports_missing = True
 
-    def __init__(self, levels: Sequence[Sequence[Any]] | None = None) -> None:
+    def __init__(
+        self, levels: Sequence[Sequence[Any]] | None = None, *, missing: bool = False, prior: float | None = None
+    ) -> None:
         self.levels = None if levels is None else [np.asarray(lv) for lv in levels]
+        self.missing = bool(missing)
+        self.prior = check_dirichlet(prior)
 
     @property
     def _sizes(self) -> np.ndarray:
@@ -56,8 +62,9 @@ class Categorical(Family):
 
     def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Categorical:
         if self.levels is not None:
-            return self
-        return Categorical([_column_levels(X[:, j], column_label(columns, j)) for j in range(X.shape[1])])
+            return self.for_data(X)
+        levels = [_column_levels(X[:, j], column_label(columns, j)) for j in range(X.shape[1])]
+        return Categorical(levels, missing=self.missing, prior=self.prior).for_data(X)
 
     def learns_from_data(self) -> bool:
         return self.levels is None
@@ -66,9 +73,10 @@ class Categorical(Family):
         levels = self._known_levels()
         if X.shape[1] != len(levels):
             raise DataError(f"Categorical data must have {len(levels)} columns; got {X.shape[1]}")
-        codes = np.empty(X.shape, dtype=float)
+        codes = np.full(X.shape, np.nan)
         for j, known in enumerate(levels):
-            seen, inverse = np.unique(_levels_of(X[:, j], column_label(columns, j)), return_inverse=True)
+            present = ~_missing_mask(X[:, j])
+            seen, inverse = np.unique(np.asarray(X[present, j]), return_inverse=True)
             lookup = {_key(v): i for i, v in enumerate(known)}
             unseen = [v for v in seen if _key(v) not in lookup]
             if unseen:
@@ -76,7 +84,7 @@ class Categorical(Family):
                     f"{column_label(columns, j)} has level {_key(unseen[0])!r} not seen at fit; "
                     f"known levels are {known.tolist()}"
                 )
-            codes[:, j] = np.array([lookup[_key(v)] for v in seen])[inverse]
+            codes[present, j] = np.array([lookup[_key(v)] for v in seen], dtype=float)[inverse]
         return codes
 
     def feature_names(self, columns: Sequence[str]) -> list[str]:
@@ -89,32 +97,38 @@ class Categorical(Family):
     def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
         return {"p": (self.design_names(names), params["p"][:, self._mask()])}
 
-    def design(self, data: FloatArray) -> FloatArray:
+    def complete_design(self, data: FloatArray) -> FloatArray:
+        """One-hot columns per level; a missing entry has no 1 in its column's block."""
         sizes = self._sizes
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         onehot = np.zeros((data.shape[0], sizes.sum()))
-        rows = np.arange(data.shape[0])
         for j, offset in enumerate(offsets):
-            onehot[rows, offset + data[:, j].astype(np.intp)] = 1.0
+            rows = np.flatnonzero(~np.isnan(data[:, j]))
+            onehot[rows, offset + data[rows, j].astype(np.intp)] = 1.0
         return onehot
 
     def _mask(self) -> np.ndarray:
         sizes = self._sizes
         return np.arange(sizes.max())[None, :] < sizes[:, None]
 
-    def natural(self, params: Params) -> tuple[FloatArray, FloatArray]:
+    def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
         p = params["p"][:, self._mask()]
-        return np.log(np.maximum(p, PROB_EPS)), np.zeros(p.shape[0])
+        return np.log(np.maximum(p, PROB_EPS)), np.zeros((p.shape[0], len(self._sizes)))
 
     def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+        """Each column's expected level counts over its observed rows, normalised (the posterior
+        mode with a Dirichlet prior); a column no row of the component observed is uniform."""
         mask = self._mask()
+        level_counts, _ = self.split_stats(stats, len(mask))
         counts = np.zeros((stats.t_sum.shape[0], *mask.shape))
-        counts[:, mask] = stats.t_sum
+        counts[:, mask] = level_counts
+        p = dirichlet_mode(counts, self.prior, mask)
         fill = 1.0 / mask.sum(axis=1)[None, :, None]
-        p = safe_divide(counts, counts.sum(axis=2, keepdims=True), 0.0)
         empty = counts.sum(axis=2, keepdims=True) == 0
-        p = np.where(empty & mask, fill, p)
-        return {"p": p}
+        return {"p": np.where(mask, np.where(empty, fill, np.nan_to_num(p)), 0.0)}
+
+    def log_prior(self, params: Params) -> float:
+        return dirichlet_log_density(params["p"], self.prior, self._mask())
 
     def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
         raw = get_param(params, "p")
@@ -157,7 +171,15 @@ class Categorical(Family):
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
         levels = self._known_levels()
-        return {name: levels[j][data[:, j].astype(np.intp)] for j, name in enumerate(names)}
+        rows = {}
+        for j, name in enumerate(names):
+            gaps = np.isnan(data[:, j])
+            values = levels[j][np.where(gaps, 0, data[:, j]).astype(np.intp)]
+            rows[name] = np.where(gaps, None, values.astype(object)) if gaps.any() else values
+        return rows
+
+    def init_features(self, design: FloatArray) -> FloatArray:
+        return design[:, : -len(self._sizes)] if self.missing else design
 
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         sizes = self._sizes
@@ -173,24 +195,23 @@ class Categorical(Family):
 
     def to_dict(self) -> dict[str, Any]:
         levels = None if self.levels is None else [lv.tolist() for lv in self.levels]
-        return {"family": self.name, "levels": levels}
+        return {"family": self.name, "levels": levels, "missing": self.missing, "prior": self.prior}
 
 
-def _levels_of(column: np.ndarray, label: str) -> np.ndarray:
-    """The values of one column, refusing missing values."""
+def _missing_mask(column: np.ndarray) -> np.ndarray:
+    """True where an entry is missing (NaN or None)."""
     values = np.asarray(column)
     if values.dtype.kind == "f":
-        if np.isnan(values).any():
-            raise DataError(f"{label} has missing values (NaN); Categorical data must be complete")
-    elif values.dtype.kind == "O":
-        missing = [v for v in values if v is None or (isinstance(v, float) and np.isnan(v))]
-        if missing:
-            raise DataError(f"{label} has missing values (None/NaN); Categorical data must be complete")
-    return values
+        return np.isnan(values)
+    if values.dtype.kind == "O":
+        return np.array([v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool)
+    return np.zeros(values.shape, dtype=bool)
 
 
 def _column_levels(column: np.ndarray, label: str) -> np.ndarray:
-    values = _levels_of(column, label)
+    values = np.asarray(column)[~_missing_mask(column)]
+    if values.size == 0:
+        raise DataError(f"{label} has no observed values")
     try:
         levels = np.unique(values)
     except TypeError:

@@ -38,7 +38,7 @@ def as_source(
         compress = _compression_pays(data)
     if not compress:
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
-    unique, inverse, counts = unique_rows(data)
+    unique, inverse, counts = _unique_rows_with_gaps(data)
     if sample_weight is None:
         weight = counts.astype(float)
     else:
@@ -60,7 +60,21 @@ def table_source(table: Table, family: Family, dtype: type = np.float64) -> Stre
     return StreamSource(table, family, dtype) if isinstance(table, FileTable) else DaskSource(table, family, dtype)
 
 
+def _unique_rows_with_gaps(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+    """``unique_rows`` where NaN (a missing value) matches NaN: gaps become a value below all
+    others while rows are compared."""
+    gaps = np.isnan(data) if data.dtype.kind == "f" else None
+    if gaps is None or not gaps.any():
+        return unique_rows(data)
+    marker = np.nanmin(data, initial=0.0) - 1.0
+    unique, inverse, counts = unique_rows(np.where(gaps, marker, data))
+    unique[unique == marker] = np.nan
+    return unique, inverse, counts
+
+
 def _compression_pays(data: FloatArray) -> bool:
+    if data.dtype.kind == "f" and np.isnan(data).any():
+        data = np.nan_to_num(data, nan=-1.0)  # a gap counts as one more value
     n_rows = data.shape[0]
     bound = distinct_bound(data)
     if bound <= n_rows / 2:

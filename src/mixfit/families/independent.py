@@ -1,0 +1,273 @@
+"""Mixed column types: one family per group of columns, independent given the component.
+
+``Independent({("q1", "q2", "q3"): Bernoulli(), "visits": Poisson(), "age": Gaussian("diag")})``
+is a latent class model whose classes differ in yes/no answers, a count and a continuous
+column at once. Its design matrix is the parts' design matrices side by side, so one matrix
+product still gives every part's log-density and the statistics ``resp.T @ design`` are the
+parts' statistics laid side by side: the tuple of the parts' statistics, in one array (see
+``Independent.part_stats``), which keeps chunked and distributed fits exact. Parameters are
+named ``"<part>.<name>"``, e.g. ``"visits.rate"``; a part is named by its column, or by its
+first and last column joined with ".." for a group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from mixfit._math import FloatArray
+from mixfit._validation import check_column
+from mixfit.errors import DataError, ModelError
+from mixfit.families._base import Family, LinearStats, Params
+
+Key = str | int | tuple[str | int, ...]
+
+
+class Independent(Family):
+    """Families on disjoint groups of columns (every column in exactly one group).
+
+    Parameters
+    ----------
+    parts : mapping of column name (or tuple of names, or positions) to Family
+    missing : bool, default=False
+        Model NaN entries as missing at random (needs every part to support it; set
+        automatically for data in memory).
+
+    Examples
+    --------
+    >>> import numpy as np, mixfit as mf
+    >>> X = np.array([[1, 1, 0], [1, 0, 1], [0, 0, 7], [0, 1, 9], [1, 1, 1], [0, 0, 8]])
+    >>> fam = mf.Independent({("x0", "x1"): mf.Bernoulli(), "x2": mf.Poisson()})
+    >>> m = mf.Mixture(fam, 2, random_state=0).fit(X)
+    >>> sorted(m.params_["x2.rate"][:, 0].round(3).tolist())
+    [0.667, 8.0]
+    """
+
+    name = "independent"
+
+    def __init__(self, parts: Mapping[Key, Family | Mapping[str, Any]] | Sequence[Any], *, missing: bool = False) -> None:
+        from mixfit.families import from_dict
+
+        items = list(parts.items()) if isinstance(parts, Mapping) else [tuple(pair) for pair in parts]
+        if not items:
+            raise ModelError("Independent needs at least one (columns, family) part")
+        self.parts: list[tuple[tuple[str | int, ...], Family]] = []
+        for key, family in items:
+            group = tuple(key) if isinstance(key, (tuple, list)) else (key,)
+            if not group:
+                raise ModelError("an Independent part must name at least one column")
+            if isinstance(family, Mapping):
+                family = from_dict(dict(family))
+            if not isinstance(family, Family) or isinstance(family, Independent):
+                raise ModelError(f"Independent parts must be mixfit families (not Independent); got {family!r}")
+            self.parts.append((group, family))
+        flat = [c for group, _ in self.parts for c in group]
+        if len(set(flat)) != len(flat):
+            raise ModelError(f"Independent parts must not share columns; got {flat}")
+        labels = self.part_labels
+        if len(set(labels)) != len(labels):
+            raise ModelError(f"Independent part names must differ; got {labels}")
+        self.missing = bool(missing)
+        if self.missing:
+            self.parts = [(group, family.with_missing()) for group, family in self.parts]
+
+    @property
+    def part_labels(self) -> list[str]:
+        return [str(g[0]) if len(g) == 1 else f"{g[0]}..{g[-1]}" for g, _ in self.parts]
+
+    @property
+    def supports_missing(self) -> bool:  # type: ignore[override]
+        return all(family.supports_missing for _, family in self.parts)
+
+    @property
+    def simplex_params(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset(
+            f"{label}.{name}"
+            for label, (_, family) in zip(self.part_labels, self.parts, strict=True)
+            for name in family.simplex_params
+        )
+
+    def param_scale(self, name: str) -> str:
+        label, _, inner = name.partition(".")
+        return self.parts[self.part_labels.index(label)][1].param_scale(inner)
+
+    def with_missing(self, missing: bool = True) -> Independent:
+        if missing and not self.supports_missing:
+            raise DataError("every part of Independent must support missing values to model NaN")
+        return Independent([(g, f.with_missing(missing)) for g, f in self.parts], missing=missing)
+
+    # -------------------------------------------------------------- columns
+    def _positions(self, columns: Sequence[str]) -> list[list[int]]:
+        positions = []
+        for group, _ in self.parts:
+            idx = []
+            for c in group:
+                if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+                    if not 0 <= c < len(columns):
+                        raise DataError(f"Independent column position {c} is out of range for {len(columns)} columns")
+                    idx.append(int(c))
+                else:
+                    check_column(str(c), columns, "the data (Independent part)")
+                    idx.append(list(columns).index(str(c)))
+            positions.append(idx)
+        unused = sorted(set(range(len(columns))) - {i for idx in positions for i in idx})
+        if unused:
+            raise DataError(f"columns {[columns[i] for i in unused]} are in no part of Independent; select them out or add a part")
+        return positions
+
+    def _widths(self) -> list[int]:
+        """Validated columns of each part."""
+        return [family.validated_width(len(group)) for group, family in self.parts]
+
+    def _slices(self, sizes: Sequence[int]) -> list[slice]:
+        ends = np.cumsum([0, *sizes])
+        return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:], strict=True)]
+
+    def _design_widths(self) -> list[int]:
+        return [
+            family.complete_design(np.zeros((1, width))).shape[1]
+            for (_, family), width in zip(self.parts, self._widths(), strict=True)
+        ]
+
+    def _part_names(self, columns: Sequence[str]) -> list[list[str]]:
+        return [[columns[i] for i in idx] for idx in self._positions(columns)]
+
+    # -------------------------------------------------------------- the Family contract
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Independent:
+        positions = self._positions(columns)
+        parts = [
+            (group, family.fitted_to(X[:, idx], [columns[i] for i in idx]).with_missing(False))
+            for (group, family), idx in zip(self.parts, positions, strict=True)
+        ]
+        fitted = Independent(parts, missing=self.missing)
+        return fitted.for_data(X)
+
+    def learns_from_data(self) -> bool:
+        return any(family.learns_from_data() for _, family in self.parts)
+
+    def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
+        pieces = []
+        for (_, family), idx in zip(self.parts, self._positions(columns), strict=True):
+            values = family.validate(X[:, idx], [columns[i] for i in idx])
+            pieces.append(np.asarray(values, dtype=float))
+        return np.hstack(pieces)
+
+    def feature_names(self, columns: Sequence[str]) -> list[str]:
+        return [
+            name
+            for (_, family), names in zip(self.parts, self._part_names(columns), strict=True)
+            for name in family.feature_names(names)
+        ]
+
+    def complete_design(self, data: FloatArray) -> FloatArray:
+        return np.hstack(
+            [
+                family.complete_design(data[:, part])
+                for (_, family), part in zip(self.parts, self._slices(self._widths()), strict=True)
+            ]
+        )
+
+    def design_names(self, names: Sequence[str]) -> list[str]:
+        return [f"design[{j}]" for j in range(sum(self._design_widths()))]
+
+    def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
+        pieces = [family.natural_columns(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)]
+        return np.hstack([c for c, _ in pieces]), np.hstack([b for _, b in pieces])
+
+    def split_params(self, params: Params) -> list[dict[str, FloatArray]]:
+        """Each part's parameters, without the part prefix."""
+        out: list[dict[str, FloatArray]] = [{} for _ in self.parts]
+        labels = self.part_labels
+        for key, value in params.items():
+            label, _, inner = key.partition(".")
+            if label not in labels:
+                raise ModelError(f"parameter {key!r} names no part of Independent (parts: {labels})")
+            out[labels.index(label)][inner] = value
+        return out
+
+    def part_stats(self, stats: LinearStats) -> list[LinearStats]:
+        """The statistics of each part (its design columns, then its observed-indicator columns)."""
+        design_parts = self._slices(self._design_widths())
+        observed_parts = self._slices(self._widths())
+        total = sum(self._design_widths())
+        out = []
+        for design_part, observed_part in zip(design_parts, observed_parts, strict=True):
+            t = stats.t_sum[:, design_part]
+            if self.missing:
+                t = np.hstack([t, stats.t_sum[:, total + observed_part.start : total + observed_part.stop]])
+            out.append(LinearStats(stats.resp_sum, t))
+        return out
+
+    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+        params: dict[str, FloatArray] = {}
+        for label, (_, family), part in zip(self.part_labels, self.parts, self.part_stats(stats), strict=True):
+            params.update({f"{label}.{name}": value for name, value in family.m_step(part).items()})
+        return params
+
+    def log_prior(self, params: Params) -> float:
+        return sum(family.log_prior(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True))
+
+    def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
+        if not isinstance(params, Mapping):
+            raise ModelError(f"params_init must be a dict with keys '<part>.<name>'; got {params!r}")
+        out: dict[str, FloatArray] = {}
+        for label, (group, family), sub in zip(self.part_labels, self.parts, self.split_params(params), strict=True):
+            n_part = len(group) - (1 if isinstance(getattr(family, "n_trials", None), str) else 0)
+            out.update({f"{label}.{k}": v for k, v in family.check_params(sub, n_components, n_part).items()})
+        return out
+
+    def n_free_params(self, n_components: int, n_features: int) -> int:
+        return sum(
+            family.n_free_params(n_components, len(group) - (1 if isinstance(getattr(family, "n_trials", None), str) else 0))
+            for group, family in self.parts
+        )
+
+    def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Rows with the parts' columns in the order of the parts (object dtype when mixed)."""
+        pieces = [
+            np.asarray(family.sample(sub, labels, rng)).reshape(len(labels), -1)
+            for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)
+        ]
+        kinds = {p.dtype.kind for p in pieces}
+        return np.hstack(pieces) if len(kinds) == 1 or kinds <= {"i", "u", "f"} else np.hstack([p.astype(object) for p in pieces])
+
+    def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
+        rows: dict[str, np.ndarray] = {}
+        offset = 0
+        for (group, family), part in zip(self.parts, self._slices(self._widths()), strict=True):
+            size = len(family.feature_names([str(c) for c in group]))
+            rows.update(family.describe_rows(data[:, part], list(names[offset : offset + size])))
+            offset += size
+        return rows
+
+    def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
+        out: dict[str, tuple[list[str], FloatArray]] = {}
+        offset = 0
+        for label, (group, family), sub in zip(self.part_labels, self.parts, self.split_params(params), strict=True):
+            size = len(family.feature_names([str(c) for c in group]))
+            for key, table in family.param_columns(sub, list(names[offset : offset + size])).items():
+                out[f"{label}.{key}"] = table
+            offset += size
+        return out
+
+    def init_features(self, design: FloatArray) -> FloatArray:
+        """The parts' seeding features side by side, each column scaled to unit spread."""
+        pieces = [
+            family.with_missing(False).init_features(design[:, part])
+            for (_, family), part in zip(self.parts, self._slices(self._design_widths()), strict=True)
+        ]
+        features = np.hstack(pieces)
+        spread = features.std(axis=0)
+        return features / np.where(spread > 0, spread, 1.0)
+
+    def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.name,
+            "parts": [[list(group), family.to_dict()] for group, family in self.parts],
+            "missing": self.missing,
+        }
