@@ -193,6 +193,14 @@ class Mixture(BaseEstimator):
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=2)
         n_features = len(train.family.feature_names(train.columns))
+        n_free = train.family.n_free_params(self.n_components, n_features) + self.n_components - 1
+        if train.source.n_rows < n_free:
+            warnings.warn(
+                f"fewer rows ({train.source.n_rows}) than free parameters ({n_free}): the estimates are "
+                "not determined by the data; use fewer components or more data",
+                IdentifiabilityWarning,
+                stacklevel=2,
+            )
         best = self._fit_restarts(train, n_features, on_iteration, resume)
         if not best.converged:
             warnings.warn(

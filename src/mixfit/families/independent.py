@@ -90,7 +90,7 @@ class Independent(Family):
         )
 
     def param_scale(self, name: str) -> str:
-        label, _, inner = name.partition(".")
+        label, _, inner = name.rpartition(".")
         return self.parts[self.part_labels.index(label)][1].param_scale(inner)
 
     def with_missing(self, missing: bool = True) -> Independent:
@@ -181,7 +181,7 @@ class Independent(Family):
         out: list[dict[str, FloatArray]] = [{} for _ in self.parts]
         labels = self.part_labels
         for key, value in params.items():
-            label, _, inner = key.partition(".")
+            label, _, inner = key.rpartition(".")
             if label not in labels:
                 raise ModelError(f"parameter {key!r} names no part of Independent (parts: {labels})")
             out[labels.index(label)][inner] = value

@@ -20,7 +20,7 @@ RATE_FLOOR = 1e-12
 
 def check_counts(data: FloatArray, columns: Sequence[str], family: str) -> None:
     """Whole numbers >= 0 (NaN allowed: missing), else ``DataError`` naming the column."""
-    bad = (data < 0) | (data != np.floor(data))
+    bad = ((data < 0) | (data != np.floor(data))) & ~np.isnan(data)
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))
         value = data[:, j][bad[:, j]][0]
@@ -66,8 +66,7 @@ class Poisson(Family):
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
         data = check_finite_numeric(X, columns, allow_nan=True)
-        with np.errstate(invalid="ignore"):
-            check_counts(data, columns, "Poisson")
+        check_counts(data, columns, "Poisson")
         return data
 
     def feature_names(self, columns: Sequence[str]) -> list[str]:

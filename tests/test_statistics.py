@@ -1,0 +1,291 @@
+"""Issue 4: the new families, missing data, priors, free-parameter counts and bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+from sklearn.mixture import GaussianMixture
+
+import mixfit as mf
+
+RNG = np.random.default_rng(0)
+GAUSS_X = np.vstack([RNG.normal([0, 0, 0], [1, 2, 0.5], (300, 3)), RNG.normal([1.5, 1, -1], [0.5, 1, 1], (200, 3))])
+W0, M0 = np.array([0.4, 0.6]), np.array([[0.5, 0, 0], [1, 0.5, -0.5]])
+COV0 = {"full": np.array([np.eye(3)] * 2), "tied": np.eye(3), "diag": np.ones((2, 3)), "spherical": np.ones(2)}
+
+
+# ----------------------------------------------------------------------------- Gaussian vs scikit-learn
+@pytest.mark.parametrize("covariance", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("max_iter", [20, 5000])
+def test_gaussian_equals_scikit_learn_from_the_same_start(covariance, max_iter):
+    c0 = COV0[covariance]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = GaussianMixture(
+            2, covariance_type=covariance, reg_covar=1e-6, tol=1e-14, max_iter=max_iter,
+            weights_init=W0, means_init=M0, precisions_init=c0,  # identity: its own inverse
+        ).fit(GAUSS_X)
+        m = mf.Mixture(
+            mf.Gaussian(covariance, reg_covar=1e-6), 2, weights_init=W0,
+            params_init={"mean": M0, "covariance": c0}, tol=1e-14, max_iter=max_iter,
+        ).fit(GAUSS_X)
+    g_cov = g.covariances_[None] if covariance == "tied" else g.covariances_
+    tol = 1e-9 if max_iter == 20 else 1e-6  # a fixed number of steps agrees to round-off
+    assert m.log_likelihood_ == pytest.approx(g.score(GAUSS_X) * len(GAUSS_X), abs=1e-6)
+    np.testing.assert_allclose(m.weights_, g.weights_, atol=tol)
+    np.testing.assert_allclose(m.params_["mean"], g.means_, atol=tol)
+    np.testing.assert_allclose(m.params_["covariance"], np.broadcast_to(g_cov, m.params_["covariance"].shape), atol=tol)
+    assert m.n_parameters() == g._n_parameters()
+
+
+def test_gaussian_log_density_has_every_constant():
+    m = mf.Mixture(mf.Gaussian("full"), 1).fit(GAUSS_X)
+    mean, cov = m.params_["mean"][0], m.params_["covariance"][0]
+    np.testing.assert_allclose(m.score_samples(GAUSS_X), stats.multivariate_normal(mean, cov).logpdf(GAUSS_X), rtol=1e-12)
+    np.testing.assert_allclose(mean, GAUSS_X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(GAUSS_X.T, bias=True), rtol=1e-10)
+
+
+def test_gaussian_far_from_the_origin_keeps_its_accuracy():
+    x = GAUSS_X + 1e6  # the centring before squares keeps the moments exact
+    m = mf.Mixture(mf.Gaussian("diag"), 1).fit(x)
+    np.testing.assert_allclose(m.params_["covariance"][0], GAUSS_X.var(axis=0), rtol=1e-8)
+
+
+def test_singular_covariance_names_the_component():
+    x = np.vstack([np.zeros((5, 2)), RNG.normal(size=(40, 2))])
+    with pytest.raises(mf.ModelError, match=r"covariance of component 0 is singular.*reg_covar"):
+        mf.Mixture(mf.Gaussian("full"), 2, params_init={"mean": [[0, 0], [0, 0.1]], "covariance": [np.eye(2)] * 2},
+                   weights_init=[0.5, 0.5]).fit(np.vstack([x, np.zeros((200, 2))]))
+    m = mf.Mixture(mf.Gaussian("full", reg_covar=1e-6), 2, random_state=0).fit(np.vstack([x, np.zeros((200, 2))]))
+    assert np.isfinite(m.log_likelihood_)
+
+
+# ----------------------------------------------------------------------------- Poisson, Multinomial, Independent
+def test_poisson_log_likelihood_and_mle():
+    x = np.array([[0, 3], [1, 4], [0, 2], [9, 0], [11, 1], [10, 0]])
+    m = mf.Mixture(mf.Poisson(), 2, params_init={"rate": [[1, 3], [9, 1]]}, tol=1e-12).fit(x)
+    expected = np.log(
+        sum(w * stats.poisson(r).pmf(x).prod(axis=1) for w, r in zip(m.weights_, m.params_["rate"], strict=True))
+    )
+    np.testing.assert_allclose(m.score_samples(x), expected, rtol=1e-12)
+    resp = m.predict_proba(x)  # fixed point: rates are the responsibility-weighted means
+    np.testing.assert_allclose(m.params_["rate"], (resp.T @ x) / resp.sum(axis=0)[:, None], rtol=1e-8)
+
+
+def test_multinomial_log_likelihood_with_differing_totals():
+    x = np.array([[5, 1, 0], [4, 2, 1], [0, 1, 6], [1, 0, 9], [2, 2, 2]])
+    m = mf.Mixture(mf.Multinomial(), 2, random_state=0).fit(x)
+    expected = np.log(
+        sum(
+            w * np.array([stats.multinomial(row.sum(), p).pmf(row) for row in x])
+            for w, p in zip(m.weights_, m.params_["p"], strict=True)
+        )
+    )
+    np.testing.assert_allclose(m.score_samples(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(m.params_["p"].sum(axis=1), 1.0)
+
+
+def mixed_data(n=600, seed=1):
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.4
+    items = (rng.random((n, 3)) < np.where(z[:, None], 0.8, 0.2)).astype(float)
+    counts = rng.poisson(np.where(z, 6.0, 1.0))
+    height = rng.normal(np.where(z, 170.0, 160.0), 5.0)
+    return np.column_stack([items, counts, height]), z
+
+
+def test_independent_log_likelihood_is_the_sum_of_its_parts():
+    X, _ = mixed_data()
+    fam = mf.Independent({("x0", "x1", "x2"): mf.Bernoulli(), "x3": mf.Poisson(), "x4": mf.Gaussian("diag")})
+    m = mf.Mixture(fam, 2, random_state=0, n_init=3).fit(X)
+    p, rate = m.params_["x0..x2.p"], m.params_["x3.rate"]
+    mean, var = m.params_["x4.mean"], m.params_["x4.covariance"]
+    dens = sum(
+        m.weights_[k]
+        * stats.bernoulli(p[k]).pmf(X[:, :3]).prod(axis=1)
+        * stats.poisson(rate[k, 0]).pmf(X[:, 3])
+        * stats.norm(mean[k, 0], np.sqrt(var[k, 0])).pdf(X[:, 4])
+        for k in range(2)
+    )
+    np.testing.assert_allclose(m.score_samples(X), np.log(dens), rtol=1e-10)
+    assert sorted(m.params_["x3.rate"][:, 0].round(0).tolist()) == [1.0, 6.0]
+    assert m.n_parameters() == 2 * 3 + 2 + 2 * 2 + 1
+    parts = m.family_.part_stats(mf.families.LinearStats(np.ones(2), np.arange(2 * 8.0).reshape(2, 8)))
+    assert [part.t_sum.shape[1] for part in parts] == [3, 2, 2]  # (x), (x, -log x!), (z, z^2)
+
+
+def test_independent_model_file_round_trip(tmp_path):
+    X, _ = mixed_data(200)
+    fam = mf.Independent({("x0", "x1", "x2"): mf.Bernoulli(), "x3": mf.Poisson(), "x4": mf.Gaussian("diag")})
+    m = mf.Mixture(fam, 2, random_state=0).fit(X)
+    m.save(tmp_path / "m.json")
+    back = mf.load(tmp_path / "m.json")
+    np.testing.assert_allclose(back.predict_proba(X), m.predict_proba(X), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- free parameters
+@pytest.mark.parametrize(
+    ("family", "X", "expected"),
+    [
+        (mf.Bernoulli(), np.eye(4, 5), 3 * 5 + 2),
+        (mf.Binomial(n_trials=10), np.array([[0, 1], [3, 4], [5, 2], [10, 0], [7, 7]]), 3 * 2 + 2),
+        (mf.Categorical(), np.array([["a", "x"], ["b", "y"], ["c", "x"], ["a", "z"]]), 3 * ((3 - 1) + (3 - 1)) + 2),
+        (mf.Poisson(), np.arange(12).reshape(4, 3), 3 * 3 + 2),
+        (mf.Multinomial(), np.arange(1, 13).reshape(4, 3), 3 * 2 + 2),
+        (mf.Gaussian("full"), RNG.normal(size=(30, 4)), 3 * 4 + 3 * 10 + 2),
+        (mf.Gaussian("tied"), RNG.normal(size=(30, 4)), 3 * 4 + 10 + 2),
+        (mf.Gaussian("diag"), RNG.normal(size=(30, 4)), 3 * 4 + 3 * 4 + 2),
+        (mf.Gaussian("spherical"), RNG.normal(size=(30, 4)), 3 * 4 + 3 + 2),
+        (mf.Independent({("x0", "x1"): mf.Bernoulli(), "x2": mf.Poisson()}), np.array([[0, 1, 3], [1, 0, 0], [1, 1, 7], [0, 0, 2]]), 3 * 2 + 3 + 2),
+    ],
+    ids=["bernoulli", "binomial", "categorical", "poisson", "multinomial", "full", "tied", "diag", "spherical", "independent"],
+)
+def test_exact_number_of_free_parameters(family, X, expected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mf.Mixture(family, 3, random_state=0, max_iter=3, params_init=None).fit(X)
+    assert m.n_parameters() == expected
+    total = -2 * m.score(X) * len(X)
+    assert m.bic(X) == pytest.approx(total + expected * np.log(len(X)))
+    assert m.aic(X) == pytest.approx(total + 2 * expected)
+
+
+# ----------------------------------------------------------------------------- missing data
+def brute_force_mle(X, start):
+    """Maximise the marginal likelihood of a 2-class Bernoulli mixture with gaps by L-BFGS."""
+    observed = ~np.isnan(X)
+    x = np.nan_to_num(X)
+
+    def negative_ll(theta):
+        w = 1 / (1 + np.exp(-theta[0]))
+        p = 1 / (1 + np.exp(-theta[1:].reshape(2, -1)))
+        comp = [
+            np.where(observed, x * np.log(p[k]) + (1 - x) * np.log1p(-p[k]), 0.0).sum(axis=1) for k in range(2)
+        ]
+        return -np.logaddexp(np.log(w) + comp[0], np.log1p(-w) + comp[1]).sum()
+
+    result = optimize.minimize(negative_ll, start, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000})
+    return -result.fun, result.x
+
+
+def test_missing_values_fit_equals_brute_force_marginal_likelihood():
+    rng = np.random.default_rng(3)
+    z = rng.random(150) < 0.35
+    X = (rng.random((150, 4)) < np.where(z[:, None], [0.9, 0.8, 0.7, 0.9], [0.2, 0.1, 0.3, 0.2])).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    m = mf.Mixture(mf.Bernoulli(), 2, tol=1e-14, max_iter=20_000, params_init={"p": [[0.8] * 4, [0.2] * 4]}).fit(X)
+    assert m.family_.missing
+    theta = np.concatenate([[np.log(m.weights_[0] / m.weights_[1])], np.log(m.params_["p"] / (1 - m.params_["p"])).ravel()])
+    best_ll, _ = brute_force_mle(X, theta + 0.05)
+    assert m.log_likelihood_ == pytest.approx(best_ll, abs=1e-6)
+    assert m.log_likelihood_ >= best_ll - 1e-9
+    proba = m.predict_proba(np.array([[1, np.nan, np.nan, 1], [np.nan, 0, 0, np.nan]]))
+    assert proba[0, 0] > 0.9 and proba[1, 1] > 0.9
+
+
+def test_missing_completely_at_random_keeps_estimates_unbiased():
+    truth = np.array([[0.85, 0.8, 0.2, 0.7], [0.15, 0.3, 0.75, 0.2]])
+    errors = []
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        z = (rng.random(3000) < 0.4).astype(int)
+        X = (rng.random((3000, 4)) < truth[1 - z]).astype(float)
+        X[rng.random(X.shape) < 0.3] = np.nan
+        X = X[~np.isnan(X).all(axis=1)]
+        m = mf.Mixture(mf.Bernoulli(), 2, params_init={"p": truth}, tol=1e-10).fit(X)
+        errors.append(m.params_["p"] - truth)
+    bias = np.mean(errors, axis=0)
+    spread = np.std(errors, axis=0) / np.sqrt(len(errors))
+    assert np.all(np.abs(bias) < 4 * spread + 2e-3)
+
+
+def test_missing_values_for_categorical_poisson_gaussian_and_independent():
+    X, _ = mixed_data(400, seed=5)
+    gaps = X.copy()
+    gaps[np.random.default_rng(6).random(X.shape) < 0.15] = np.nan
+    gaps = gaps[~np.isnan(gaps).all(axis=1)]
+    fam = mf.Independent({("x0", "x1", "x2"): mf.Bernoulli(), "x3": mf.Poisson(), "x4": mf.Gaussian("diag")})
+    m = mf.Mixture(fam, 2, random_state=0, n_init=2).fit(gaps)
+    assert m.family_.missing and np.all(np.isfinite(m.predict_proba(gaps)))
+    assert sorted(m.params_["x4.mean"][:, 0].round(-1).tolist()) == [160.0, 170.0]
+    answers = np.array([["a", "x"], [None, "y"], ["b", None], ["a", "x"], ["b", "y"]], dtype=object)
+    c = mf.Mixture(mf.Categorical(), 1).fit(answers)
+    np.testing.assert_allclose(c.params_["p"][0], [[0.5, 0.5], [0.5, 0.5]])  # over observed entries only
+    assert mf.Mixture(mf.Categorical(), 1).fit(answers).log_likelihood_ == pytest.approx(8 * np.log(0.5))
+
+
+def test_missing_row_and_unsupported_family_errors():
+    with pytest.raises(mf.DataError, match=r"row 1 is entirely missing"):
+        mf.Mixture(mf.Poisson(), 1).fit([[1.0, 2.0], [np.nan, np.nan]])
+    with pytest.raises(mf.DataError, match=r"must be finite; got NaN"):
+        mf.Mixture(mf.Gaussian("full"), 1).fit([[1.0, 2.0], [np.nan, 1.0], [0.5, 0.1]])
+
+
+# ----------------------------------------------------------------------------- priors
+def test_beta_prior_gives_the_posterior_mode_and_the_log_posterior_never_decreases():
+    x = np.array([[1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 0]])
+    m = mf.Mixture(mf.Bernoulli(prior=(3, 2)), 1).fit(x)
+    np.testing.assert_allclose(m.params_["p"][0], (x.sum(axis=0) + 2) / (4 + 3))
+    X = np.random.default_rng(2).integers(0, 2, (200, 6))
+    fit = mf.Mixture(mf.Bernoulli(prior=(2, 2)), 3, weights_prior=2.0, random_state=0, tol=1e-12).fit(X)
+    posterior = fit.history_["log_posterior"].to_numpy()
+    assert np.all(np.diff(posterior) >= -1e-9)
+    assert fit.log_posterior_ == pytest.approx(posterior[-1])
+    assert fit.log_posterior_ == pytest.approx(fit.log_likelihood_ + fit.history_["log_prior"].iloc[-1])
+    assert fit.history_["log_prior"].iloc[-1] != 0
+
+
+@pytest.mark.parametrize(
+    ("family", "x", "expected"),
+    [
+        (mf.Poisson(prior=(3, 2)), [[1], [4], [2]], [[(7 + 2) / (3 + 2)]]),
+        (mf.Categorical(prior=2), [["a"], ["a"], ["b"]], [[[3 / 5, 2 / 5]]]),
+        (mf.Binomial(n_trials=4, prior=(2, 3)), [[1], [2]], [[(3 + 1) / (8 + 3)]]),
+        (mf.Multinomial(prior=3), [[2, 0], [1, 1]], [[(3 + 2) / (4 + 4), (1 + 2) / (4 + 4)]]),
+    ],
+)
+def test_conjugate_posterior_modes(family, x, expected):
+    m = mf.Mixture(family, 1).fit(x)
+    np.testing.assert_allclose(next(iter(m.params_.values())), expected)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_dirichlet_prior_on_weights():
+    x = np.array([[0], [0], [0], [1]])
+    m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.01], [0.99]]},
+                   weights_prior=3.0, max_iter=1).fit(x)
+    n_0 = 3 * 0.99 / (0.99 + 0.01) + 0.01 / (0.01 + 0.99)  # expected rows of component 0
+    np.testing.assert_allclose(m.weights_, (np.array([n_0, 4 - n_0]) + 2) / (4 + 4))
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("make", "X", "error", "message"),
+    [
+        (lambda: mf.Poisson(), [[1], [-2]], mf.DataError, r"column 'x0' must hold whole counts >= 0 for Poisson; got -2"),
+        (lambda: mf.Poisson(), [[1.5]], mf.DataError, r"whole counts"),
+        (lambda: mf.Multinomial(), [[1, 2], [0, 0]], mf.DataError, r"row 1 has a total count of 0"),
+        (lambda: mf.Bernoulli(prior=(0, 1)), [[1]], mf.ModelError, r"prior a must be positive; got 0"),
+        (lambda: mf.Bernoulli(prior=(-1, 2)), [[1]], mf.ModelError, r"prior a must be positive"),
+        (lambda: mf.Poisson(prior=(2, 0)), [[1]], mf.ModelError, r"prior rate must be positive"),
+        (lambda: mf.Categorical(prior=0.5), [["a"]], mf.ModelError, r">= 1 for a MAP estimate"),
+        (lambda: mf.Gaussian("full", reg_covar=-1), [[1.0]], mf.ModelError, r"reg_covar must be a finite number >= 0"),
+        (lambda: mf.Gaussian("banana"), [[1.0]], mf.ModelError, r"covariance must be one of"),
+        (lambda: mf.Independent({"a": mf.Bernoulli()}), [[1, 2]], mf.DataError, r"column 'a' not in the data"),
+    ],
+)
+def test_statistics_bad_input(make, X, error, message):
+    with pytest.raises(error, match=message):
+        mf.Mixture(make(), 1).fit(X)
+
+
+def test_weights_prior_must_be_positive_and_fewer_rows_than_parameters_warns():
+    with pytest.raises(mf.ModelError, match=r"weights_prior \(Dirichlet concentration\) must be positive"):
+        mf.Mixture(mf.Bernoulli(), 1, weights_prior=0).fit([[1]])
+    with pytest.warns(mf.IdentifiabilityWarning, match=r"fewer rows \(3\) than free parameters \(11\)"):
+        mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(np.eye(3, 5))
