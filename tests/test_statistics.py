@@ -289,3 +289,52 @@ def test_weights_prior_must_be_positive_and_fewer_rows_than_parameters_warns():
         mf.Mixture(mf.Bernoulli(), 1, weights_prior=0).fit([[1]])
     with pytest.warns(mf.IdentifiabilityWarning, match=r"fewer rows \(3\) than free parameters \(11\)"):
         mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(np.eye(3, 5))
+
+
+# ----------------------------------------------------------------------------- semi-supervised, label switching
+def semi_supervised_data(seed=0):
+    rng = np.random.default_rng(seed)
+    z = (rng.random(500) < 0.5).astype(int)
+    X = (rng.random((500, 5)) < np.where(z[:, None] == 1, 0.7, 0.3)).astype(int)
+    return X, z
+
+
+def test_semi_supervised_known_rows_hold_their_class():
+    X, z = semi_supervised_data()
+    y = np.where(np.arange(500) % 5 == 0, z, -1)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit(X, y)
+    assert np.all(np.diff(m.history_["log_likelihood"]) >= -1e-9)
+    assert m.params_["p"][1].mean() > 0.6 > 0.4 > m.params_["p"][0].mean()  # labels fix the component names
+    resp = m.predict_proba(X)
+    known = y >= 0
+    # the objective: unknown rows' log p(x) plus known rows' log p(x, z = y)
+    joint = np.log(m.weights_) + X @ np.log(m.params_["p"]).T + (1 - X) @ np.log1p(-m.params_["p"]).T
+    objective = np.logaddexp.reduce(joint[~known], axis=1).sum() + joint[known, y[known]].sum()
+    assert m.log_likelihood_ == pytest.approx(objective, rel=1e-12)
+    # the M-step uses the known rows' one-hot responsibilities and the others' posteriors
+    r = resp.copy()
+    r[known] = np.eye(2)[y[known]]
+    np.testing.assert_allclose(m.params_["p"], (r.T @ X) / r.sum(axis=0)[:, None], rtol=1e-5)
+    soft = np.full((500, 2), np.nan)
+    soft[known] = np.eye(2)[y[known]]
+    m2 = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit(X, soft)
+    np.testing.assert_allclose(m2.params_["p"], m.params_["p"], rtol=1e-10)
+    with pytest.raises(mf.DataError, match=r"y must hold component numbers 0..1 or -1"):
+        mf.Mixture(mf.Bernoulli(), 2).fit(X, np.full(500, 2))
+
+
+def test_order_and_align():
+    X, _ = semi_supervised_data(1)
+    a = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.2] * 5, [0.8] * 5]}).fit(X)
+    b = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.8] * 5, [0.2] * 5]}).fit(X)
+    assert a.params_["p"][0, 0] < 0.5 < b.params_["p"][0, 0]
+    aligned = mf.align(b, a)
+    assert aligned.permutation_.tolist() == [1, 0]
+    np.testing.assert_allclose(aligned.params_["p"], a.params_["p"], rtol=1e-6)
+    np.testing.assert_allclose(aligned.predict_proba(X), a.predict_proba(X), rtol=1e-5, atol=1e-8)
+    ordered = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.8] * 5, [0.2] * 5]}, order="p[2]").fit(X)
+    assert ordered.params_["p"][0, 2] < ordered.params_["p"][1, 2]
+    heavy = mf.Mixture(mf.Bernoulli(), 2, random_state=0, order="weight").fit(X)
+    assert heavy.weights_[0] >= heavy.weights_[1]
+    with pytest.raises(mf.ModelError, match=r"order must be 'weight' or a parameter"):
+        mf.Mixture(mf.Bernoulli(), 2, random_state=0, order="banana").fit(X)

@@ -13,6 +13,7 @@ from mixfit.errors import (
 )
 from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independent, Multinomial, Poisson
 from mixfit.io import load_model as load
+from mixfit.labels import align
 from mixfit.model import Mixture
 from mixfit.sources import FileTable
 
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Bernoulli",
+    "align",
     "Binomial",
     "Categorical",
     "ClusterError",

@@ -85,9 +85,22 @@ def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
     resp = family.log_prob_by_component(chunk.X, state.params)  # (K, m)
     resp += log_weights(state.weights)[:, None]
+    known = None if chunk.fixed is None else np.flatnonzero(~np.isnan(chunk.fixed[:, 0]))
+    known_joint = None if known is None else resp[:, known].copy()
     log_marginal = normalize_log_joint(resp, chunk.weight)
+    if known is not None and known.size:
+        hold_fixed(resp, log_marginal, known, known_joint, chunk)
     ll = log_marginal.sum(dtype=np.float64) if chunk.weight is None else chunk.weight @ log_marginal
     return Summary(family.stats_by_component(chunk.X, resp), float(ll))
+
+
+def hold_fixed(resp: FloatArray, log_marginal: FloatArray, known: np.ndarray, known_joint: FloatArray, chunk: Chunk) -> None:
+    """Rows whose class is known (or given as a distribution r): responsibilities r, and the
+    expected complete-data term ``sum_k r_k log p(x, z=k)`` in place of log p(x). EM then
+    maximises the semi-supervised likelihood and still never decreases it."""
+    fixed = chunk.fixed[known].T  # (K, known)
+    log_marginal[known] = np.where(fixed > 0, fixed * known_joint, 0.0).sum(axis=0)
+    resp[:, known] = fixed if chunk.weight is None else fixed * chunk.weight[known]
 
 
 def m_step(family: Family, stats: Any, weights_prior: float | None = None) -> EMState:

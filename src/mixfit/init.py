@@ -42,6 +42,9 @@ def initial_state(
             weights = np.full(n_components, 1.0 / n_components)
         return EMState(weights, params)
     resp = initial_resp(family, source, n_components, init, rng)
+    if source.fixed is not None:  # rows whose class is known start where they are held
+        known = ~np.isnan(source.fixed[:, 0])
+        resp[known] = source.fixed[known]
     if source.weight is not None:
         resp *= source.weight[:, None]
     state = m_step(family, family.stats(np.asarray(source.design, dtype=float), resp))

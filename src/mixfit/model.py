@@ -22,6 +22,7 @@ from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_ste
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError
 from mixfit.families import Family, get_family
 from mixfit.init import INIT_METHODS, initial_state
+from mixfit.labels import order_of, permute
 from mixfit.priors import check_dirichlet
 from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
 from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
@@ -47,6 +48,31 @@ class TrainingData:
     rows: FloatArray
     source: DataSource
     init_source: ArraySource
+
+
+def known_responsibilities(y: Any, n_rows: int, n_components: int) -> FloatArray:
+    """``y`` of ``fit`` as (n, K) fixed responsibilities with NaN rows where unknown."""
+    try:
+        values = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError("y must hold component numbers (-1: unknown) or rows of probabilities") from None
+    if values.ndim == 1:
+        if values.shape != (n_rows,):
+            raise DataError(f"y must have one entry per row ({n_rows}); got shape {values.shape}")
+        bad = (values != -1) & ~((values >= 0) & (values < n_components) & (values == np.floor(values)))
+        if bad.any():
+            raise DataError(f"y must hold component numbers 0..{n_components - 1} or -1 (unknown); got {values[bad][0]:g}")
+        fixed = np.full((n_rows, n_components), np.nan)
+        known = values >= 0
+        fixed[known] = np.eye(n_components)[values[known].astype(int)]
+        return fixed
+    if values.shape != (n_rows, n_components):
+        raise DataError(f"y as probabilities must have shape ({n_rows}, {n_components}); got {values.shape}")
+    rows = ~np.isnan(values).all(axis=1)
+    given = values[rows]
+    if np.isnan(given).any() or np.any(given < 0) or np.any(np.abs(given.sum(axis=1) - 1) > 1e-6):
+        raise DataError("y rows must be probabilities (>= 0, summing to 1) or all NaN (unknown)")
+    return values
 
 
 class Mixture(BaseEstimator):
@@ -183,11 +209,16 @@ class Mixture(BaseEstimator):
     ) -> Mixture:
         """Fit by EM from ``n_init`` starts; keep the one with the highest log-likelihood.
 
+        ``y`` makes the fit semi-supervised: an int array of shape (n,) with the known component
+        of a row, or -1 where unknown; or an array of shape (n, K) whose rows are a known
+        distribution over components (NaN rows: unknown). Known rows keep those responsibilities
+        at every E-step (they enter the likelihood as complete data); the others are inferred.
+
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
         iteration (progress bars live in the caller, not here).
         """
         self._check_settings()
-        train = self._training_data(X, sample_weight)
+        train = self._training_data(X, sample_weight, y)
         self._check_enough_rows(train)
         problem = train.family.identifiability_problem(self.n_components, train.rows)
         if problem is not None:
@@ -210,8 +241,11 @@ class Mixture(BaseEstimator):
                 stacklevel=2,
             )
         self._set_columns(train)
-        self.weights_ = best.state.weights
-        self.params_ = best.state.params
+        state = best.state
+        if self.order is not None:
+            state = permute(state, order_of(state, self.order))
+        self.weights_ = state.weights
+        self.params_ = state.params
         self.log_likelihood_ = best.log_likelihood
         self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
@@ -296,7 +330,7 @@ class Mixture(BaseEstimator):
         self._set_columns(train)
         return train.family, state, train.source
 
-    def _training_data(self, X: Any, sample_weight: Any) -> TrainingData:
+    def _training_data(self, X: Any, sample_weight: Any, y: Any = None) -> TrainingData:
         """X as a fit sees it (see ``TrainingData``)."""
         table = open_table(X)
         if table is None:
@@ -304,8 +338,13 @@ class Mixture(BaseEstimator):
             family = self._base_family().fitted_to(array, columns)
             data = family.validate(array, columns)
             weight = check_sample_weight(sample_weight, data.shape[0])
-            source = as_source(data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype())
+            fixed = None if y is None else known_responsibilities(y, data.shape[0], self.n_components)
+            source = as_source(
+                data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype(), fixed=fixed
+            )
             return TrainingData(family, columns, is_frame, data, source, source)
+        if y is not None:
+            raise DataError(f"y (known classes) is supported for data in memory only, not {table!r}")
         if sample_weight is not None:
             raise DataError(
                 f"sample_weight is not supported for data read pass by pass ({table!r}); add the "

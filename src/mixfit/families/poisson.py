@@ -48,7 +48,7 @@ class Poisson(Family):
     >>> x = [0, 1, 0, 2, 1, 9, 11, 10, 12, 8]
     >>> m = mf.Mixture(mf.Poisson(), 2, params_init={"rate": [[1.0], [5.0]]}).fit(x)
     >>> m.weights_.round(3).tolist(), m.params_["rate"][:, 0].round(3).tolist()
-    ([0.5, 0.5], [0.8, 10.0])
+    ([0.498, 0.502], [0.796, 9.969])
     """
 
     name = "poisson"

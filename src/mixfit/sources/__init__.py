@@ -27,13 +27,17 @@ def as_source(
     sample_weight: FloatArray | None = None,
     compress: Compress = "auto",
     dtype: type = np.float64,
+    fixed: FloatArray | None = None,
 ) -> ArraySource:
     """An in-memory source of ``family.design(data)``, compressed to distinct rows when it pays.
 
     ``compress="auto"`` merges identical rows when the column ranges allow at most half as many
     distinct rows as there are rows, or when an evenly spaced sample of 10,000 rows has at most
-    a quarter as many distinct rows as sampled; the fit is the same to round-off.
+    a quarter as many distinct rows as sampled; the fit is the same to round-off. Rows with
+    fixed responsibilities (``fixed``, semi-supervised fits) are never merged.
     """
+    if fixed is not None:
+        return ArraySource(family.design(data), sample_weight, dtype=dtype, fixed=fixed)
     if compress == "auto":
         compress = _compression_pays(data)
     if not compress:

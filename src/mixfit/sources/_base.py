@@ -26,10 +26,13 @@ class Chunk:
 
     X : ndarray of shape (m, n_design_columns)
     weight : ndarray of shape (m,), or None when every row counts once
+    fixed : ndarray of shape (m, K), optional
+        Responsibilities held fixed (semi-supervised rows); NaN rows are free.
     """
 
     X: FloatArray
     weight: FloatArray | None
+    fixed: FloatArray | None = None
 
 
 class DataSource(Protocol):

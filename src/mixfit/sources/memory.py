@@ -38,6 +38,8 @@ class ArraySource:
         Design rows (distinct rows when compressed).
     weight : ndarray of shape (m,), optional
         Weight of each design row (sample weight times occurrences).
+    fixed : ndarray of shape (m, K), optional
+        Responsibilities held fixed for some rows (NaN rows are free): semi-supervised fits.
     inverse : ndarray of shape (n_rows,), optional
         For compressed data, the design row of each original row.
     """
@@ -49,8 +51,10 @@ class ArraySource:
         inverse: np.ndarray | None = None,
         block_rows: int | None = None,
         dtype: type = np.float64,
+        fixed: FloatArray | None = None,
     ) -> None:
         self.dtype = np.dtype(dtype)
+        self.fixed = fixed
         self.design = compact(design)
         self.weight = weight
         self.inverse = inverse
@@ -72,7 +76,8 @@ class ArraySource:
         """Block ``block`` of the design rows, in the compute dtype (converted here, per block)."""
         start, stop = block * self.block_rows, (block + 1) * self.block_rows
         weight = None if self.weight is None else self.weight[start:stop]
-        return Chunk(np.asarray(self.design[start:stop], dtype=self.dtype), weight)
+        fixed = None if self.fixed is None else self.fixed[start:stop]
+        return Chunk(np.asarray(self.design[start:stop], dtype=self.dtype), weight, fixed)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``sum(fn(chunk) for chunk in chunks)``, always added in the same order.
@@ -94,8 +99,9 @@ class ArraySource:
     def identity(self) -> bytes:
         """What a checkpoint fingerprint hashes: the design rows and their weights."""
         parts = [np.ascontiguousarray(self.design).tobytes()]
-        if self.weight is not None:
-            parts.append(np.ascontiguousarray(self.weight).tobytes())
+        for extra in (self.weight, self.fixed):
+            if extra is not None:
+                parts.append(np.ascontiguousarray(extra).tobytes())
         return b"".join(parts)
 
     def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
