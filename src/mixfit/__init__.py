@@ -15,6 +15,8 @@ from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independ
 from mixfit.io import load_model as load
 from mixfit.labels import align
 from mixfit.model import Mixture
+from mixfit.diagnostics import check_identifiability, goodness_of_fit
+from mixfit.select import Selection, bootstrap_lrt, select
 from mixfit.sources import FileTable
 
 __version__ = "0.1.0"
@@ -39,5 +41,10 @@ __all__ = [
     "ModelError",
     "MonotonicityError",
     "MonotonicityWarning",
+    "Selection",
+    "bootstrap_lrt",
+    "check_identifiability",
+    "goodness_of_fit",
+    "select",
     "load",
 ]

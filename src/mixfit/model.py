@@ -380,6 +380,7 @@ class Mixture(BaseEstimator):
         if n_runs > 1 and self.n_jobs not in (None, 1) and checkpoint is None and isinstance(source, ArraySource):
             return self._fit_restarts_in_parallel(train, n_features, n_runs, rng, on_iteration)
         best: FitResult | None = None if resumed is None else resumed.best
+        self.best_restart_ = 0 if resumed is None else resumed.restart
         for run in range(n_runs):
             state = self._initial_state(train, n_features, rng)  # drawn for every restart, as resumed fits do
             start = (0, None, None)
@@ -407,7 +408,7 @@ class Mixture(BaseEstimator):
                 weights_prior=self._weights_prior(),
             )
             if best is None or result.objective > best.objective:
-                best = result
+                best, self.best_restart_ = result, run
         assert best is not None
         if checkpoint is not None:
             checkpoint.remove()
@@ -435,7 +436,9 @@ class Mixture(BaseEstimator):
             report = self._progress(run, on_iteration)
             if report is not None:
                 report(result.n_iter, result.log_likelihood)
-        return max(results, key=lambda result: result.objective)  # max keeps the first of equals
+        objectives = [result.objective for result in results]
+        self.best_restart_ = int(np.argmax(objectives))  # argmax keeps the first of equals
+        return results[self.best_restart_]
 
     def _fit_loop(self) -> Any:
         """The EM loop for the ``accelerate`` setting."""
@@ -620,6 +623,22 @@ class Mixture(BaseEstimator):
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         labels = rng.choice(len(state.weights), size=n_samples, p=state.weights)
         return family.sample(state.params, labels, rng), labels
+
+    def standard_errors(self, X: Any, method: str = "observed") -> Any:
+        """Standard errors from the information matrix on the training data X (see
+        ``mixfit.inference``): ``.table`` (estimate, se, 95% interval per entry), ``.weights``,
+        ``.params`` (arrays shaped like ``params_``), ``.covariance`` of the free parameters."""
+        from mixfit.inference import standard_errors
+
+        return standard_errors(self, X, method)
+
+    def bootstrap(
+        self, X: Any, n_boot: int = 200, kind: str = "nonparametric", random_state: Any = None, n_jobs: int | None = None
+    ) -> Any:
+        """Bootstrap standard errors and percentile intervals (see ``mixfit.inference.bootstrap``)."""
+        from mixfit.inference import bootstrap
+
+        return bootstrap(self, X, n_boot, kind, random_state, n_jobs)
 
     def save(self, path: Any) -> None:
         """Write the model as a JSON file (atomically); read it back with ``mixfit.load``."""

@@ -1,0 +1,168 @@
+"""Goodness of fit for discrete data, and identifiability checks.
+
+Goodness of fit (as poLCA reports it): the expected count of a response pattern is
+``N p(pattern)`` under the fitted model. Pearson's ``X^2 = sum (O - E)^2 / E`` runs over every
+possible pattern, the unobserved ones contributing their expected counts
+(``N - sum of E over observed patterns``); ``G^2 = 2 sum O log(O / E)`` runs over the observed
+patterns (unobserved ones contribute 0). Degrees of freedom: patterns - 1 - free parameters
+(poLCA uses ``min(N, patterns - 1) - free parameters``; both are shown by ``df`` and ``notes``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixfit.errors import IdentifiabilityWarning, ModelError
+from mixfit.families import Bernoulli, Binomial, Categorical, Family, Independent
+from mixfit.sources import ArraySource, unique_rows
+
+
+def n_patterns(family: Family, data: np.ndarray) -> int | None:
+    """How many distinct rows the family's data can take (None: unbounded or continuous)."""
+    if isinstance(family, Bernoulli):
+        return 2 ** data.shape[1]
+    if isinstance(family, Categorical):
+        return int(np.prod(family._sizes.astype(float)))
+    if isinstance(family, Binomial) and isinstance(family.n_trials, int):
+        return (family.n_trials + 1) ** (data.shape[1] - 1)
+    if isinstance(family, Independent):
+        total = 1
+        for (group, part), piece in zip(family.parts, _split(family, data), strict=True):
+            count = n_patterns(part, piece)
+            if count is None:
+                return None
+            total *= count
+        return total
+    return None
+
+
+def _split(family: Independent, data: np.ndarray) -> list[np.ndarray]:
+    return [data[:, part] for part in family._slices(family._widths())]
+
+
+@dataclass
+class GoodnessOfFit:
+    """Observed and expected pattern counts with Pearson's X^2 and the likelihood-ratio G^2."""
+
+    table: pd.DataFrame
+    chi2: float
+    g2: float
+    df: int
+    p_chi2: float | None
+    p_g2: float | None
+    n_patterns: int
+    notes: list[str] = field(default_factory=list)
+
+
+def goodness_of_fit(model: Any, X: Any) -> GoodnessOfFit:
+    """Observed versus expected pattern counts of a fitted discrete model on data X."""
+    family, _, source = model._source(X)
+    if not isinstance(source, ArraySource):
+        raise ModelError("goodness of fit needs the data in memory")
+    from mixfit._data import as_table
+
+    array, columns, _ = as_table(X)
+    data = family.validate(array, columns)
+    if data.dtype.kind == "f" and np.isnan(data).any():
+        raise ModelError("goodness of fit needs complete rows; these data have missing values")
+    total = n_patterns(family, data)
+    if total is None:
+        raise ModelError(
+            f"goodness of fit needs a discrete family with finitely many patterns; {type(family).__name__} has not"
+        )
+    patterns, inverse, observed = unique_rows(data)
+    n = float(data.shape[0])
+    log_p = model.score_samples(_as_user_rows(array, inverse, observed.size))
+    expected = n * np.exp(log_p)
+    chi2 = float(((observed - expected) ** 2 / expected).sum() + max(n - expected.sum(), 0.0))
+    g2 = float(2 * (observed * np.log(observed / expected)).sum())
+    df = total - 1 - model.n_parameters()
+    notes = []
+    p_chi2 = p_g2 = None
+    if df > 0:
+        p_chi2, p_g2 = float(stats.chi2.sf(chi2, df)), float(stats.chi2.sf(g2, df))
+    else:
+        notes.append(f"{df} degrees of freedom: the model has as many parameters as the table has cells; no test")
+    small = (expected < 5).mean()
+    if n / total < 5 or small > 0.2:
+        notes.append(
+            f"{total} possible patterns for {int(n)} rows ({small:.0%} of observed patterns expect fewer than 5): "
+            "expected counts are too small for the chi-square approximation; prefer a parametric bootstrap "
+            "(mixfit.bootstrap_lrt) or compare models by BIC"
+        )
+    if min(n, total - 1) - model.n_parameters() != df:
+        notes.append(f"poLCA's df, min(N, cells - 1) - parameters, would be {int(min(n, total - 1)) - model.n_parameters()}")
+    rows = family.describe_rows(patterns, model.feature_names_) if hasattr(model, "feature_names_") else {}
+    table = pd.DataFrame({**rows, "observed": observed, "expected": expected})
+    table["pearson_residual"] = (table["observed"] - table["expected"]) / np.sqrt(table["expected"])
+    table = table.sort_values("observed", ascending=False, ignore_index=True)
+    return GoodnessOfFit(table, chi2, g2, df, p_chi2, p_g2, total, notes)
+
+
+def _as_user_rows(array: np.ndarray, inverse: np.ndarray, n_unique: int) -> np.ndarray:
+    """One user row per distinct validated row (the first one seen)."""
+    first = np.full(n_unique, -1)
+    first[inverse[::-1]] = np.arange(len(inverse))[::-1]
+    return array[first]
+
+
+@dataclass
+class IdentifiabilityReport:
+    """Whether a fitted model is identified, and why not."""
+
+    identified: bool
+    problems: list[str]
+    n_free_params: int
+    n_free_frequencies: int | None
+    information_rank: int | None
+
+
+def check_identifiability(model: Any, X: Any, warn: bool = True) -> IdentifiabilityReport:
+    """Three checks: the family's rules (e.g. one Bernoulli column, binomial trials < 2K - 1);
+    the degrees-of-freedom count of latent class models (free parameters must not exceed the
+    number of possible patterns minus one); and local identifiability at the estimate (the
+    information matrix of the free parameters must have full rank). Warns when one fails."""
+    from mixfit.inference import information
+
+    family, state, source = model._source(X)
+    if not isinstance(source, ArraySource):
+        raise ModelError("the identifiability check needs the data in memory")
+    from mixfit._data import as_table
+
+    array, columns, _ = as_table(X)
+    data = family.validate(array, columns)
+    k = len(state.weights)
+    problems = []
+    rule = family.identifiability_problem(k, data)
+    if rule is not None:
+        problems.append(rule)
+    n_free = model.n_parameters()
+    total = n_patterns(family, data)
+    frequencies = None if total is None else total - 1
+    if frequencies is not None and n_free > frequencies and rule is None:
+        problems.append(
+            f"{n_free} free parameters but only {frequencies} free pattern frequencies: not identifiable"
+        )
+    rank = None
+    if np.all(state.weights > 1e-9):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = information(family, state, source, "opg")
+        eigen = np.linalg.eigvalsh(info)
+        rank = int((eigen > 1e-9 * max(eigen.max(), 1e-300)).sum())
+        if rank < info.shape[0]:
+            problems.append(
+                f"the information matrix has rank {rank} < {info.shape[0]} free parameters: the model "
+                "is not locally identified at the estimate"
+            )
+    else:
+        problems.append("a component has weight 0: the fit uses fewer components than asked for")
+    if problems and warn:
+        warnings.warn("; ".join(problems), IdentifiabilityWarning, stacklevel=2)
+    return IdentifiabilityReport(not problems, problems, n_free, frequencies, rank)

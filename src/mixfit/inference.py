@@ -1,0 +1,345 @@
+"""Standard errors: the observed information matrix of the observed-data log-likelihood, and
+the bootstrap (nonparametric or parametric, seeded, parallel).
+
+Scores are analytic per row: every family's log-density is linear in its natural parameters,
+``log f_k(x) = design(x) @ coef_k + bias_k``, so
+
+    d log p(x_n) / d theta = sum_k r_nk (d log w_k / d theta + design_n @ d coef_k / d theta + d bias_k / d theta)
+
+with the Jacobian of ``(coef, bias)`` with respect to the free parameters taken by central
+differences of the family's ``natural`` map (a few evaluations on K x P numbers, no data).
+The observed information ``-H`` is the Jacobian of the total score (``method="observed"``, the
+default); ``method="opg"`` uses the outer product of the per-row scores (the empirical
+information). Free parameters: weights 1..K-1 (the last is 1 minus the others); every
+probability, rate, mean and variance; simplexes without their last entry; covariance matrices'
+lower triangles (once for "tied"). Entries that are 0 or 1 to within 1e-9 (on the boundary)
+are held fixed: their standard error is undefined and reported as NaN with a warning.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixfit.em import EMState, flatten_state
+from mixfit.errors import IdentifiabilityWarning, ModelError
+from mixfit.families import Family, Gaussian, Independent
+from mixfit.sources import ArraySource, as_source
+
+BOUNDARY = 1e-9
+Z95 = 1.959963984540054
+
+
+# ----------------------------------------------------------------------------- free parameters
+def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Which entries of each parameter are free."""
+    if isinstance(family, Independent):
+        out = {}
+        for label, (_, part), sub in zip(family.part_labels, family.parts, family.split_params(params), strict=True):
+            out.update({f"{label}.{k}": v for k, v in _masks(part, sub).items()})
+        return out
+    masks = {}
+    for name, value in params.items():
+        value = np.asarray(value, dtype=float)
+        scale = family.param_scale(name)
+        if scale == "simplex":
+            mask = value > BOUNDARY
+            last = mask.shape[-1] - 1 - np.argmax(mask[..., ::-1], axis=-1)  # last free entry per simplex
+            np.put_along_axis(mask, last[..., None], False, axis=-1)
+        elif scale == "probability":
+            mask = (value > BOUNDARY) & (value < 1 - BOUNDARY)
+        elif isinstance(family, Gaussian) and name == "covariance" and value.ndim == 3:
+            mask = np.zeros(value.shape, dtype=bool)
+            rows, cols = np.tril_indices(value.shape[1])
+            mask[: 1 if family.covariance == "tied" else None, rows, cols] = True
+        else:
+            mask = np.ones(value.shape, dtype=bool)
+        masks[name] = mask
+    return masks
+
+
+def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Dependent entries from the free ones: simplexes' last entries, mirrored and tied covariances."""
+    if isinstance(family, Independent):
+        out = {}
+        for label, (_, part), sub in zip(family.part_labels, family.parts, family.split_params(params), strict=True):
+            sub_masks = {k: masks[f"{label}.{k}"] for k in sub}
+            out.update({f"{label}.{k}": v for k, v in _complete(part, sub, sub_masks).items()})
+        return out
+    out = {}
+    for name, value in params.items():
+        value = np.array(value, dtype=float)
+        if family.param_scale(name) == "simplex":
+            held = ~masks[name] & (value > BOUNDARY)  # the dependent entry of each simplex
+            others = np.where(held, 0.0, value).sum(axis=-1, keepdims=True)
+            value = np.where(held, 1.0 - others, value)
+        elif isinstance(family, Gaussian) and name == "covariance" and value.ndim == 3:
+            lower = np.tril(value)
+            value = lower + np.swapaxes(np.tril(value, -1), 1, 2)
+            if family.covariance == "tied":
+                value = np.repeat(value[:1], len(value), axis=0)
+        out[name] = value
+    return out
+
+
+class FreeParameters:
+    """The map between a state and its vector of free parameters."""
+
+    def __init__(self, family: Family, state: EMState) -> None:
+        self.family, self.state = family, state
+        self.masks = _masks(family, state.params)
+        self.n_weights = len(state.weights) - 1
+
+    def vector(self) -> np.ndarray:
+        return np.concatenate([self.state.weights[:-1], *(np.asarray(v)[self.masks[k]] for k, v in self.state.params.items())])
+
+    def state_at(self, theta: np.ndarray) -> EMState:
+        weights = np.append(theta[: self.n_weights], 1.0 - theta[: self.n_weights].sum())
+        params, offset = {}, self.n_weights
+        for name, value in self.state.params.items():
+            value = np.array(value, dtype=float)
+            size = int(self.masks[name].sum())
+            value[self.masks[name]] = theta[offset : offset + size]
+            offset += size
+            params[name] = value
+        return EMState(weights, _complete(self.family, params, self.masks))
+
+    def names(self) -> list[str]:
+        flat = list(flatten_state(self.state))
+        keep = np.concatenate(
+            [np.r_[np.ones(self.n_weights, bool), False], *(m.ravel() for m in self.masks.values())]
+        )
+        return [n for n, k in zip(flat, keep, strict=True) if k]
+
+
+def _steps(theta: np.ndarray) -> np.ndarray:
+    return 1e-6 * np.maximum(np.abs(theta), 1e-2)
+
+
+def _natural_jacobian(free: FreeParameters, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d coef / d theta (K, P, Q) and d bias / d theta (K, Q), by central differences."""
+    columns_coef, columns_bias = [], []
+    for j, h in enumerate(_steps(theta)):
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        c_up, b_up = free.family.natural(free.state_at(up).params)
+        c_down, b_down = free.family.natural(free.state_at(down).params)
+        columns_coef.append((c_up - c_down) / (2 * h))
+        columns_bias.append((b_up - b_down) / (2 * h))
+    return np.stack(columns_coef, axis=-1), np.stack(columns_bias, axis=-1)
+
+
+def row_scores(family: Family, state: EMState, source: ArraySource, free: FreeParameters | None = None) -> np.ndarray:
+    """Per-row scores d log p(x_n) / d theta, shape (design rows, Q), at ``state``."""
+    free = free or FreeParameters(family, state)
+    theta = free.vector()
+    d_coef, d_bias = _natural_jacobian(free, theta)
+    design = np.asarray(source.design, dtype=float)
+    log_joint = family.log_prob(design, state.params) + np.log(state.weights)
+    resp = np.exp(log_joint - np.logaddexp.reduce(log_joint, axis=1, keepdims=True))
+    n_components = len(state.weights)
+    scores = np.zeros((design.shape[0], theta.size))
+    w = state.weights
+    last = resp[:, -1] / w[-1]
+    scores[:, : free.n_weights] = resp[:, :-1] / w[:-1] - last[:, None]
+    for k in range(n_components):
+        used = np.flatnonzero(np.any(d_coef[k] != 0, axis=0) | (d_bias[k] != 0))
+        if used.size:
+            scores[:, used] += resp[:, k : k + 1] * (design @ d_coef[k][:, used] + d_bias[k, used])
+    return scores
+
+
+def information(family: Family, state: EMState, source: ArraySource, method: str = "observed") -> np.ndarray:
+    """The information matrix on the free parameters (see the module's text)."""
+    free = FreeParameters(family, state)
+    weight = np.ones(source.design.shape[0]) if source.weight is None else source.weight
+    if method == "opg":
+        scores = row_scores(family, state, source, free)
+        return (scores * weight[:, None]).T @ scores
+    if method != "observed":
+        raise ModelError(f"method must be 'observed' or 'opg'; got {method!r}")
+    theta = free.vector()
+    columns = []
+    for j, h in enumerate(_steps(theta)):
+        totals = []
+        for sign in (1, -1):
+            shifted = theta.copy()
+            shifted[j] += sign * h
+            moved = free.state_at(shifted)
+            totals.append(weight @ row_scores(family, moved, source, FreeParameters(family, moved)))
+        columns.append((totals[0] - totals[1]) / (2 * h))
+    hessian = np.array(columns)
+    return -(hessian + hessian.T) / 2
+
+
+@dataclass
+class StandardErrors:
+    """Standard errors of every weight and parameter entry, and the free parameters' covariance."""
+
+    table: pd.DataFrame
+    weights: np.ndarray
+    params: dict[str, np.ndarray]
+    covariance: np.ndarray
+    information: np.ndarray
+    free_names: list[str]
+    rank: int
+
+
+def standard_errors(model: Any, X: Any, method: str = "observed") -> StandardErrors:
+    """Standard errors of a fitted model's weights and parameters on its training data X."""
+    family, state, source = _in_memory(model, X)
+    free = FreeParameters(family, state)
+    info = information(family, state, source, method)
+    eigen = np.linalg.eigvalsh(info)
+    rank = int((eigen > 1e-9 * max(eigen.max(), 1e-300)).sum())
+    if rank < info.shape[0]:
+        warnings.warn(
+            f"the information matrix is singular (rank {rank} < {info.shape[0]} free parameters): the "
+            "model is not locally identified at the estimate; standard errors of the unidentified "
+            "directions are not meaningful",
+            IdentifiabilityWarning,
+            stacklevel=3,
+        )
+    cov_free = np.linalg.pinv(info, hermitian=True)
+    theta = free.vector()
+    jac = np.stack(
+        [
+            (_flat(free.state_at(theta + h * e)) - _flat(free.state_at(theta - h * e))) / (2 * h)
+            for h, e in zip(_steps(theta), np.eye(theta.size), strict=True)
+        ],
+        axis=1,
+    )
+    se_flat = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov_free, jac), 0.0))
+    structural = _structural(family, state)  # the weight of K = 1, categorical padding: exact, SE 0
+    held = np.all(jac == 0, axis=1) & ~structural
+    se_flat[held] = np.nan
+    held = [name for name, h in zip(flatten_state(state), held, strict=True) if h]
+    if held:
+        warnings.warn(
+            f"{len(held)} estimate(s) on the boundary of the parameter space (e.g. {held[0]}): held "
+            "fixed, standard error undefined (NaN); a bootstrap or a prior gives them intervals",
+            IdentifiabilityWarning,
+            stacklevel=3,
+        )
+    names = list(flatten_state(state))
+    estimate = _flat(state)
+    table = pd.DataFrame(
+        {
+            "estimate": estimate,
+            "se": se_flat,
+            "lower95": estimate - Z95 * se_flat,
+            "upper95": estimate + Z95 * se_flat,
+        },
+        index=pd.Index(names, name="parameter"),
+    )
+    k = len(state.weights)
+    params, offset = {}, k
+    for name, value in state.params.items():
+        size = np.size(value)
+        params[name] = se_flat[offset : offset + size].reshape(np.shape(value))
+        offset += size
+    return StandardErrors(table, se_flat[:k], params, cov_free, info, free.names(), rank)
+
+
+def _structural(family: Family, state: EMState) -> np.ndarray:
+    """Entries fixed by the model's structure rather than the data, flattened like ``_flat``."""
+    parts = [np.full(len(state.weights), len(state.weights) == 1)]
+    for name, value in state.params.items():
+        parts.append(_padding(family, name, np.shape(value)).ravel())
+    return np.concatenate(parts)
+
+
+def _padding(family: Family, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if isinstance(family, Independent):
+        label, _, inner = name.rpartition(".")
+        return _padding(family.parts[family.part_labels.index(label)][1], inner, shape)
+    mask = getattr(family, "_mask", None)
+    if callable(mask) and family.param_scale(name) == "simplex" and len(shape) == 3:
+        return np.broadcast_to(~mask(), shape)
+    return np.zeros(shape, dtype=bool)
+
+
+def _flat(state: EMState) -> np.ndarray:
+    return np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values())])
+
+
+def _in_memory(model: Any, X: Any) -> tuple[Family, EMState, ArraySource]:
+    family, state, source = model._source(X)
+    if not isinstance(source, ArraySource):
+        raise ModelError("standard errors need the data in memory (not a FileTable or Dask collection)")
+    if np.any(state.weights <= BOUNDARY):
+        raise ModelError("a component has weight 0; standard errors need every component in use (fit fewer)")
+    if source.fixed is not None:
+        source = as_source(np.asarray(source.design), family)
+    return family, state, source
+
+
+# ----------------------------------------------------------------------------- bootstrap
+@dataclass
+class Bootstrap:
+    """Bootstrap replicates (one row each, components aligned to the fitted model) and their spread."""
+
+    replicates: pd.DataFrame
+    table: pd.DataFrame
+    kind: str
+
+
+def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    from mixfit._data import as_table
+    from mixfit.labels import align
+
+    array, columns, is_frame = as_table(X)
+    n = array.shape[0]
+    if kind == "nonparametric":
+        sample = array[rng.integers(0, n, n)]
+    else:
+        family, state = model._fitted()
+        labels = rng.choice(len(state.weights), size=n, p=state.weights)
+        sample = np.asarray(family.sample(state.params, labels, rng)).reshape(n, -1)
+    data = pd.DataFrame(sample, columns=columns) if is_frame else sample
+    refit = copy.deepcopy(model)
+    base = model.family if not hasattr(model, "family_") else model.family_
+    refit.set_params(family=base, weights_init=model.weights_, params_init=dict(model.params_), n_init=1, n_jobs=None, order=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit.fit(data)
+    aligned = align(refit, model)
+    return flatten_state(EMState(aligned.weights_, dict(aligned.params_)))
+
+
+def bootstrap(
+    model: Any, X: Any, n_boot: int = 200, kind: str = "nonparametric", random_state: Any = None, n_jobs: int | None = None
+) -> Bootstrap:
+    """Refit on ``n_boot`` resampled data sets (rows drawn with replacement, or new data drawn
+    from the fitted model) from the fitted parameters, align components to the fit, and report
+    each entry's standard deviation and 2.5%/97.5% percentiles. Replicate b uses the b-th child
+    of ``SeedSequence(random_state)``, so results do not depend on ``n_jobs``."""
+    if kind not in ("nonparametric", "parametric"):
+        raise ModelError(f"kind must be 'nonparametric' or 'parametric'; got {kind!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
+        raise ModelError(f"n_boot must be an int >= 2; got {n_boot!r}")
+    seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
+    if n_jobs in (None, 1):
+        rows = [_refit(model, X, seed, kind) for seed in seeds]
+    else:
+        from joblib import Parallel, delayed
+
+        rows = Parallel(n_jobs=n_jobs)(delayed(_refit)(model, X, seed, kind) for seed in seeds)
+    replicates = pd.DataFrame(rows).rename_axis("replicate")
+    fitted = pd.Series(flatten_state(EMState(np.asarray(model.weights_), dict(model.params_))))
+    table = pd.DataFrame(
+        {
+            "estimate": fitted,
+            "se": replicates.std(ddof=1),
+            "lower95": replicates.quantile(0.025),
+            "upper95": replicates.quantile(0.975),
+        }
+    ).rename_axis("parameter")
+    return Bootstrap(replicates, table, kind)

@@ -1,0 +1,210 @@
+"""Model selection over the number of components K: information criteria and classification
+quality, one row per K, and the chosen model.
+
+Every criterion is "lower is better" (as scikit-learn's ``bic``/``aic``), with ``L`` the
+maximised log-likelihood, ``p`` the number of free parameters (weights included), ``n`` the
+number of rows (sum of sample weights) and ``EN = -sum_n sum_k r_nk log r_nk`` the entropy of
+the responsibilities:
+
+=========  ============================================  ==========================
+criterion  formula                                       reference
+=========  ============================================  ==========================
+aic        ``-2 L + 2 p``                                Akaike (1974)
+bic        ``-2 L + p log n``                            Schwarz (1978)
+sabic      ``-2 L + p log((n + 2) / 24)``                Sclove (1987)
+caic       ``-2 L + p (log n + 1)``                      Bozdogan (1987)
+icl        ``bic + 2 EN``                                Biernacki et al. (2000), ICL-BIC
+=========  ============================================  ==========================
+
+``entropy_r2 = 1 - EN / (n log K)`` (1 for K = 1) measures how clearly rows are classified (1:
+every row certain); it is reported, not minimised. With a prior, ``L`` is still the
+log-likelihood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import xlogy
+
+from mixfit._validation import check_option
+from mixfit.errors import ModelError
+from mixfit.families import Family
+from mixfit.model import Mixture
+
+CRITERIA = ("aic", "bic", "sabic", "caic", "icl")
+COLUMNS = (
+    "n_components", "log_likelihood", "n_parameters", "aic", "bic", "sabic", "caic", "icl",
+    "entropy_r2", "converged", "n_iter", "best_restart",
+)
+
+
+@dataclass
+class Selection:
+    """What ``select`` found: one row per K in ``table`` and the chosen model in ``best_model``."""
+
+    table: pd.DataFrame
+    criterion: str
+    best_model: Mixture
+    models: dict[int, Mixture] = field(repr=False)
+
+    @property
+    def best_n_components(self) -> int:
+        return len(self.best_model.weights_)
+
+
+def criteria(model: Mixture, X: Any) -> dict[str, float]:
+    """Every criterion of ``model`` (fitted on X) on X, and its entropy R^2."""
+    resp = model.predict_proba(X)
+    n = float(resp.shape[0])
+    ll = float(model.score(X) * n)
+    p = model.n_parameters()
+    entropy = float(-xlogy(resp, resp).sum())
+    k = resp.shape[1]
+    bic = -2 * ll + p * np.log(n)
+    return {
+        "log_likelihood": ll,
+        "n_parameters": p,
+        "aic": -2 * ll + 2 * p,
+        "bic": bic,
+        "sabic": -2 * ll + p * np.log((n + 2) / 24),
+        "caic": -2 * ll + p * (np.log(n) + 1),
+        "icl": bic + 2 * entropy,
+        "entropy_r2": 1.0 if k == 1 else 1.0 - entropy / (n * np.log(k)),
+    }
+
+
+def _fit_one(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[Mixture, dict[str, Any]]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reported in the table (converged) instead of once per K
+        model = Mixture(family, k, **options).fit(X)
+    row = {"n_components": k, **criteria(model, X), "converged": bool(model.converged_)}
+    row["n_iter"], row["best_restart"] = int(model.n_iter_), int(model.best_restart_)
+    return model, row
+
+
+def select(
+    X: Any,
+    family: Family | str,
+    n_components: Iterable[int] = range(1, 7),
+    *,
+    criterion: str = "bic",
+    n_init: int = 10,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+    **options: Any,
+) -> Selection:
+    """Fit ``family`` mixtures for every K in ``n_components`` (``n_init`` restarts each) and
+    choose the K with the lowest ``criterion``.
+
+    Each K is fitted with the same ``random_state``, so the table does not depend on ``n_jobs``
+    (the Ks run on joblib worker processes when ``n_jobs`` is not None/1). Further keywords
+    (``max_iter``, ``tol``, ``accelerate``, ``weights_prior``...) go to every ``Mixture``.
+
+    Examples
+    --------
+    >>> import numpy as np, mixfit as mf
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.random(600) < 0.5
+    >>> X = (rng.random((600, 6)) < np.where(z[:, None], 0.85, 0.15)).astype(int)
+    >>> result = mf.select(X, mf.Bernoulli(), range(1, 4), n_init=3, random_state=0)
+    >>> result.best_n_components, result.table["bic"].idxmin()
+    (2, 2)
+    """
+    check_option("criterion", criterion, CRITERIA)
+    ks = sorted({int(k) for k in n_components})
+    if not ks or ks[0] < 1:
+        raise ModelError(f"n_components must be ints >= 1; got {list(n_components)}")
+    settings = {"n_init": n_init, "random_state": random_state, **options}
+    if n_jobs in (None, 1) or len(ks) == 1:
+        results = [_fit_one(X, family, k, settings) for k in ks]
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(X, family, k, settings) for k in ks)
+    table = pd.DataFrame([row for _, row in results], columns=list(COLUMNS)).set_index("n_components", drop=False)
+    table.index.name = None
+    models = {k: model for k, (model, _) in zip(ks, results, strict=True)}
+    best_k = int(table[criterion].idxmin())
+    return Selection(table, criterion, models[best_k], models)
+
+
+@dataclass
+class LikelihoodRatioTest:
+    """Bootstrap likelihood-ratio test of K components against K + 1."""
+
+    n_components: int
+    statistic: float
+    p_value: float
+    replicates: np.ndarray
+    null_model: Mixture
+    alternative_model: Mixture
+
+
+def _lr(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[float, Mixture, Mixture]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        null = Mixture(family, k, **options).fit(X)
+        alternative = Mixture(family, k + 1, **options).fit(X)
+    return 2.0 * (alternative.log_likelihood_ - null.log_likelihood_), null, alternative
+
+
+def _replicate(null: Mixture, n_rows: int, columns: list[str] | None, family: Any, k: int, options: dict[str, Any], seed: Any) -> float:
+    rng = np.random.default_rng(seed)
+    fitted_family, state = null._fitted()
+    labels = rng.choice(len(state.weights), size=n_rows, p=state.weights)
+    sample = np.asarray(fitted_family.sample(state.params, labels, rng)).reshape(n_rows, -1)
+    data = pd.DataFrame(sample, columns=columns) if columns is not None else sample
+    return _lr(data, family, k, {**options, "random_state": int(rng.integers(2**31 - 1))})[0]
+
+
+def bootstrap_lrt(
+    X: Any,
+    family: Family | str,
+    n_components: int,
+    *,
+    n_boot: int = 99,
+    n_init: int = 5,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+    **options: Any,
+) -> LikelihoodRatioTest:
+    """Parametric bootstrap likelihood-ratio test of ``n_components`` against one more (McLachlan,
+    1987; the BLRT of latent class software). The statistic ``2 (L_{K+1} - L_K)`` has no
+    chi-square distribution here (the null lies on the boundary), so it is compared with its
+    distribution over ``n_boot`` data sets drawn from the fitted K-component model, each refitted
+    with K and K + 1 components (``n_init`` restarts each). ``p = (1 + #{LR_b >= LR}) / (n_boot + 1)``.
+    Replicate b uses the b-th child of ``SeedSequence(random_state)``, so ``n_jobs`` does not
+    change the answer.
+    """
+    from mixfit._data import as_table
+
+    k = int(n_components)
+    if k < 1:
+        raise ModelError(f"n_components must be >= 1; got {n_components!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise ModelError(f"n_boot must be an int >= 1; got {n_boot!r}")
+    settings = {"n_init": n_init, "random_state": random_state, **options}
+    statistic, null, alternative = _lr(X, family, k, settings)
+    array, columns, is_frame = as_table(X)
+    seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
+    names = columns if is_frame else None
+    if n_jobs in (None, 1):
+        values = [_replicate(null, array.shape[0], names, family, k, settings, seed) for seed in seeds]
+    else:
+        from joblib import Parallel, delayed
+
+        values = Parallel(n_jobs=n_jobs)(
+            delayed(_replicate)(null, array.shape[0], names, family, k, settings, seed) for seed in seeds
+        )
+    replicates = np.asarray(values)
+    p_value = float((1 + np.sum(replicates >= statistic - 1e-9 * abs(statistic))) / (n_boot + 1))
+    return LikelihoodRatioTest(k, float(statistic), p_value, replicates, null, alternative)
