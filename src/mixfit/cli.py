@@ -43,6 +43,44 @@ class FamilyName(str, Enum):
     bernoulli = "bernoulli"
     binomial = "binomial"
     categorical = "categorical"
+    poisson = "poisson"
+    multinomial = "multinomial"
+    gaussian = "gaussian"
+
+
+class CovarianceName(str, Enum):
+    full = "full"
+    tied = "tied"
+    diag = "diag"
+    spherical = "spherical"
+
+
+class CriterionName(str, Enum):
+    aic = "aic"
+    bic = "bic"
+    sabic = "sabic"
+    caic = "caic"
+    icl = "icl"
+
+
+Covariance = Annotated[CovarianceName, typer.Option(help="Gaussian: covariance type.")]
+RegCovar = Annotated[float, typer.Option(help="Gaussian: floor added to every variance.")]
+
+
+def _family(family: FamilyName, trials: int | None, trials_column: str | None, covariance: CovarianceName, reg_covar: float) -> Any:
+    """The family the options describe."""
+    if family is FamilyName.binomial:
+        return get_family("binomial", n_trials=trials_column or trials or 1)
+    if family is FamilyName.gaussian:
+        return get_family("gaussian", covariance=covariance.value, reg_covar=reg_covar)
+    return get_family(family.value)
+
+
+def _selected(columns: str | None, trials_column: str | None) -> list[str] | None:
+    selected = [c.strip() for c in columns.split(",")] if columns else None
+    if selected and trials_column and trials_column not in selected:
+        selected.append(trials_column)
+    return selected
 
 
 class DemoName(str, Enum):
@@ -83,22 +121,19 @@ def fit(
     checkpoint: Annotated[Path | None, typer.Option(help="Save the fit's state here while it runs.")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Iterations between checkpoints.")] = 10,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --checkpoint.")] = False,
+    covariance: Covariance = CovarianceName.full,
+    reg_covar: RegCovar = 0.0,
     sep: Sep = ",",
 ) -> None:
     """Fit a K-component mixture and print weights, parameters and fit statistics.
 
     Example: mixfit fit examples/three_coins.csv --family binomial --trials 10 -k 3
     """
-    selected = [c.strip() for c in columns.split(",")] if columns else None
-    if selected and trials_column and trials_column not in selected:
-        selected.append(trials_column)
-    options: dict[str, Any] = {}
-    if family is FamilyName.binomial:
-        options["n_trials"] = trials_column or trials or 1
+    selected = _selected(columns, trials_column)
     if resume and checkpoint is None:
         raise DataError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
     model = Mixture(
-        get_family(family.value, **options),
+        _family(family, trials, trials_column, covariance, reg_covar),
         k,
         n_init=n_init,
         random_state=seed,
@@ -231,6 +266,81 @@ def _print_summary(summary: dict[str, Any]) -> None:
     out.print(fit)
     for note in summary["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {escape(note)}")
+
+
+# ------------------------------------------------------------------------ select
+@app.command("select")
+def select_command(
+    data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
+    family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
+    k: Annotated[str, typer.Option("-k", "--components", help="Range of K, e.g. 1..6 or 1,2,4.")] = "1..6",
+    criterion: Annotated[CriterionName, typer.Option(help="Criterion that chooses K (lower is better).")] = CriterionName.bic,
+    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
+    trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
+    n_init: Annotated[int, typer.Option(help="Restarts per K; the best is kept.")] = 5,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
+    tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
+    n_jobs: Annotated[int | None, typer.Option(help="Fit the Ks on this many processes (-1: all cores).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the criteria against K as a PNG file.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the chosen model as JSON.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    covariance: Covariance = CovarianceName.full,
+    reg_covar: RegCovar = 0.0,
+    sep: Sep = ",",
+) -> None:
+    """Fit K = 1..6 (or -k) components, print AIC, BIC, SABIC, CAIC, ICL and entropy per K, and
+    choose K by --criterion.
+
+    Example: mixfit select examples/lca.csv --family bernoulli -k 1..5 --seed 0 --plot criteria.png
+    """
+    from mixfit.select import select
+
+    frame = read_table(data, _selected(columns, trials_column), _sep(sep))
+    result = select(
+        frame,
+        _family(family, trials, trials_column, covariance, reg_covar),
+        _k_range(k),
+        criterion=criterion.value,
+        n_init=n_init,
+        random_state=seed,
+        n_jobs=n_jobs,
+        max_iter=max_iter,
+        tol=tol,
+    )
+    if out_file is not None:
+        result.best_model.save(out_file)
+    if plot is not None:
+        from mixfit.plots import plot_criteria
+
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        plot_criteria(result.table, criterion.value).savefig(plot, dpi=100, format="png")
+    if as_json:
+        doc = {"criterion": criterion.value, "chosen": result.best_n_components, "table": result.table.to_dict("records")}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    shown = result.table.rename(columns={"n_components": "K", "n_parameters": "npar", "best_restart": "start"})
+    shown["chosen"] = np.where(shown["K"] == result.best_n_components, "<-", "")
+    out.print(f"{family.value} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}")
+    out.print(escape(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
+    if not result.table["converged"].all():
+        err.print("[yellow]warning:[/yellow] some fits did not converge (converged = False); raise --max-iter")
+
+
+def _k_range(text: str) -> list[int]:
+    """``"1..6"``, ``"2,3,5"`` or ``"4"`` as a list of ints >= 1."""
+    try:
+        if ".." in text:
+            low, high = (int(v) for v in text.split(".."))
+            values = list(range(low, high + 1))
+        else:
+            values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise DataError(f"-k must look like 1..6 or 1,2,4; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise DataError(f"-k must list components >= 1; got {text!r}")
+    return values
 
 
 # ----------------------------------------------------------------------- predict

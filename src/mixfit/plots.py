@@ -165,6 +165,22 @@ def plot_responsibilities(model: Any, X: Any) -> Figure:
     return fig
 
 
+def plot_criteria(table: Any, chosen: str = "bic") -> Figure:
+    """Every information criterion of a ``mixfit.select`` table against K (lower is better)."""
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    for name in ("aic", "bic", "sabic", "caic", "icl"):
+        ax.plot(table["n_components"], table[name], marker="o", markersize=4, label=name.upper(),
+                linewidth=2.5 if name == chosen else 1.0)
+    best = table.loc[table[chosen].idxmin()]
+    ax.axvline(best["n_components"], color="grey", linestyle=":", label=f"chosen by {chosen.upper()}")
+    ax.set_xlabel("components K")
+    ax.set_ylabel("criterion (lower is better)")
+    ax.set_xticks(table["n_components"])
+    ax.legend(fontsize="small")
+    return fig
+
+
 def all_figures(model: Any, X: Any) -> dict[str, Figure]:
     """Every figure of this module by name, in the order a report shows them."""
     return {
