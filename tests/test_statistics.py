@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -338,3 +340,132 @@ def test_order_and_align():
     assert heavy.weights_[0] >= heavy.weights_[1]
     with pytest.raises(mf.ModelError, match=r"order must be 'weight' or a parameter"):
         mf.Mixture(mf.Bernoulli(), 2, random_state=0, order="banana").fit(X)
+
+
+# ----------------------------------------------------------------------------- selection, inference, diagnostics
+def lca_data(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.5
+    return (rng.random((n, 6)) < np.where(z[:, None], 0.85, 0.15)).astype(int)
+
+
+def test_select_table_criteria_and_parallel_reproducibility():
+    X = lca_data()
+    result = mf.select(X, mf.Bernoulli(), range(1, 4), n_init=3, random_state=0)
+    table = result.table
+    assert result.best_n_components == 2 and table["bic"].idxmin() == 2
+    row = table.loc[2]
+    model = result.models[2]
+    n, p, ll = len(X), row["n_parameters"], row["log_likelihood"]
+    assert p == 13 and ll == pytest.approx(model.log_likelihood_)
+    assert row["bic"] == pytest.approx(model.bic(X)) and row["aic"] == pytest.approx(model.aic(X))
+    assert row["sabic"] == pytest.approx(-2 * ll + p * np.log((n + 2) / 24))
+    assert row["caic"] == pytest.approx(-2 * ll + p * (np.log(n) + 1))
+    resp = model.predict_proba(X)
+    entropy = -(resp * np.log(resp)).sum()
+    assert row["icl"] == pytest.approx(row["bic"] + 2 * entropy)
+    assert row["entropy_r2"] == pytest.approx(1 - entropy / (n * np.log(2)))
+    assert table.loc[1, "entropy_r2"] == 1.0
+    parallel = mf.select(X, mf.Bernoulli(), range(1, 4), n_init=3, random_state=0, n_jobs=2)
+    np.testing.assert_allclose(parallel.table["log_likelihood"], table["log_likelihood"], rtol=1e-12)
+
+
+def coverage_run(seed, n=800):
+    """One simulated identifiable 2-class data set: does each 95% interval cover the truth?"""
+    truth_w = np.array([0.4, 0.6])
+    truth_p = np.array([[0.8, 0.7, 0.9, 0.2, 0.3], [0.2, 0.3, 0.2, 0.7, 0.8]])
+    rng = np.random.default_rng(seed)
+    z = rng.choice(2, n, p=truth_w)
+    X = (rng.random((n, 5)) < truth_p[z]).astype(int)
+    m = mf.Mixture(mf.Bernoulli(), 2, weights_init=truth_w, params_init={"p": truth_p}, tol=1e-12).fit(X)
+    table = m.standard_errors(X).table
+    truth = np.concatenate([truth_w, truth_p.ravel()])
+    return ((table["lower95"] <= truth) & (truth <= table["upper95"])).to_numpy()
+
+
+def test_standard_error_intervals_cover_the_truth():
+    covered = np.concatenate([coverage_run(seed) for seed in range(40)])  # 40 x 12 intervals
+    assert 0.91 <= covered.mean() <= 0.99  # benchmarks/bench_coverage.py runs the full version
+
+
+def test_standard_errors_match_the_closed_form_for_one_component():
+    x = np.array([[1, 0], [1, 1], [0, 1], [1, 1], [1, 0]] * 20)
+    se = mf.Mixture(mf.Bernoulli(), 1).fit(x).standard_errors(x)
+    p = x.mean(axis=0)
+    np.testing.assert_allclose(se.params["p"][0], np.sqrt(p * (1 - p) / len(x)), rtol=1e-6)
+    assert se.weights[0] == 0.0
+    g = mf.Mixture(mf.Gaussian("diag"), 1).fit(GAUSS_X)
+    se_g = g.standard_errors(GAUSS_X)
+    var = GAUSS_X.var(axis=0)
+    np.testing.assert_allclose(se_g.params["mean"][0], np.sqrt(var / len(GAUSS_X)), rtol=1e-5)
+    np.testing.assert_allclose(se_g.params["covariance"][0], var * np.sqrt(2 / len(GAUSS_X)), rtol=1e-5)
+
+
+def test_opg_and_bootstrap_agree_roughly_with_the_information():
+    X = lca_data(800, seed=4)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=3, tol=1e-12).fit(X)
+    observed = m.standard_errors(X).table["se"]
+    opg = m.standard_errors(X, method="opg").table["se"]
+    boot = m.bootstrap(X, n_boot=40, random_state=1).table["se"]
+    ratio_opg, ratio_boot = (opg / observed).to_numpy(), (boot / observed).to_numpy()
+    assert np.all((0.75 < ratio_opg) & (ratio_opg < 1.33))
+    assert np.all((0.6 < ratio_boot) & (ratio_boot < 1.6))
+    again = m.bootstrap(X, n_boot=40, random_state=1, n_jobs=2).replicates
+    np.testing.assert_allclose(again.to_numpy(), m.bootstrap(X, n_boot=40, random_state=1).replicates.to_numpy())
+
+
+def test_goodness_of_fit_by_hand():
+    X = lca_data(300, seed=2)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=3).fit(X)
+    gof = mf.goodness_of_fit(m, X)
+    patterns, counts = np.unique(X, axis=0, return_counts=True)
+    expected = len(X) * np.exp(m.score_samples(patterns))
+    chi2 = ((counts - expected) ** 2 / expected).sum() + (len(X) - expected.sum())
+    assert gof.chi2 == pytest.approx(chi2)
+    assert gof.g2 == pytest.approx(2 * (counts * np.log(counts / expected)).sum())
+    assert gof.df == 2**6 - 1 - 13 and gof.p_g2 == pytest.approx(stats.chi2.sf(gof.g2, 50))
+    assert gof.table["observed"].sum() == len(X)
+    assert any("too small for the chi-square" in note for note in gof.notes)
+    with pytest.raises(mf.ModelError, match=r"discrete family"):
+        mf.goodness_of_fit(mf.Mixture(mf.Gaussian("diag"), 1).fit(GAUSS_X), GAUSS_X)
+
+
+def test_identifiability_check_on_the_single_flip_coins_of_seed_000():
+    x = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(x)
+    with pytest.warns(mf.IdentifiabilityWarning, match=r"rank 1 < 3 free parameters"):
+        report = mf.check_identifiability(m, x)
+    assert not report.identified and report.information_rank == 1 and report.n_free_frequencies == 1
+    good = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(lca_data())
+    report = mf.check_identifiability(good, lca_data())
+    assert report.identified and report.information_rank == 13
+
+
+def test_bootstrap_lrt_rejects_too_few_components_and_not_enough():
+    X = lca_data(300, seed=3)
+    one = mf.bootstrap_lrt(X, mf.Bernoulli(), 1, n_boot=9, n_init=2, random_state=0)
+    assert one.p_value == pytest.approx(0.1)  # every replicate below the observed statistic
+    two = mf.bootstrap_lrt(X, mf.Bernoulli(), 2, n_boot=9, n_init=2, random_state=0)
+    assert two.p_value > 0.1
+    assert one.statistic == pytest.approx(2 * (one.alternative_model.log_likelihood_ - one.null_model.log_likelihood_))
+
+
+def test_cli_select(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from mixfit.cli import app
+
+    path = tmp_path / "lca.csv"
+    pd.DataFrame(lca_data(), columns=[f"q{j}" for j in range(6)]).to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["select", str(path), "-f", "bernoulli", "-k", "1..3", "--seed", "0",
+                                      "--plot", str(tmp_path / "c.png"), "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    assert "BIC chooses K = 2" in result.output
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(mf.load(tmp_path / "m.json").weights_) == 2
+    bad = subprocess.run([sys.executable, "-m", "mixfit", "select", str(path), "-f", "bernoulli", "-k", "two"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: -k must look like 1..6 or 1,2,4; got 'two'"

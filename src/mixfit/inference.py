@@ -117,8 +117,13 @@ class FreeParameters:
         return [n for n, k in zip(flat, keep, strict=True) if k]
 
 
-def _steps(theta: np.ndarray) -> np.ndarray:
-    return 1e-6 * np.maximum(np.abs(theta), 1e-2)
+def _steps(theta: np.ndarray, relative: float = 1e-6) -> np.ndarray:
+    """Central-difference steps. The Hessian differentiates scores that are themselves built
+    from differences, so it uses wider steps (``HESSIAN_STEP``): error ~ step^2 + noise / step."""
+    return relative * np.maximum(np.abs(theta), 1e-2)
+
+
+HESSIAN_STEP = 1e-4
 
 
 def _natural_jacobian(free: FreeParameters, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +171,7 @@ def information(family: Family, state: EMState, source: ArraySource, method: str
         raise ModelError(f"method must be 'observed' or 'opg'; got {method!r}")
     theta = free.vector()
     columns = []
-    for j, h in enumerate(_steps(theta)):
+    for j, h in enumerate(_steps(theta, HESSIAN_STEP)):
         totals = []
         for sign in (1, -1):
             shifted = theta.copy()
