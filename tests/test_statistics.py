@@ -469,3 +469,15 @@ def test_cli_select(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mixfit", "select", str(path), "-f", "bernoulli", "-k", "two"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: -k must look like 1..6 or 1,2,4; got 'two'"
+
+
+@pytest.mark.parametrize("family", [mf.Gaussian("full"), mf.Gaussian("tied"), mf.Gaussian("spherical"), mf.Poisson()],
+                         ids=["full", "tied", "spherical", "poisson"])
+def test_squarem_reaches_the_same_maximum_for_the_new_families(family):
+    X = GAUSS_X if isinstance(family, mf.Gaussian) else np.random.default_rng(0).poisson([[1, 5]] * 250 + [[3, 2]] * 250)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mf.MonotonicityWarning)
+        plain = mf.Mixture(family, 2, random_state=0, tol=1e-12, max_iter=5000).fit(X)
+        fast = mf.Mixture(family, 2, random_state=0, tol=1e-12, max_iter=5000, accelerate="squarem").fit(X)
+    assert fast.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)
+    assert fast.history_["e_steps"].iloc[-1] < plain.history_["e_steps"].iloc[-1]
