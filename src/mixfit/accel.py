@@ -52,10 +52,12 @@ STEP_FACTOR = 4.0
 class FreeScale:
     """Weights and parameters of three EM states on an unconstrained scale, where jumps stay valid.
 
-    Weights and simplex parameters (``Family.simplex_params``) go to the log scale and come back
-    renormalised; other probabilities go to the logit scale. Entries that are 0 in any of the
-    three states (emptied components, categorical padding, levels a class never shows) are not
-    extrapolated: they keep theta_2's value.
+    Each parameter goes to the scale its family names (``Family.param_scale``): weights and
+    simplexes to the log scale, coming back renormalised; probabilities to the logit scale;
+    rates and variances to the log scale; means and covariance matrices stay as they are (a jump
+    to a covariance that is not positive definite is refused like any invalid jump). Entries
+    that are 0 in any of the three states (emptied components, categorical padding, levels a
+    class never shows) are not extrapolated: they keep theta_2's value.
     """
 
     def __init__(self, family: Family, states: tuple[EMState, EMState, EMState]) -> None:

@@ -29,7 +29,7 @@ import pandas as pd
 from mixfit.em import EMState, flatten_state
 from mixfit.errors import IdentifiabilityWarning, ModelError
 from mixfit.families import Family, Gaussian, Independent
-from mixfit.sources import ArraySource, as_source
+from mixfit.sources import ArraySource
 
 BOUNDARY = 1e-9
 Z95 = 1.959963984540054
@@ -280,8 +280,6 @@ def _in_memory(model: Any, X: Any) -> tuple[Family, EMState, ArraySource]:
         raise ModelError("standard errors need the data in memory (not a FileTable or Dask collection)")
     if np.any(state.weights <= BOUNDARY):
         raise ModelError("a component has weight 0; standard errors need every component in use (fit fewer)")
-    if source.fixed is not None:
-        source = as_source(np.asarray(source.design), family)
     return family, state, source
 
 

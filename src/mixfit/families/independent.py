@@ -170,7 +170,12 @@ class Independent(Family):
         )
 
     def design_names(self, names: Sequence[str]) -> list[str]:
-        return [f"design[{j}]" for j in range(sum(self._design_widths()))]
+        out, offset = [], 0
+        for group, family in self.parts:
+            size = len(family.feature_names([str(c) for c in group]))
+            out += family.with_missing(False).design_names(list(names[offset : offset + size]))
+            offset += size
+        return out
 
     def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
         pieces = [family.natural_columns(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)]
