@@ -481,3 +481,12 @@ def test_squarem_reaches_the_same_maximum_for_the_new_families(family):
         fast = mf.Mixture(family, 2, random_state=0, tol=1e-12, max_iter=5000, accelerate="squarem").fit(X)
     assert fast.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)
     assert fast.history_["e_steps"].iloc[-1] < plain.history_["e_steps"].iloc[-1]
+
+
+def test_fit_warns_when_components_merge_at_the_estimate():
+    X = np.random.default_rng(1).binomial(10, 0.4, size=(200, 1))  # one coin, fitted with two
+    with pytest.warns(mf.IdentifiabilityWarning, match=r"rank 2 < 3 free parameters.*components may have merged"):
+        mf.Mixture(mf.Binomial(n_trials=10), 2, weights_init=[0.5, 0.5], params_init={"p": [0.2, 0.6]}).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mf.IdentifiabilityWarning)
+        mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(lca_data())  # identified: no warning

@@ -112,6 +112,38 @@ def _as_user_rows(array: np.ndarray, inverse: np.ndarray, n_unique: int) -> np.n
     return array[first]
 
 
+#: ``fit`` checks local identifiability itself when design rows x free parameters stay below this.
+FIT_CHECK_SIZE = 2_000_000
+
+
+def local_rank(family: Family, state: Any, source: ArraySource) -> tuple[int, str | None]:
+    """Rank of the information matrix (outer product of row scores) at ``state``, and the
+    problem when it is below the number of free parameters."""
+    from mixfit.inference import information
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info = information(family, state, source, "opg")
+    rank = scaled_rank(info)
+    if rank == info.shape[0]:
+        return rank, None
+    return rank, (
+        f"the information matrix has rank {rank} < {info.shape[0]} free parameters: the model is not "
+        "locally identified at the estimate (different parameters give the same distribution; "
+        "components may have merged); try fewer components"
+    )
+
+
+def scaled_rank(info: np.ndarray, rtol: float = 1e-9) -> int:
+    """Rank of an information matrix scaled to unit diagonal (parameters on very different
+    scales, such as a small variance beside a probability, do not hide each other)."""
+    diag = np.sqrt(np.maximum(np.diag(info), 0.0))
+    used = diag > 0
+    scaled = info[np.ix_(used, used)] / np.outer(diag[used], diag[used])
+    eigen = np.linalg.eigvalsh(scaled) if used.any() else np.zeros(0)
+    return int((eigen > rtol * max(eigen.max(initial=0.0), 1e-300)).sum())
+
+
 @dataclass
 class IdentifiabilityReport:
     """Whether a fitted model is identified, and why not."""
@@ -128,8 +160,6 @@ def check_identifiability(model: Any, X: Any, warn: bool = True) -> Identifiabil
     the degrees-of-freedom count of latent class models (free parameters must not exceed the
     number of possible patterns minus one); and local identifiability at the estimate (the
     information matrix of the free parameters must have full rank). Warns when one fails."""
-    from mixfit.inference import information
-
     family, state, source = model._source(X)
     if not isinstance(source, ArraySource):
         raise ModelError("the identifiability check needs the data in memory")
@@ -151,16 +181,9 @@ def check_identifiability(model: Any, X: Any, warn: bool = True) -> Identifiabil
         )
     rank = None
     if np.all(state.weights > 1e-9):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            info = information(family, state, source, "opg")
-        eigen = np.linalg.eigvalsh(info)
-        rank = int((eigen > 1e-9 * max(eigen.max(), 1e-300)).sum())
-        if rank < info.shape[0]:
-            problems.append(
-                f"the information matrix has rank {rank} < {info.shape[0]} free parameters: the model "
-                "is not locally identified at the estimate"
-            )
+        rank, problem = local_rank(family, state, source)
+        if problem is not None:
+            problems.append(problem)
     else:
         problems.append("a component has weight 0: the fit uses fewer components than asked for")
     if problems and warn:

@@ -201,8 +201,9 @@ def standard_errors(model: Any, X: Any, method: str = "observed") -> StandardErr
     family, state, source = _in_memory(model, X)
     free = FreeParameters(family, state)
     info = information(family, state, source, method)
-    eigen = np.linalg.eigvalsh(info)
-    rank = int((eigen > 1e-9 * max(eigen.max(), 1e-300)).sum())
+    from mixfit.diagnostics import scaled_rank
+
+    rank = scaled_rank(info)
     if rank < info.shape[0]:
         warnings.warn(
             f"the information matrix is singular (rank {rank} < {info.shape[0]} free parameters): the "

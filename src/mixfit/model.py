@@ -240,6 +240,8 @@ class Mixture(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        if problem is None:
+            self._warn_if_not_locally_identified(train, best.state)
         self._set_columns(train)
         state = best.state
         if self.order is not None:
@@ -254,6 +256,21 @@ class Mixture(BaseEstimator):
         for name in ("_online_stats", "n_updates_", "n_rows_seen_", "_online_rows"):
             self.__dict__.pop(name, None)
         return self
+
+    def _warn_if_not_locally_identified(self, train: TrainingData, state: EMState) -> None:
+        """The rank check of ``mixfit.check_identifiability`` at the estimate, when it is cheap
+        (data in memory, distinct rows x free parameters below ``FIT_CHECK_SIZE``)."""
+        from mixfit.diagnostics import FIT_CHECK_SIZE, local_rank
+
+        source = train.source
+        n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
+        if not isinstance(source, ArraySource) or source.design.shape[0] * n_free > FIT_CHECK_SIZE:
+            return
+        if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or source.fixed is not None:
+            return
+        problem = local_rank(train.family, state, source)[1]
+        if problem is not None:
+            warnings.warn(problem, IdentifiabilityWarning, stacklevel=3)
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Mixture:
         """One update of online (stepwise) EM from a batch of rows of a stream.
