@@ -44,8 +44,10 @@ def main() -> None:
         rate = hits.mean()
         se = np.sqrt(rate * (1 - rate) / hits.size)
         per_entry = ", ".join(f"{v:.3f}" for v in hits.mean(axis=0))
-        print(f"{method:>8}: coverage {rate:.4f} (+/- {se:.4f}), per entry [{per_entry}], "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"{method:>8}: coverage {rate:.4f} (+/- {se:.4f}), per entry [{per_entry}], "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -27,12 +27,22 @@ def test_gaussian_equals_scikit_learn_from_the_same_start(covariance, max_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = GaussianMixture(
-            2, covariance_type=covariance, reg_covar=1e-6, tol=1e-14, max_iter=max_iter,
-            weights_init=W0, means_init=M0, precisions_init=c0,  # identity: its own inverse
+            2,
+            covariance_type=covariance,
+            reg_covar=1e-6,
+            tol=1e-14,
+            max_iter=max_iter,
+            weights_init=W0,
+            means_init=M0,
+            precisions_init=c0,  # identity: its own inverse
         ).fit(GAUSS_X)
         m = mf.Mixture(
-            mf.Gaussian(covariance, reg_covar=1e-6), 2, weights_init=W0,
-            params_init={"mean": M0, "covariance": c0}, tol=1e-14, max_iter=max_iter,
+            mf.Gaussian(covariance, reg_covar=1e-6),
+            2,
+            weights_init=W0,
+            params_init={"mean": M0, "covariance": c0},
+            tol=1e-14,
+            max_iter=max_iter,
         ).fit(GAUSS_X)
     g_cov = g.covariances_[None] if covariance == "tied" else g.covariances_
     tol = 1e-9 if max_iter == 20 else 1e-6  # a fixed number of steps agrees to round-off
@@ -46,7 +56,9 @@ def test_gaussian_equals_scikit_learn_from_the_same_start(covariance, max_iter):
 def test_gaussian_log_density_has_every_constant():
     m = mf.Mixture(mf.Gaussian("full"), 1).fit(GAUSS_X)
     mean, cov = m.params_["mean"][0], m.params_["covariance"][0]
-    np.testing.assert_allclose(m.score_samples(GAUSS_X), stats.multivariate_normal(mean, cov).logpdf(GAUSS_X), rtol=1e-12)
+    np.testing.assert_allclose(
+        m.score_samples(GAUSS_X), stats.multivariate_normal(mean, cov).logpdf(GAUSS_X), rtol=1e-12
+    )
     np.testing.assert_allclose(mean, GAUSS_X.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(cov, np.cov(GAUSS_X.T, bias=True), rtol=1e-10)
 
@@ -60,8 +72,12 @@ def test_gaussian_far_from_the_origin_keeps_its_accuracy():
 def test_singular_covariance_names_the_component():
     x = np.vstack([np.zeros((5, 2)), RNG.normal(size=(40, 2))])
     with pytest.raises(mf.ModelError, match=r"covariance of component 0 is singular.*reg_covar"):
-        mf.Mixture(mf.Gaussian("full"), 2, params_init={"mean": [[0, 0], [0, 0.1]], "covariance": [np.eye(2)] * 2},
-                   weights_init=[0.5, 0.5]).fit(np.vstack([x, np.zeros((200, 2))]))
+        mf.Mixture(
+            mf.Gaussian("full"),
+            2,
+            params_init={"mean": [[0, 0], [0, 0.1]], "covariance": [np.eye(2)] * 2},
+            weights_init=[0.5, 0.5],
+        ).fit(np.vstack([x, np.zeros((200, 2))]))
     m = mf.Mixture(mf.Gaussian("full", reg_covar=1e-6), 2, random_state=0).fit(np.vstack([x, np.zeros((200, 2))]))
     assert np.isfinite(m.log_likelihood_)
 
@@ -142,9 +158,24 @@ def test_independent_model_file_round_trip(tmp_path):
         (mf.Gaussian("tied"), RNG.normal(size=(30, 4)), 3 * 4 + 10 + 2),
         (mf.Gaussian("diag"), RNG.normal(size=(30, 4)), 3 * 4 + 3 * 4 + 2),
         (mf.Gaussian("spherical"), RNG.normal(size=(30, 4)), 3 * 4 + 3 + 2),
-        (mf.Independent({("x0", "x1"): mf.Bernoulli(), "x2": mf.Poisson()}), np.array([[0, 1, 3], [1, 0, 0], [1, 1, 7], [0, 0, 2]]), 3 * 2 + 3 + 2),
+        (
+            mf.Independent({("x0", "x1"): mf.Bernoulli(), "x2": mf.Poisson()}),
+            np.array([[0, 1, 3], [1, 0, 0], [1, 1, 7], [0, 0, 2]]),
+            3 * 2 + 3 + 2,
+        ),
     ],
-    ids=["bernoulli", "binomial", "categorical", "poisson", "multinomial", "full", "tied", "diag", "spherical", "independent"],
+    ids=[
+        "bernoulli",
+        "binomial",
+        "categorical",
+        "poisson",
+        "multinomial",
+        "full",
+        "tied",
+        "diag",
+        "spherical",
+        "independent",
+    ],
 )
 def test_exact_number_of_free_parameters(family, X, expected):
     with warnings.catch_warnings():
@@ -165,12 +196,12 @@ def brute_force_mle(X, start):
     def negative_ll(theta):
         w = 1 / (1 + np.exp(-theta[0]))
         p = 1 / (1 + np.exp(-theta[1:].reshape(2, -1)))
-        comp = [
-            np.where(observed, x * np.log(p[k]) + (1 - x) * np.log1p(-p[k]), 0.0).sum(axis=1) for k in range(2)
-        ]
+        comp = [np.where(observed, x * np.log(p[k]) + (1 - x) * np.log1p(-p[k]), 0.0).sum(axis=1) for k in range(2)]
         return -np.logaddexp(np.log(w) + comp[0], np.log1p(-w) + comp[1]).sum()
 
-    result = optimize.minimize(negative_ll, start, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000})
+    result = optimize.minimize(
+        negative_ll, start, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000}
+    )
     return -result.fun, result.x
 
 
@@ -182,7 +213,9 @@ def test_missing_values_fit_equals_brute_force_marginal_likelihood():
     X = X[~np.isnan(X).all(axis=1)]
     m = mf.Mixture(mf.Bernoulli(), 2, tol=1e-14, max_iter=20_000, params_init={"p": [[0.8] * 4, [0.2] * 4]}).fit(X)
     assert m.family_.missing
-    theta = np.concatenate([[np.log(m.weights_[0] / m.weights_[1])], np.log(m.params_["p"] / (1 - m.params_["p"])).ravel()])
+    theta = np.concatenate(
+        [[np.log(m.weights_[0] / m.weights_[1])], np.log(m.params_["p"] / (1 - m.params_["p"])).ravel()]
+    )
     best_ll, _ = brute_force_mle(X, theta + 0.05)
     assert m.log_likelihood_ == pytest.approx(best_ll, abs=1e-6)
     assert m.log_likelihood_ >= best_ll - 1e-9
@@ -259,8 +292,9 @@ def test_conjugate_posterior_modes(family, x, expected):
 @pytest.mark.filterwarnings("ignore")
 def test_dirichlet_prior_on_weights():
     x = np.array([[0], [0], [0], [1]])
-    m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.01], [0.99]]},
-                   weights_prior=3.0, max_iter=1).fit(x)
+    m = mf.Mixture(
+        mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.01], [0.99]]}, weights_prior=3.0, max_iter=1
+    ).fit(x)
     n_0 = 3 * 0.99 / (0.99 + 0.01) + 0.01 / (0.01 + 0.99)  # expected rows of component 0
     np.testing.assert_allclose(m.weights_, (np.array([n_0, 4 - n_0]) + 2) / (4 + 4))
 
@@ -269,7 +303,12 @@ def test_dirichlet_prior_on_weights():
 @pytest.mark.parametrize(
     ("make", "X", "error", "message"),
     [
-        (lambda: mf.Poisson(), [[1], [-2]], mf.DataError, r"column 'x0' must hold whole counts >= 0 for Poisson; got -2"),
+        (
+            lambda: mf.Poisson(),
+            [[1], [-2]],
+            mf.DataError,
+            r"column 'x0' must hold whole counts >= 0 for Poisson; got -2",
+        ),
         (lambda: mf.Poisson(), [[1.5]], mf.DataError, r"whole counts"),
         (lambda: mf.Multinomial(), [[1, 2], [0, 0]], mf.DataError, r"row 1 has a total count of 0"),
         (lambda: mf.Bernoulli(prior=(0, 1)), [[1]], mf.ModelError, r"prior a must be positive; got 0"),
@@ -334,7 +373,9 @@ def test_order_and_align():
     assert aligned.permutation_.tolist() == [1, 0]
     np.testing.assert_allclose(aligned.params_["p"], a.params_["p"], rtol=1e-6)
     np.testing.assert_allclose(aligned.predict_proba(X), a.predict_proba(X), rtol=1e-5, atol=1e-8)
-    ordered = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.8] * 5, [0.2] * 5]}, order="p[2]").fit(X)
+    ordered = mf.Mixture(
+        mf.Bernoulli(), 2, weights_init=[0.5, 0.5], params_init={"p": [[0.8] * 5, [0.2] * 5]}, order="p[2]"
+    ).fit(X)
     assert ordered.params_["p"][0, 2] < ordered.params_["p"][1, 2]
     heavy = mf.Mixture(mf.Bernoulli(), 2, random_state=0, order="weight").fit(X)
     assert heavy.weights_[0] >= heavy.weights_[1]
@@ -460,21 +501,46 @@ def test_cli_select(tmp_path):
 
     path = tmp_path / "lca.csv"
     pd.DataFrame(lca_data(), columns=[f"q{j}" for j in range(6)]).to_csv(path, index=False)
-    result = CliRunner().invoke(app, ["select", str(path), "-f", "bernoulli", "-k", "1..3", "--seed", "0",
-                                      "--plot", str(tmp_path / "c.png"), "--out", str(tmp_path / "m.json")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "select",
+            str(path),
+            "-f",
+            "bernoulli",
+            "-k",
+            "1..3",
+            "--seed",
+            "0",
+            "--plot",
+            str(tmp_path / "c.png"),
+            "--out",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "BIC chooses K = 2" in result.output
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     assert len(mf.load(tmp_path / "m.json").weights_) == 2
-    bad = subprocess.run([sys.executable, "-m", "mixfit", "select", str(path), "-f", "bernoulli", "-k", "two"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mixfit", "select", str(path), "-f", "bernoulli", "-k", "two"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and bad.stderr.strip() == "error: -k must look like 1..6 or 1,2,4; got 'two'"
 
 
-@pytest.mark.parametrize("family", [mf.Gaussian("full"), mf.Gaussian("tied"), mf.Gaussian("spherical"), mf.Poisson()],
-                         ids=["full", "tied", "spherical", "poisson"])
+@pytest.mark.parametrize(
+    "family",
+    [mf.Gaussian("full"), mf.Gaussian("tied"), mf.Gaussian("spherical"), mf.Poisson()],
+    ids=["full", "tied", "spherical", "poisson"],
+)
 def test_squarem_reaches_the_same_maximum_for_the_new_families(family):
-    X = GAUSS_X if isinstance(family, mf.Gaussian) else np.random.default_rng(0).poisson([[1, 5]] * 250 + [[3, 2]] * 250)
+    X = (
+        GAUSS_X
+        if isinstance(family, mf.Gaussian)
+        else np.random.default_rng(0).poisson([[1, 5]] * 250 + [[3, 2]] * 250)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", mf.MonotonicityWarning)
         plain = mf.Mixture(family, 2, random_state=0, tol=1e-12, max_iter=5000).fit(X)

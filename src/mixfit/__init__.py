@@ -1,5 +1,6 @@
 """mixfit: finite mixture models fitted by EM, exactly as the textbooks derive it."""
 
+from mixfit.diagnostics import check_identifiability, goodness_of_fit
 from mixfit.errors import (
     ClusterError,
     ConvergenceWarning,
@@ -15,7 +16,6 @@ from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independ
 from mixfit.io import load_model as load
 from mixfit.labels import align
 from mixfit.model import Mixture
-from mixfit.diagnostics import check_identifiability, goodness_of_fit
 from mixfit.select import Selection, bootstrap_lrt, select
 from mixfit.sources import FileTable
 

@@ -65,7 +65,9 @@ class FreeScale:
         tables = [self._tables(state) for state in states]
         self.scales = ["simplex", *(family.param_scale(name) for name in self.like.params)]
         self.free = [
-            np.ones(np.shape(tables[0][i]), dtype=bool) if scale == "real" else np.all([t[i] > 0 for t in tables], axis=0)
+            np.ones(np.shape(tables[0][i]), dtype=bool)
+            if scale == "real"
+            else np.all([t[i] > 0 for t in tables], axis=0)
             for i, scale in enumerate(self.scales)
         ]
         self.points = [self._to_free(t) for t in tables]

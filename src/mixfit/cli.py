@@ -67,7 +67,9 @@ Covariance = Annotated[CovarianceName, typer.Option(help="Gaussian: covariance t
 RegCovar = Annotated[float, typer.Option(help="Gaussian: floor added to every variance.")]
 
 
-def _family(family: FamilyName, trials: int | None, trials_column: str | None, covariance: CovarianceName, reg_covar: float) -> Any:
+def _family(
+    family: FamilyName, trials: int | None, trials_column: str | None, covariance: CovarianceName, reg_covar: float
+) -> Any:
     """The family the options describe."""
     if family is FamilyName.binomial:
         return get_family("binomial", n_trials=trials_column or trials or 1)
@@ -274,7 +276,9 @@ def select_command(
     data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
     family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
     k: Annotated[str, typer.Option("-k", "--components", help="Range of K, e.g. 1..6 or 1,2,4.")] = "1..6",
-    criterion: Annotated[CriterionName, typer.Option(help="Criterion that chooses K (lower is better).")] = CriterionName.bic,
+    criterion: Annotated[
+        CriterionName, typer.Option(help="Criterion that chooses K (lower is better).")
+    ] = CriterionName.bic,
     trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
     trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
     columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
@@ -317,12 +321,18 @@ def select_command(
         plot.parent.mkdir(parents=True, exist_ok=True)
         plot_criteria(result.table, criterion.value).savefig(plot, dpi=100, format="png")
     if as_json:
-        doc = {"criterion": criterion.value, "chosen": result.best_n_components, "table": result.table.to_dict("records")}
+        doc = {
+            "criterion": criterion.value,
+            "chosen": result.best_n_components,
+            "table": result.table.to_dict("records"),
+        }
         typer.echo(json.dumps(doc, indent=2))
         return
     shown = result.table.rename(columns={"n_components": "K", "n_parameters": "npar", "best_restart": "start"})
     shown["chosen"] = np.where(shown["K"] == result.best_n_components, "<-", "")
-    out.print(f"{family.value} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}")
+    out.print(
+        f"{family.value} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}"
+    )
     out.print(escape(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
     if not result.table["converged"].all():
         err.print("[yellow]warning:[/yellow] some fits did not converge (converged = False); raise --max-iter")

@@ -33,7 +33,7 @@ def n_patterns(family: Family, data: np.ndarray) -> int | None:
         return (family.n_trials + 1) ** (data.shape[1] - 1)
     if isinstance(family, Independent):
         total = 1
-        for (group, part), piece in zip(family.parts, _split(family, data), strict=True):
+        for (_, part), piece in zip(family.parts, _split(family, data), strict=True):
             count = n_patterns(part, piece)
             if count is None:
                 return None
@@ -97,7 +97,9 @@ def goodness_of_fit(model: Any, X: Any) -> GoodnessOfFit:
             "(mixfit.bootstrap_lrt) or compare models by BIC"
         )
     if min(n, total - 1) - model.n_parameters() != df:
-        notes.append(f"poLCA's df, min(N, cells - 1) - parameters, would be {int(min(n, total - 1)) - model.n_parameters()}")
+        notes.append(
+            f"poLCA's df, min(N, cells - 1) - parameters, would be {int(min(n, total - 1)) - model.n_parameters()}"
+        )
     rows = family.describe_rows(patterns, model.feature_names_) if hasattr(model, "feature_names_") else {}
     table = pd.DataFrame({**rows, "observed": observed, "expected": expected})
     table["pearson_residual"] = (table["observed"] - table["expected"]) / np.sqrt(table["expected"])
@@ -176,9 +178,7 @@ def check_identifiability(model: Any, X: Any, warn: bool = True) -> Identifiabil
     total = n_patterns(family, data)
     frequencies = None if total is None else total - 1
     if frequencies is not None and n_free > frequencies and rule is None:
-        problems.append(
-            f"{n_free} free parameters but only {frequencies} free pattern frequencies: not identifiable"
-        )
+        problems.append(f"{n_free} free parameters but only {frequencies} free pattern frequencies: not identifiable")
     rank = None
     if np.all(state.weights > 1e-9):
         rank, problem = local_rank(family, state, source)

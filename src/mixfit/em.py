@@ -94,7 +94,9 @@ def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     return Summary(family.stats_by_component(chunk.X, resp), float(ll))
 
 
-def hold_fixed(resp: FloatArray, log_marginal: FloatArray, known: np.ndarray, known_joint: FloatArray, chunk: Chunk) -> None:
+def hold_fixed(
+    resp: FloatArray, log_marginal: FloatArray, known: np.ndarray, known_joint: FloatArray, chunk: Chunk
+) -> None:
     """Rows whose class is known (or given as a distribution r): responsibilities r, and the
     expected complete-data term ``sum_k r_k log p(x, z=k)`` in place of log p(x). EM then
     maximises the semi-supervised likelihood and still never decreases it."""
@@ -237,7 +239,8 @@ def check_monotone(previous: float, current: float, roundoff: float, n_iter: int
     if current >= previous - roundoff:
         return
     message = (
-        f"log-likelihood (log posterior with a prior) decreased at iteration {n_iter}: {previous:.12g} -> {current:.12g}; "
+        f"log-likelihood (log posterior with a prior) decreased at iteration {n_iter}: "
+        f"{previous:.12g} -> {current:.12g}; "
         "EM never decreases it, so this is a bug in mixfit; please report it"
     )
     if debug:

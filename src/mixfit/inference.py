@@ -96,7 +96,9 @@ class FreeParameters:
         self.n_weights = len(state.weights) - 1
 
     def vector(self) -> np.ndarray:
-        return np.concatenate([self.state.weights[:-1], *(np.asarray(v)[self.masks[k]] for k, v in self.state.params.items())])
+        return np.concatenate(
+            [self.state.weights[:-1], *(np.asarray(v)[self.masks[k]] for k, v in self.state.params.items())]
+        )
 
     def state_at(self, theta: np.ndarray) -> EMState:
         weights = np.append(theta[: self.n_weights], 1.0 - theta[: self.n_weights].sum())
@@ -111,9 +113,7 @@ class FreeParameters:
 
     def names(self) -> list[str]:
         flat = list(flatten_state(self.state))
-        keep = np.concatenate(
-            [np.r_[np.ones(self.n_weights, bool), False], *(m.ravel() for m in self.masks.values())]
-        )
+        keep = np.concatenate([np.r_[np.ones(self.n_weights, bool), False], *(m.ravel() for m in self.masks.values())])
         return [n for n, k in zip(flat, keep, strict=True) if k]
 
 
@@ -310,7 +310,9 @@ def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str) -> dict[
     data = pd.DataFrame(sample, columns=columns) if is_frame else sample
     refit = copy.deepcopy(model)
     base = model.family if not hasattr(model, "family_") else model.family_
-    refit.set_params(family=base, weights_init=model.weights_, params_init=dict(model.params_), n_init=1, n_jobs=None, order=None)
+    refit.set_params(
+        family=base, weights_init=model.weights_, params_init=dict(model.params_), n_init=1, n_jobs=None, order=None
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         refit.fit(data)
@@ -319,7 +321,12 @@ def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str) -> dict[
 
 
 def bootstrap(
-    model: Any, X: Any, n_boot: int = 200, kind: str = "nonparametric", random_state: Any = None, n_jobs: int | None = None
+    model: Any,
+    X: Any,
+    n_boot: int = 200,
+    kind: str = "nonparametric",
+    random_state: Any = None,
+    n_jobs: int | None = None,
 ) -> Bootstrap:
     """Refit on ``n_boot`` resampled data sets (rows drawn with replacement, or new data drawn
     from the fitted model) from the fitted parameters, align components to the fit, and report

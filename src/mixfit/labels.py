@@ -33,7 +33,10 @@ def order_of(state: EMState, rule: str) -> np.ndarray:
         return np.argsort(-state.weights, kind="stable")
     match = _ORDER.match(str(rule))
     if match is None or match["name"] not in state.params:
-        raise ModelError(f"order must be 'weight' or a parameter such as {sorted(state.params)} (optionally 'name[column]'); got {rule!r}")
+        raise ModelError(
+            f"order must be 'weight' or a parameter such as {sorted(state.params)} "
+            f"(optionally 'name[column]'); got {rule!r}"
+        )
     table = np.asarray(state.params[match["name"]]).reshape(len(state.weights), -1)
     column = int(match["column"] or 0)
     if column >= table.shape[1]:

@@ -23,8 +23,8 @@ from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning,
 from mixfit.families import Family, get_family
 from mixfit.init import INIT_METHODS, initial_state
 from mixfit.labels import order_of, permute
-from mixfit.priors import check_dirichlet
 from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
+from mixfit.priors import check_dirichlet
 from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
 
 logger = logging.getLogger("mixfit")
@@ -61,7 +61,9 @@ def known_responsibilities(y: Any, n_rows: int, n_components: int) -> FloatArray
             raise DataError(f"y must have one entry per row ({n_rows}); got shape {values.shape}")
         bad = (values != -1) & ~((values >= 0) & (values < n_components) & (values == np.floor(values)))
         if bad.any():
-            raise DataError(f"y must hold component numbers 0..{n_components - 1} or -1 (unknown); got {values[bad][0]:g}")
+            raise DataError(
+                f"y must hold component numbers 0..{n_components - 1} or -1 (unknown); got {values[bad][0]:g}"
+            )
         fixed = np.full((n_rows, n_components), np.nan)
         known = values >= 0
         fixed[known] = np.eye(n_components)[values[known].astype(int)]
@@ -650,7 +652,12 @@ class Mixture(BaseEstimator):
         return standard_errors(self, X, method)
 
     def bootstrap(
-        self, X: Any, n_boot: int = 200, kind: str = "nonparametric", random_state: Any = None, n_jobs: int | None = None
+        self,
+        X: Any,
+        n_boot: int = 200,
+        kind: str = "nonparametric",
+        random_state: Any = None,
+        n_jobs: int | None = None,
     ) -> Any:
         """Bootstrap standard errors and percentile intervals (see ``mixfit.inference.bootstrap``)."""
         from mixfit.inference import bootstrap

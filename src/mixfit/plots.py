@@ -170,8 +170,14 @@ def plot_criteria(table: Any, chosen: str = "bic") -> Figure:
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
     for name in ("aic", "bic", "sabic", "caic", "icl"):
-        ax.plot(table["n_components"], table[name], marker="o", markersize=4, label=name.upper(),
-                linewidth=2.5 if name == chosen else 1.0)
+        ax.plot(
+            table["n_components"],
+            table[name],
+            marker="o",
+            markersize=4,
+            label=name.upper(),
+            linewidth=2.5 if name == chosen else 1.0,
+        )
     best = table.loc[table[chosen].idxmin()]
     ax.axvline(best["n_components"], color="grey", linestyle=":", label=f"chosen by {chosen.upper()}")
     ax.set_xlabel("components K")

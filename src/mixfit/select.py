@@ -38,8 +38,18 @@ from mixfit.model import Mixture
 
 CRITERIA = ("aic", "bic", "sabic", "caic", "icl")
 COLUMNS = (
-    "n_components", "log_likelihood", "n_parameters", "aic", "bic", "sabic", "caic", "icl",
-    "entropy_r2", "converged", "n_iter", "best_restart",
+    "n_components",
+    "log_likelihood",
+    "n_parameters",
+    "aic",
+    "bic",
+    "sabic",
+    "caic",
+    "icl",
+    "entropy_r2",
+    "converged",
+    "n_iter",
+    "best_restart",
 )
 
 
@@ -157,7 +167,9 @@ def _lr(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[
     return 2.0 * (alternative.log_likelihood_ - null.log_likelihood_), null, alternative
 
 
-def _replicate(null: Mixture, n_rows: int, columns: list[str] | None, family: Any, k: int, options: dict[str, Any], seed: Any) -> float:
+def _replicate(
+    null: Mixture, n_rows: int, columns: list[str] | None, family: Any, k: int, options: dict[str, Any], seed: Any
+) -> float:
     rng = np.random.default_rng(seed)
     fitted_family, state = null._fitted()
     labels = rng.choice(len(state.weights), size=n_rows, p=state.weights)

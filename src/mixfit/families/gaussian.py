@@ -93,8 +93,9 @@ class Gaussian(Family):
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column
                 centre = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=0)
-            family = Gaussian(self.covariance, reg_covar=self.reg_covar, missing=self.missing,
-                              centre=np.nan_to_num(centre))
+            family = Gaussian(
+                self.covariance, reg_covar=self.reg_covar, missing=self.missing, centre=np.nan_to_num(centre)
+            )
         return family.for_data(X) if self.supports_missing else family
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:

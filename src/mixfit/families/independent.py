@@ -47,7 +47,9 @@ class Independent(Family):
 
     name = "independent"
 
-    def __init__(self, parts: Mapping[Key, Family | Mapping[str, Any]] | Sequence[Any], *, missing: bool = False) -> None:
+    def __init__(
+        self, parts: Mapping[Key, Family | Mapping[str, Any]] | Sequence[Any], *, missing: bool = False
+    ) -> None:
         from mixfit.families import from_dict
 
         items = list(parts.items()) if isinstance(parts, Mapping) else [tuple(pair) for pair in parts]
@@ -114,7 +116,9 @@ class Independent(Family):
             positions.append(idx)
         unused = sorted(set(range(len(columns))) - {i for idx in positions for i in idx})
         if unused:
-            raise DataError(f"columns {[columns[i] for i in unused]} are in no part of Independent; select them out or add a part")
+            raise DataError(
+                f"columns {[columns[i] for i in unused]} are in no part of Independent; select them out or add a part"
+            )
         return positions
 
     def _widths(self) -> list[int]:
@@ -178,7 +182,9 @@ class Independent(Family):
         return out
 
     def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
-        pieces = [family.natural_columns(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)]
+        pieces = [
+            family.natural_columns(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)
+        ]
         return np.hstack([c for c, _ in pieces]), np.hstack([b for _, b in pieces])
 
     def split_params(self, params: Params) -> list[dict[str, FloatArray]]:
@@ -212,7 +218,9 @@ class Independent(Family):
         return params
 
     def log_prior(self, params: Params) -> float:
-        return sum(family.log_prior(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True))
+        return sum(
+            family.log_prior(sub) for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)
+        )
 
     def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
         if not isinstance(params, Mapping):
@@ -225,7 +233,9 @@ class Independent(Family):
 
     def n_free_params(self, n_components: int, n_features: int) -> int:
         return sum(
-            family.n_free_params(n_components, len(group) - (1 if isinstance(getattr(family, "n_trials", None), str) else 0))
+            family.n_free_params(
+                n_components, len(group) - (1 if isinstance(getattr(family, "n_trials", None), str) else 0)
+            )
             for group, family in self.parts
         )
 
@@ -236,7 +246,11 @@ class Independent(Family):
             for (_, family), sub in zip(self.parts, self.split_params(params), strict=True)
         ]
         kinds = {p.dtype.kind for p in pieces}
-        return np.hstack(pieces) if len(kinds) == 1 or kinds <= {"i", "u", "f"} else np.hstack([p.astype(object) for p in pieces])
+        return (
+            np.hstack(pieces)
+            if len(kinds) == 1 or kinds <= {"i", "u", "f"}
+            else np.hstack([p.astype(object) for p in pieces])
+        )
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
         rows: dict[str, np.ndarray] = {}
