@@ -72,7 +72,7 @@ class FitResult:
     @property
     def objective(self) -> float:
         """What EM maximised: the log posterior with a prior, else the log-likelihood."""
-        return self.history[-1]["log_posterior"] if self.history else self.log_likelihood
+        return self.history[-1].get("log_posterior", self.log_likelihood) if self.history else self.log_likelihood
 
 
 def log_weights(weights: FloatArray) -> FloatArray:

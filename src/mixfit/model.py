@@ -313,7 +313,7 @@ class Mixture(BaseEstimator):
             rows = self._online_rows
         summary = run_e_step(family, source, state)
         running = stepwise_average(running, summary.stats, source.total_weight, n_updates, decay)
-        new_state = m_step(family, running)
+        new_state = m_step(family, running, self._weights_prior())
         rows.append(
             {
                 "rows": source.n_rows,
