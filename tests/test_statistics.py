@@ -556,3 +556,19 @@ def test_fit_warns_when_components_merge_at_the_estimate():
     with warnings.catch_warnings():
         warnings.simplefilter("error", mf.IdentifiabilityWarning)
         mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(lca_data())  # identified: no warning
+
+
+def test_csv_with_empty_fields_is_fitted_with_gaps(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("q1,q2,q3\n1,,1\n0,1,\n1,1,1\n0,0,0\n1,0,1\n,1,0\n1,1,1\n0,0,1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mixfit", "fit", str(path), "-f", "categorical", "-k", "1", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    summary = json.loads(result.stdout)
+    assert summary["family"]["missing"] is True and summary["family"]["levels"][0] == [0, 1]
+    assert summary["params"]["p"]["q1=1"] == [pytest.approx(4 / 7)]  # 7 observed answers to q1

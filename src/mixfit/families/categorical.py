@@ -219,6 +219,8 @@ def _column_levels(column: np.ndarray, label: str) -> np.ndarray:
         raise DataError(f"{label} mixes value types {kinds}; use one type per column") from None
     if levels.dtype.kind == "O" and all(isinstance(v, str) for v in levels):
         levels = levels.astype(str)
+    if levels.dtype.kind == "f" and np.array_equal(levels, np.floor(levels)):
+        levels = levels.astype(np.int64)  # whole numbers read as floats because a column has gaps
     return levels
 
 
