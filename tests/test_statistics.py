@@ -572,3 +572,24 @@ def test_csv_with_empty_fields_is_fitted_with_gaps(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["family"]["missing"] is True and summary["family"]["levels"][0] == [0, 1]
     assert summary["params"]["p"]["q1=1"] == [pytest.approx(4 / 7)]  # 7 observed answers to q1
+
+
+def test_cli_fit_prints_standard_errors_and_goodness_of_fit(tmp_path):
+    import json
+
+    import pandas as pd
+
+    path = tmp_path / "lca.csv"
+    X = lca_data(300, seed=2)
+    pd.DataFrame(X, columns=[f"x{j}" for j in range(6)]).to_csv(path, index=False)
+    command = [sys.executable, "-m", "mixfit", "fit", str(path), "-f", "bernoulli", "-k", "2", "--seed", "0"]
+    result = subprocess.run([*command, "--n-init", "3", "--se", "--gof", "--json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=3).fit(pd.read_csv(path))
+    expected_se = m.standard_errors(pd.read_csv(path)).table["se"]
+    assert summary["standard_errors"]["p[0,0]"] == pytest.approx(expected_se["p[0,0]"], rel=1e-6)
+    assert summary["goodness_of_fit"]["g2"] == pytest.approx(mf.goodness_of_fit(m, pd.read_csv(path)).g2)
+    assert summary["goodness_of_fit"]["df"] == 2**6 - 1 - 13
+    streamed = subprocess.run([*command, "--chunk-size", "50", "--se"], capture_output=True, text=True)
+    assert streamed.returncode == 2 and "--se and --gof need the data in memory" in streamed.stderr

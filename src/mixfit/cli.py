@@ -125,6 +125,10 @@ def fit(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --checkpoint.")] = False,
     covariance: Covariance = CovarianceName.full,
     reg_covar: RegCovar = 0.0,
+    se: Annotated[bool, typer.Option("--se", help="Also print standard errors (observed information).")] = False,
+    gof: Annotated[
+        bool, typer.Option("--gof", help="Also print goodness of fit (X^2, G^2) for discrete data.")
+    ] = False,
     sep: Sep = ",",
 ) -> None:
     """Fit a K-component mixture and print weights, parameters and fit statistics.
@@ -146,10 +150,10 @@ def fit(
     )
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
-        if not in_memory and (report is not None or plots is not None):
+        if not in_memory and (report is not None or plots is not None or se or gof):
             raise DataError(
-                "--report and --plots need the data in memory; leave out --chunk-size, --scheduler "
-                "and --dask-workers (or fit a sample of the file)"
+                "--report, --plots, --se and --gof need the data in memory; leave out --chunk-size, "
+                "--scheduler and --dask-workers (or fit a sample of the file)"
             )
         if isinstance(frame, FileTable) and chunk_size is None:
             err.print(
@@ -160,10 +164,12 @@ def fit(
         notes = _fit_interruptible(model, frame, resume, checkpoint)
         _write_outputs(model, frame, out_file, report, plots)
         summary = _summary(model, frame, notes)
+        summary.update(_inference(model, frame, se, gof))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         _print_summary(summary)
+        _print_inference(summary)
 
 
 def _fit_interruptible(model: Mixture, frame: Any, resume: bool, checkpoint: Path | None) -> list[str]:
@@ -248,6 +254,59 @@ def _summary(model: Mixture, frame: Any, notes: list[str]) -> dict[str, Any]:
         "converged": bool(model.converged_),
         "warnings": notes,
     }
+
+
+def _inference(model: Mixture, frame: Any, se: bool, gof: bool) -> dict[str, Any]:
+    """Standard errors and goodness of fit for the summary, when asked for."""
+    extra: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if se:
+            table = model.standard_errors(frame).table
+            extra["standard_errors"] = {name: _json_number(v) for name, v in table["se"].items()}
+        if gof:
+            from mixfit.diagnostics import goodness_of_fit
+
+            fit = goodness_of_fit(model, frame)
+            extra["goodness_of_fit"] = {
+                "chi2": fit.chi2,
+                "g2": fit.g2,
+                "df": fit.df,
+                "p_chi2": fit.p_chi2,
+                "p_g2": fit.p_g2,
+                "patterns": fit.n_patterns,
+                "notes": fit.notes,
+            }
+    extra["inference_warnings"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return extra
+
+
+def _json_number(value: float) -> float | None:
+    """NaN (an undefined standard error) as JSON null."""
+    return None if value != value else float(value)
+
+
+def _print_inference(summary: dict[str, Any]) -> None:
+    if "standard_errors" in summary:
+        table = Table(title="standard errors (observed information)")
+        table.add_column("parameter")
+        table.add_column("se", justify="right")
+        for name, value in summary["standard_errors"].items():
+            table.add_row(escape(name), "undefined" if value is None else f"{value:.6f}")
+        out.print(table)
+    fit = summary.get("goodness_of_fit")
+    if fit is not None:
+        p_chi2 = "-" if fit["p_chi2"] is None else f"{fit['p_chi2']:.4f}"
+        p_g2 = "-" if fit["p_g2"] is None else f"{fit['p_g2']:.4f}"
+        out.print(
+            f"goodness of fit: X^2 = {fit['chi2']:.4f} (p {p_chi2}), G^2 = {fit['g2']:.4f} (p {p_g2}), "
+            f"df = {fit['df']}, {fit['patterns']} possible patterns",
+            highlight=False,
+        )
+        for note in fit["notes"]:
+            err.print(f"note: {escape(note)}")
+    for note in summary.get("inference_warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {escape(note)}")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
