@@ -23,6 +23,7 @@ log-likelihood.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,8 +90,6 @@ def criteria(model: Mixture, X: Any) -> dict[str, float]:
 
 
 def _fit_one(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[Mixture, dict[str, Any]]:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reported in the table (converged) instead of once per K
         model = Mixture(family, k, **options).fit(X)
@@ -158,8 +157,6 @@ class LikelihoodRatioTest:
 
 
 def _lr(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[float, Mixture, Mixture]:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         null = Mixture(family, k, **options).fit(X)
