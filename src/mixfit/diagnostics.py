@@ -62,12 +62,14 @@ class GoodnessOfFit:
 
 def goodness_of_fit(model: Any, X: Any) -> GoodnessOfFit:
     """Observed versus expected pattern counts of a fitted discrete model on data X."""
-    family, _, source = model._source(X)
-    if not isinstance(source, ArraySource):
-        raise ModelError("goodness of fit needs the data in memory")
     from mixfit._data import as_table
+    from mixfit.sources import open_table
 
-    array, columns, _ = as_table(X)
+    if open_table(X) is not None:
+        raise ModelError("goodness of fit needs the data in memory")
+    family, _ = model._fitted()
+    array, columns, is_frame = as_table(X)
+    model._check_columns(columns, is_frame)
     data = family.validate(array, columns)
     if data.dtype.kind == "f" and np.isnan(data).any():
         raise ModelError("goodness of fit needs complete rows; these data have missing values")

@@ -35,13 +35,18 @@ def check_at_least_one(name: str, value: Any) -> float:
     return number
 
 
+def _pair(value: Any, names: str, prior: str) -> tuple[Any, Any]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ModelError(f"prior must be a pair ({names}) of {prior} hyperparameters; got {value!r}")
+    return value[0], value[1]
+
+
 def check_beta(value: Any) -> tuple[float, float] | None:
     """``(a, b)`` of a Beta prior, both >= 1, or None."""
     if value is None:
         return None
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ModelError(f"prior must be a pair (a, b) of Beta hyperparameters; got {value!r}")
-    return check_at_least_one("prior a", value[0]), check_at_least_one("prior b", value[1])
+    a, b = _pair(value, "a, b", "Beta")
+    return check_at_least_one("prior a", a), check_at_least_one("prior b", b)
 
 
 def check_dirichlet(value: Any, what: str = "prior") -> float | None:
@@ -53,9 +58,8 @@ def check_gamma(value: Any) -> tuple[float, float] | None:
     """``(shape, rate)`` of a Gamma prior: shape >= 1, rate > 0; or None."""
     if value is None:
         return None
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ModelError(f"prior must be a pair (shape, rate) of Gamma hyperparameters; got {value!r}")
-    return check_at_least_one("prior shape", value[0]), _number("prior rate", value[1])
+    shape, rate = _pair(value, "shape, rate", "Gamma")
+    return check_at_least_one("prior shape", shape), _number("prior rate", rate)
 
 
 def beta_log_density(p: FloatArray, prior: tuple[float, float] | None) -> float:

@@ -135,6 +135,13 @@ class Independent(Family):
             for (_, family), width in zip(self.parts, self._widths(), strict=True)
         ]
 
+    def _n_features(self) -> list[int]:
+        """Modelled columns of each part (a Binomial's trials column is not one)."""
+        return [len(family.feature_names([str(c) for c in group])) for group, family in self.parts]
+
+    def _feature_slices(self) -> list[slice]:
+        return self._slices(self._n_features())
+
     def _part_names(self, columns: Sequence[str]) -> list[list[str]]:
         return [[columns[i] for i in idx] for idx in self._positions(columns)]
 
@@ -174,12 +181,11 @@ class Independent(Family):
         )
 
     def design_names(self, names: Sequence[str]) -> list[str]:
-        out, offset = [], 0
-        for group, family in self.parts:
-            size = len(family.feature_names([str(c) for c in group]))
-            out += family.with_missing(False).design_names(list(names[offset : offset + size]))
-            offset += size
-        return out
+        return [
+            name
+            for (_, family), part in zip(self.parts, self._feature_slices(), strict=True)
+            for name in family.with_missing(False).design_names(list(names[part]))
+        ]
 
     def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
         pieces = [
@@ -226,17 +232,15 @@ class Independent(Family):
         if not isinstance(params, Mapping):
             raise ModelError(f"params_init must be a dict with keys '<part>.<name>'; got {params!r}")
         out: dict[str, FloatArray] = {}
-        for label, (group, family), sub in zip(self.part_labels, self.parts, self.split_params(params), strict=True):
-            n_part = len(group) - (1 if isinstance(getattr(family, "n_trials", None), str) else 0)
+        parts = zip(self.part_labels, self.parts, self.split_params(params), self._n_features(), strict=True)
+        for label, (_, family), sub, n_part in parts:
             out.update({f"{label}.{k}": v for k, v in family.check_params(sub, n_components, n_part).items()})
         return out
 
     def n_free_params(self, n_components: int, n_features: int) -> int:
         return sum(
-            family.n_free_params(
-                n_components, len(group) - (1 if isinstance(getattr(family, "n_trials", None), str) else 0)
-            )
-            for group, family in self.parts
+            family.n_free_params(n_components, n_part)
+            for (_, family), n_part in zip(self.parts, self._n_features(), strict=True)
         )
 
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -254,21 +258,17 @@ class Independent(Family):
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
         rows: dict[str, np.ndarray] = {}
-        offset = 0
-        for (group, family), part in zip(self.parts, self._slices(self._widths()), strict=True):
-            size = len(family.feature_names([str(c) for c in group]))
-            rows.update(family.describe_rows(data[:, part], list(names[offset : offset + size])))
-            offset += size
+        parts = zip(self.parts, self._slices(self._widths()), self._feature_slices(), strict=True)
+        for (_, family), part, named in parts:
+            rows.update(family.describe_rows(data[:, part], list(names[named])))
         return rows
 
     def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
         out: dict[str, tuple[list[str], FloatArray]] = {}
-        offset = 0
-        for label, (group, family), sub in zip(self.part_labels, self.parts, self.split_params(params), strict=True):
-            size = len(family.feature_names([str(c) for c in group]))
-            for key, table in family.param_columns(sub, list(names[offset : offset + size])).items():
+        parts = zip(self.part_labels, self.parts, self.split_params(params), self._feature_slices(), strict=True)
+        for label, (_, family), sub, named in parts:
+            for key, table in family.param_columns(sub, list(names[named])).items():
                 out[f"{label}.{key}"] = table
-            offset += size
         return out
 
     def init_features(self, design: FloatArray) -> FloatArray:
