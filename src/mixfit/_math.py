@@ -6,6 +6,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln
 
+from mixfit import kernels
+
 FloatArray = NDArray[np.float64]
 
 #: Probabilities are kept inside [PROB_EPS, 1 - PROB_EPS] so that no log(0) is ever taken.
@@ -27,8 +29,12 @@ def normalize_log_joint(log_joint: FloatArray, row_weight: FloatArray | None = N
 
     ``log_joint`` is overwritten with ``p(z=k | x_n)`` times ``row_weight[n]`` when given (a
     log-sum-exp over the K rows), and the returned vector of shape (n,) is
-    ``log sum_k p(x_n, z=k)``.
+    ``log sum_k p(x_n, z=k)``. Large blocks go to the compiled kernel when numba is installed
+    (``mixfit.kernels``); this NumPy code is the reference.
     """
+    compiled = kernels.normalize_log_joint(log_joint, row_weight)
+    if compiled is not None:
+        return compiled
     shift = log_joint.max(axis=0)
     log_joint -= shift
     np.exp(log_joint, out=log_joint)
