@@ -18,6 +18,9 @@ step, whose log-likelihood is never below theta_1's. So the log-likelihood never
 an accepted jump costs two E-step passes for what plain EM needs many for. As in the SQUAREM
 R package, ``step_max`` starts at 1, grows fourfold whenever a jump used it all and is accepted,
 and shrinks fourfold (not below 1) when a jump at ``step_max`` is refused.
+
+The stopping rule is plain EM's: the fit stops when one EM step (theta_0 to theta_1) gains no
+more than ``tol`` per row, and returns theta_1 with its E-step (one pass, no jump).
 """
 
 from __future__ import annotations
@@ -156,23 +159,25 @@ def fit_squarem(
         row = record(family, state, summary, theta1, passes, scale, weights_prior)
         summary1 = run_e_step(family, source, theta1)
         objective1 = summary1.log_likelihood + log_prior(family, theta1, weights_prior)
-        theta2 = m_step(family, summary1.stats, weights_prior)
         check_monotone(row["log_posterior"], objective1, row["ll_roundoff"], n_iter, debug)
-        new_state, new_summary, passes = _jump_or_step(
-            family, source, (theta1, objective1, theta2), state, control, passes + 1, weights_prior
-        )
-        objective = new_summary.log_likelihood + log_prior(family, new_state, weights_prior)
-        check_monotone(objective1, objective, row["ll_roundoff"], n_iter, debug)
         row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
         history.append(row)
-        change = abs(objective - row["log_posterior"]) / source.total_weight
-        state, summary = new_state, new_summary
+        # plain EM's stopping rule, at theta_0: one EM step gains no more than tol per row
+        converged = abs(objective1 - row["log_posterior"]) / source.total_weight <= tol
+        if converged:
+            state, summary, passes = theta1, summary1, passes + 1
+        else:
+            theta2 = m_step(family, summary1.stats, weights_prior)
+            state, summary, passes = _jump_or_step(
+                family, source, (theta1, objective1, theta2), state, control, passes + 1, weights_prior
+            )
+            objective = summary.log_likelihood + log_prior(family, state, weights_prior)
+            check_monotone(objective1, objective, row["ll_roundoff"], n_iter, debug)
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
         if on_state is not None:
             on_state(n_iter, state, history, {"e_steps": float(passes), "step_max": control["step_max"]})
-        if change <= tol:
-            converged = True
+        if converged:
             break
     history.append(record(family, state, summary, None, passes, scale, weights_prior))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
