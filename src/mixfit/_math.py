@@ -44,6 +44,15 @@ def normalize_log_joint(log_joint: FloatArray, row_weight: FloatArray | None = N
     return shift + np.log(total)
 
 
+def whole_numbers(data: np.ndarray) -> bool:
+    """Whether every entry is a whole number, checked about 1M entries at a time (no temporary of
+    the data's size)."""
+    if data.dtype.kind in "biu":
+        return True
+    rows = max(1, (1 << 20) // max(1, data[:1].size))
+    return all(np.array_equal(data[i : i + rows], np.floor(data[i : i + rows])) for i in range(0, len(data), rows))
+
+
 def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
     """``num / den`` where ``den > 0``, ``fill`` elsewhere (an empty component)."""
     num, den = np.broadcast_arrays(num, den)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import FloatArray, clamp_probs, log_binom_coef, safe_divide
+from mixfit._math import FloatArray, clamp_probs, log_binom_coef, safe_divide, whole_numbers
 from mixfit._validation import (
     as_float_array,
     check_column,
@@ -60,7 +60,7 @@ class Binomial(Family):
         else:
             self.n_trials = _check_trials(np.asarray(n_trials), "n_trials")
 
-    def _split(self, X: np.ndarray, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _split(self, X: np.ndarray, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray | float, list[str]]:
         if isinstance(self.n_trials, str):
             check_column(self.n_trials, columns, "the data (n_trials column)")
             j = list(columns).index(self.n_trials)
@@ -73,19 +73,21 @@ class Binomial(Family):
             if self.n_trials.shape != (X.shape[0],):
                 raise DataError(f"n_trials must have one entry per row ({X.shape[0]}); got shape {self.n_trials.shape}")
             return X, self.n_trials, list(columns)
-        return X, np.full(X.shape[0], float(self.n_trials)), list(columns)
+        return X, float(self.n_trials), list(columns)
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
         counts, n, names = self._split(X, columns)
         data = check_finite_numeric(counts, names)
         for j in range(data.shape[1]):
             col = data[:, j]
+            if np.isscalar(n) and col.min(initial=0.0) >= 0 and col.max(initial=0.0) <= n and whole_numbers(col):
+                continue  # valid, checked without a temporary of the column's size
             bad = (col < 0) | (col != np.floor(col)) | (col > n)
             if bad.any():
                 i = int(np.argmax(bad))
                 raise DataError(
                     f"{column_label(names, j)} must hold whole counts between 0 and n_trials; "
-                    f"got {col[i]:g} with n_trials {n[i]:g} in row {i}"
+                    f"got {col[i]:g} with n_trials {np.broadcast_to(n, col.shape)[i]:g} in row {i}"
                 )
         out = np.empty((data.shape[0], data.shape[1] + 1))
         out[:, :-1], out[:, -1] = data, n

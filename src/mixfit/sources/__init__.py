@@ -12,7 +12,7 @@ from mixfit.families import Family
 from mixfit.sources._base import SAMPLE_ROWS, Chunk, DataSource
 from mixfit.sources.cluster import DaskSource, DaskTable, is_dask_collection
 from mixfit.sources.files import CHUNK_ROWS, FileTable, StreamSource
-from mixfit.sources.memory import ArraySource, distinct_bound, unique_rows
+from mixfit.sources.memory import ArraySource, Ranges, distinct_bound, integer_ranges, unique_rows
 
 #: Data read pass by pass instead of held in memory.
 Table = FileTable | DaskTable
@@ -38,11 +38,15 @@ def as_source(
     """
     if fixed is not None:
         return ArraySource(family.design(data), sample_weight, dtype=dtype, fixed=fixed)
-    if compress == "auto":
-        compress = _compression_pays(data)
     if not compress:
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
-    unique, inverse, counts = _unique_rows_with_gaps(data)
+    coded, gaps, marker = _gaps_as_value(data)
+    ranges = integer_ranges(coded)  # one scan of the data serves the decision and the coding
+    if compress == "auto" and not _compression_pays(coded, ranges):
+        return ArraySource(family.design(data), sample_weight, dtype=dtype)
+    unique, inverse, counts = unique_rows(coded, ranges)
+    if gaps:
+        unique[unique == marker] = np.nan
     if sample_weight is None:
         weight = counts.astype(float)
     else:
@@ -64,23 +68,18 @@ def table_source(table: Table, family: Family, dtype: type = np.float64) -> Stre
     return StreamSource(table, family, dtype) if isinstance(table, FileTable) else DaskSource(table, family, dtype)
 
 
-def _unique_rows_with_gaps(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
-    """``unique_rows`` where NaN (a missing value) matches NaN: gaps become a value below all
-    others while rows are compared."""
-    gaps = np.isnan(data) if data.dtype.kind == "f" else None
-    if gaps is None or not gaps.any():
-        return unique_rows(data)
+def _gaps_as_value(data: FloatArray) -> tuple[FloatArray, bool, float]:
+    """``(data, whether it has gaps, marker)`` with NaN (a missing value) replaced by a marker
+    below all other values, so that rows compare gap for gap."""
+    if data.dtype.kind != "f" or not np.isnan(data).any():
+        return data, False, 0.0
     marker = np.nanmin(data, initial=0.0) - 1.0
-    unique, inverse, counts = unique_rows(np.where(gaps, marker, data))
-    unique[unique == marker] = np.nan
-    return unique, inverse, counts
+    return np.where(np.isnan(data), marker, data), True, marker
 
 
-def _compression_pays(data: FloatArray) -> bool:
-    if data.dtype.kind == "f" and np.isnan(data).any():
-        data = np.nan_to_num(data, nan=-1.0)  # a gap counts as one more value
+def _compression_pays(data: FloatArray, ranges: Ranges) -> bool:
     n_rows = data.shape[0]
-    bound = distinct_bound(data)
+    bound = distinct_bound(ranges)
     if bound <= n_rows / 2:
         return True
     if bound >= 2**62:

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from mixfit._math import FloatArray
+from mixfit._math import FloatArray, whole_numbers
 from mixfit.sources._base import Chunk
 
 S = TypeVar("S")
@@ -115,13 +115,7 @@ def compact(design: FloatArray) -> np.ndarray:
     8 times less memory than float64; blocks are converted back as they are used), else as is."""
     if design.dtype == np.uint8 or design.size == 0 or design.min() < 0 or design.max() > 255:
         return design
-    if design.dtype.kind == "f":  # whole numbers only; checked a block at a time (no full temporary)
-        rows = max(1, (1 << 20) // max(1, design.shape[1]))
-        for start in range(0, design.shape[0], rows):
-            block = design[start : start + rows]
-            if not np.array_equal(block, np.floor(block)):
-                return design
-    return design.astype(np.uint8)
+    return design.astype(np.uint8) if whole_numbers(design) else design
 
 
 @cache
@@ -134,13 +128,17 @@ def thread_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(N_THREADS, thread_name_prefix="mixfit")
 
 
-def unique_rows(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+Ranges = tuple[np.ndarray, np.ndarray] | None
+
+
+def unique_rows(data: FloatArray, ranges: Ranges | bool = True) -> tuple[FloatArray, np.ndarray, np.ndarray]:
     """Distinct rows (sorted), the distinct row of each row, and the count of each distinct row.
 
     Whole-number data are coded as one integer per row (mixed radix, first column most
     significant), then counted with ``bincount`` or a 1-D sort; other data use ``np.unique``.
+    ``ranges`` may pass ``integer_ranges(data)`` when it is already known.
     """
-    codes, radix = _row_codes(data)
+    codes, radix = _row_codes(data, integer_ranges(data) if ranges is True else ranges)
     if codes is None:
         unique, inverse, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
         return unique, inverse.reshape(-1), counts
@@ -157,11 +155,18 @@ def unique_rows(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
     return data[first], inverse.reshape(-1), counts
 
 
-def distinct_bound(data: FloatArray) -> float:
-    """An upper bound on the number of distinct rows from per-column ranges (inf if not integral)."""
-    if data.size == 0 or not _integral(data):
+def integer_ranges(data: FloatArray) -> Ranges:
+    """Per-column (minimum, maximum) of whole-number data; None for other (or empty) data."""
+    if data.size == 0 or not whole_numbers(data):
+        return None
+    return column_ranges(data)
+
+
+def distinct_bound(ranges: Ranges) -> float:
+    """An upper bound on the number of distinct rows from ``integer_ranges`` (inf for None)."""
+    if ranges is None:
         return float("inf")
-    low, high = column_ranges(data)
+    low, high = ranges
     return float(np.prod(high.astype(float) - low + 1))
 
 
@@ -174,18 +179,17 @@ def column_ranges(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array([data[:, j].min() for j in columns]), np.array([data[:, j].max() for j in columns])
 
 
-def _integral(data: FloatArray) -> bool:
-    return data.dtype.kind in "biu" or bool(np.all(data == np.floor(data)))
-
-
-def _row_codes(data: FloatArray) -> tuple[np.ndarray | None, int]:
-    bound = distinct_bound(data)
+def _row_codes(data: FloatArray, ranges: Ranges) -> tuple[np.ndarray | None, int]:
+    bound = distinct_bound(ranges)
     if bound >= 2**62:
         return None, 0
-    low, high = (v.astype(np.int64) for v in column_ranges(data))
+    low, high = (v.astype(np.int64) for v in ranges)
     spans = high - low + 1
     codes = np.zeros(data.shape[0], dtype=np.int64)
-    for j in range(data.shape[1]):
-        codes *= spans[j]
-        codes += (data[:, j] - low[j]).astype(np.int64)
+    step = 1 << 16  # rows per block: the temporaries stay in cache
+    for start in range(0, data.shape[0], step):
+        block, out = data[start : start + step], codes[start : start + step]
+        for j in range(data.shape[1]):
+            out *= spans[j]
+            out += (block[:, j] - low[j]).astype(np.int64)
     return codes, int(bound)
