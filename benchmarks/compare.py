@@ -67,7 +67,10 @@ def make_data(config: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def seconds_per_pass(run) -> float:
-    """``run(iterations) -> (seconds, E-step passes)``; the difference of two fits cancels set-up."""
+    """``run(iterations) -> (seconds, E-step passes)``; the difference of two fits cancels set-up.
+    A first short fit is discarded: it compiles what is compiled on first use (numba's kernel,
+    PyTorch's) and touches the memory."""
+    run(2)
     seconds_short, passes_short = run(TIMING_ITERATIONS)
     seconds_long, passes_long = run(2 * TIMING_ITERATIONS)
     return max(seconds_long - seconds_short, 0.0) / max(passes_long - passes_short, 1)

@@ -63,8 +63,25 @@ class CriterionName(str, Enum):
     icl = "icl"
 
 
+class AccelerationName(str, Enum):
+    none = "none"
+    squarem = "squarem"
+
+
 Covariance = Annotated[CovarianceName, typer.Option(help="Gaussian: covariance type.")]
 RegCovar = Annotated[float, typer.Option(help="Gaussian: floor added to every variance.")]
+Accelerate = Annotated[
+    AccelerationName, typer.Option(help="squarem: the same maximum in fewer passes over the data (SQUAREM).")
+]
+Float32 = Annotated[bool, typer.Option("--float32", help="Compute the E-step in float32 (sums stay float64).")]
+
+
+def _speed(accelerate: AccelerationName, float32: bool) -> dict[str, Any]:
+    """The estimator's speed options for the command's --accelerate and --float32."""
+    return {
+        "accelerate": None if accelerate is AccelerationName.none else accelerate.value,
+        "dtype": np.float32 if float32 else np.float64,
+    }
 
 
 def _family(
@@ -129,6 +146,9 @@ def fit(
     gof: Annotated[
         bool, typer.Option("--gof", help="Also print goodness of fit (X^2, G^2) for discrete data.")
     ] = False,
+    accelerate: Accelerate = AccelerationName.none,
+    float32: Float32 = False,
+    n_jobs: Annotated[int | None, typer.Option(help="Run the restarts on this many processes (-1: all cores).")] = None,
     sep: Sep = ",",
 ) -> None:
     """Fit a K-component mixture and print weights, parameters and fit statistics.
@@ -147,6 +167,8 @@ def fit(
         tol=tol,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
+        n_jobs=n_jobs,
+        **_speed(accelerate, float32),
     )
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
@@ -251,6 +273,7 @@ def _summary(model: Mixture, frame: Any, notes: list[str]) -> dict[str, Any]:
         "bic": model.bic(frame),
         "n_parameters": model.n_parameters(),
         "n_iter": model.n_iter_,
+        "e_steps": int(model.history_["e_steps"].iloc[-1]),
         "converged": bool(model.converged_),
         "warnings": notes,
     }
@@ -321,7 +344,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
             table.add_row(escape(f"{key}[{label}]"), *(f"{v:.6f}" for v in values))
     out.print(table)
     fit = Table(show_header=False, title="fit")
-    for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "converged"):
+    for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged"):
         value = summary[name]
         fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else str(value))
     out.print(fit)
@@ -351,6 +374,8 @@ def select_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     covariance: Covariance = CovarianceName.full,
     reg_covar: RegCovar = 0.0,
+    accelerate: Accelerate = AccelerationName.none,
+    float32: Float32 = False,
     sep: Sep = ",",
 ) -> None:
     """Fit K = 1..6 (or -k) components, print AIC, BIC, SABIC, CAIC, ICL and entropy per K, and
@@ -371,6 +396,7 @@ def select_command(
         n_jobs=n_jobs,
         max_iter=max_iter,
         tol=tol,
+        **_speed(accelerate, float32),
     )
     if out_file is not None:
         result.best_model.save(out_file)
