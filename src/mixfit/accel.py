@@ -144,7 +144,8 @@ def fit_squarem(
     """``em.fit_em`` with SQUAREM iterations: same stopping rule, same history columns.
 
     ``history[i]`` describes the parameters entering iteration i; its ``e_steps`` column counts
-    the E-step passes made so far (plain EM makes one per iteration, SQUAREM two or three).
+    the E-step passes made so far (plain EM makes one per iteration; SQUAREM two or three, and
+    one in its last iteration).
     ``progress`` (``e_steps``, ``step_max``) is what a checkpoint keeps to resume exactly.
     """
     progress = {"e_steps": 1.0, "step_max": 1.0, **(progress or {})}
