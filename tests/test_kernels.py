@@ -65,16 +65,20 @@ def test_float32_log_sum_exp_agrees_to_float32_precision(rng):
     np.testing.assert_allclose(compiled, reference, atol=1e-6)
 
 
-def test_small_blocks_and_the_switch_use_numpy(rng):
+def test_small_blocks_and_the_switch_use_numpy(rng, monkeypatch):
     small = rng.normal(size=(3, 100))
     assert kernels.normalize_log_joint(small.copy(), None) is None
-    with kernels.use("numpy"):
-        assert kernels.active() == "numpy"
-        assert kernels.normalize_log_joint(log_joint_block(rng), None) is None
-    assert kernels.active() == "numba"
+    with kernels.use("numba"):
+        with kernels.use("numpy"):
+            assert kernels.active() == "numpy"
+            assert kernels.normalize_log_joint(log_joint_block(rng), None) is None
+        assert kernels.active() == "numba"
     with pytest.raises(mf.ModelError, match="kernel must be one of"):
         with kernels.use("fortran"):
             pass
+    monkeypatch.setitem(kernels._choice, "kernel", "fortran")  # as MIXFIT_KERNEL=fortran sets it
+    with pytest.raises(mf.ModelError, match="MIXFIT_KERNEL must be one of \\['numba', 'numpy'\\]; got 'fortran'"):
+        normalize_log_joint(log_joint_block(rng), None)
 
 
 def test_a_row_with_no_possible_component_is_nan_in_both(rng):

@@ -38,6 +38,8 @@ def compiled() -> ModuleType | None:
 
 def active() -> str:
     """The kernel in use for large blocks: "numba" when chosen and installed, else "numpy"."""
+    if _choice["kernel"] not in KERNELS:
+        raise ModelError(f"MIXFIT_KERNEL must be one of {list(KERNELS)}; got {_choice['kernel']!r}")
     return "numba" if _choice["kernel"] == "numba" and compiled() is not None else "numpy"
 
 
