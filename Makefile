@@ -1,27 +1,61 @@
 # Quickstart on a fresh machine: `make demo` and `make test`. Both create .venv themselves.
+# `make test-all` (what CI runs) is `make test` followed by the slow fault-injection, Dask-cluster
+# and browser tests; it installs Debian's chromium for the browser test when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet
+PYTEST := $(BIN)/python -m pytest -q
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-all browser lint bench bench-import clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(PIP) --upgrade pip
+
+# The demo needs only the core and matplotlib (figures and reports).
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[plots]"
 	touch $@
 
-demo: $(BIN)/.installed
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
 	$(BIN)/mixfit demo --out demo-output
 	$(BIN)/mixfit fit examples/survey.csv --family bernoulli -k 3 --n-init 5 --seed 0 \
 		--out demo-output/survey-model.json --report demo-output/survey-report.html
-	@echo "figures, reports and a model file are in demo-output/"
+	@echo "figures, reports and a model file are in demo-output/; run mixfit yourself as .venv/bin/mixfit"
 
-test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+# The fast suite: every module, without the tests marked slow or browser.
+test: $(VENV)/.test-installed
+	$(PYTEST) -m "not slow and not browser"
 
-bench: $(BIN)/.installed
+test-all: test browser
+	$(PYTEST) -m "slow or browser"
+
+# Debian's chromium for the browser test, installed when missing and this user may install it.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium for the browser test"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "the browser test needs /usr/bin/chromium: run 'sudo apt-get install chromium'"; exit 1; \
+		fi; \
+	fi
+
+lint: $(VENV)/.test-installed
+	$(BIN)/python -m ruff check src tests benchmarks
+	$(BIN)/python -m ruff format --check src tests benchmarks
+
+bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_em.py
+
+bench-import: $(VENV)/.demo-installed
+	$(BIN)/python benchmarks/bench_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis demo-output test-artifacts

@@ -9,6 +9,11 @@ import pytest
 
 os.environ["MIXFIT_DEBUG"] = "1"
 
+#: Relative tolerance for totals of up to ~1e5 terms that two code paths add in different orders
+#: (chunks, compression, BLAS threads, worker processes): the worst case is n * eps = 1e5 * 1.1e-16
+#: ~ 1e-11, so 1e-10 leaves a margin of 10 and still catches any real difference.
+SUM_RTOL = 1e-10
+
 #: The seed 001 data: heads in 20 sequences of 10 flips.
 THREE_COINS = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2, 5, 2, 4, 4, 6, 4, 5, 6, 3, 3]
 #: The seed 002 data: 10 single flips.

@@ -71,7 +71,7 @@ def test_dataframe_columns_are_kept_and_checked(rng):
     np.testing.assert_allclose(m.params_["p"][0], frame.mean().to_numpy())
     with pytest.raises(mf.DataError, match=r"columns must be \['q1', 'q2', 'q3'\]"):
         m.predict(frame[["q2", "q1", "q3"]])
-    with pytest.raises(mf.DataError, match="must have 3 columns"):
+    with pytest.raises(mf.DataError, match="is expecting 3 features as input"):
         m.predict(frame[["q1", "q2"]].to_numpy())
 
 
@@ -165,5 +165,10 @@ def test_compression_is_automatic_when_it_pays_and_exact(rng):
         a = mf.Mixture(fam, 2, **start).fit(x)
     with pytest.warns(mf.ConvergenceWarning):
         b = mf.Mixture(fam, 2, compress=False, **start).fit(x)
-    np.testing.assert_allclose(a.params_["p"], b.params_["p"], rtol=1e-12)
-    np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), rtol=1e-12)
+    # The two fits add the same 1e5 terms in different groupings and orders (and BLAS may split
+    # the sums over threads): each sum is exact to n * eps = 1e5 * 1.1e-16 ~ 1e-11 relative, and
+    # 20 contracting EM steps do not amplify that; rtol 1e-10 leaves a margin of 10.
+    np.testing.assert_allclose(a.params_["p"], b.params_["p"], rtol=1e-10)
+    # A responsibility moves by at most |d r / d p| * dp <= x / (p (1 - p)) * dp ~ 50 * 1e-11 here;
+    # responsibilities can be tiny, so the bound is absolute.
+    np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), rtol=0, atol=1e-9)

@@ -19,6 +19,7 @@ import pytest
 
 import mixfit as mf
 from mixfit.cli import main
+from tests.conftest import SUM_RTOL
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -56,7 +57,8 @@ def assert_same_fit(model, reference):
     assert model.n_iter_ == reference.n_iter_
     np.testing.assert_allclose(model.params_["p"], reference.params_["p"], rtol=0, atol=1e-10)
     np.testing.assert_allclose(model.weights_, reference.weights_, rtol=0, atol=1e-10)
-    assert model.log_likelihood_ == pytest.approx(reference.log_likelihood_, rel=1e-12)
+    # sums of n terms added in another order (chunks, threads): exact to n * eps ~ 1e-11 relative
+    assert model.log_likelihood_ == pytest.approx(reference.log_likelihood_, rel=SUM_RTOL)
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".parquet", ".csv"])
@@ -68,8 +70,8 @@ def test_streamed_file_gives_the_in_memory_fit(binary, tmp_path, suffix):
     assert_same_fit(model, reference)
     assert reference.n_iter_ > 20  # a real fit, not one step
     np.testing.assert_array_equal(model.predict(table), reference.predict(X))
-    assert model.score(table) == pytest.approx(reference.score(X), rel=1e-12)
-    assert model.bic(table) == pytest.approx(reference.bic(X), rel=1e-12)
+    assert model.score(table) == pytest.approx(reference.score(X), rel=SUM_RTOL)
+    assert model.bic(table) == pytest.approx(reference.bic(X), rel=SUM_RTOL)
 
 
 def test_dask_array_and_dataframe_give_the_in_memory_fit(binary):
@@ -270,7 +272,7 @@ def test_cli_chunk_size_and_dask_workers_match_in_memory(binary, tmp_path, capsy
     for name in ("chunks", "dask"):
         assert results[name]["n_iter"] == results["memory"]["n_iter"]
         np.testing.assert_allclose(results[name]["weights"], results["memory"]["weights"], atol=1e-10)
-        assert results[name]["bic"] == pytest.approx(results["memory"]["bic"], rel=1e-12)
+        assert results[name]["bic"] == pytest.approx(results["memory"]["bic"], rel=SUM_RTOL)
 
 
 def test_cli_bad_chunk_leaves_no_model_file(binary, tmp_path, capsys):
@@ -286,7 +288,7 @@ def test_cli_bad_chunk_leaves_no_model_file(binary, tmp_path, capsys):
     code, _, err = run(
         capsys, "fit", str(path), "-f", "bernoulli", "--chunk-size", "1000", "--report", str(tmp_path / "r.html")
     )
-    assert code == 2 and "--report, --plots, --se and --gof need the data in memory" in err
+    assert code == 2 and "--report, --plots, --se, --gof and --known-labels need the data in memory" in err
 
 
 @pytest.mark.parametrize("out_name", ["classes.csv", "classes.parquet"])
@@ -304,4 +306,5 @@ def test_cli_predict_in_chunks_writes_what_predict_in_memory_writes(binary, tmp_
         assert code == 0, err
         outputs[name] = pd.read_parquet(target) if target.suffix == ".parquet" else pd.read_csv(target)
     assert outputs["chunks"]["row"].tolist() == list(range(5000))
-    pd.testing.assert_frame_equal(outputs["chunks"], outputs["memory"], check_exact=False, rtol=1e-12)
+    # responsibilities are probabilities, some tiny: compared absolutely (CSV keeps 17 digits)
+    pd.testing.assert_frame_equal(outputs["chunks"], outputs["memory"], check_exact=False, rtol=0, atol=1e-12)

@@ -12,6 +12,7 @@ from scipy import optimize, stats
 from sklearn.mixture import GaussianMixture
 
 import mixfit as mf
+from tests.conftest import SUM_RTOL
 
 RNG = np.random.default_rng(0)
 GAUSS_X = np.vstack([RNG.normal([0, 0, 0], [1, 2, 0.5], (300, 3)), RNG.normal([1.5, 1, -1], [0.5, 1, 1], (200, 3))])
@@ -343,7 +344,7 @@ def semi_supervised_data(seed=0):
 def test_semi_supervised_known_rows_hold_their_class():
     X, z = semi_supervised_data()
     y = np.where(np.arange(500) % 5 == 0, z, -1)
-    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit(X, y)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit(X, known_labels=y)
     assert np.all(np.diff(m.history_["log_likelihood"]) >= -1e-9)
     assert m.params_["p"][1].mean() > 0.6 > 0.4 > m.params_["p"][0].mean()  # labels fix the component names
     resp = m.predict_proba(X)
@@ -358,10 +359,15 @@ def test_semi_supervised_known_rows_hold_their_class():
     np.testing.assert_allclose(m.params_["p"], (r.T @ X) / r.sum(axis=0)[:, None], rtol=1e-5)
     soft = np.full((500, 2), np.nan)
     soft[known] = np.eye(2)[y[known]]
-    m2 = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit(X, soft)
+    m2 = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit(X, known_labels=soft)
     np.testing.assert_allclose(m2.params_["p"], m.params_["p"], rtol=1e-10)
-    with pytest.raises(mf.DataError, match=r"y must hold component numbers 0..1 or -1"):
-        mf.Mixture(mf.Bernoulli(), 2).fit(X, np.full(500, 2))
+    with pytest.raises(mf.DataError, match=r"known_labels must hold component numbers 0..1 or -1"):
+        mf.Mixture(mf.Bernoulli(), 2).fit(X, known_labels=np.full(500, 2))
+    # y is ignored, as by every unsupervised scikit-learn estimator; fit_predict forwards known_labels
+    plain = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12)
+    assert plain.fit(X, np.full(500, 7)).log_likelihood_ == plain.fit(X).log_likelihood_
+    labels = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-12).fit_predict(X, known_labels=y)
+    np.testing.assert_array_equal(labels, m.predict(X))
 
 
 def test_order_and_align():
@@ -408,7 +414,7 @@ def test_select_table_criteria_and_parallel_reproducibility():
     assert row["entropy_r2"] == pytest.approx(1 - entropy / (n * np.log(2)))
     assert table.loc[1, "entropy_r2"] == 1.0
     parallel = mf.select(X, mf.Bernoulli(), range(1, 4), n_init=3, random_state=0, n_jobs=2)
-    np.testing.assert_allclose(parallel.table["log_likelihood"], table["log_likelihood"], rtol=1e-12)
+    np.testing.assert_allclose(parallel.table["log_likelihood"], table["log_likelihood"], rtol=SUM_RTOL)
 
 
 def coverage_run(seed, n=800):
@@ -592,4 +598,4 @@ def test_cli_fit_prints_standard_errors_and_goodness_of_fit(tmp_path):
     assert summary["goodness_of_fit"]["g2"] == pytest.approx(mf.goodness_of_fit(m, pd.read_csv(path)).g2)
     assert summary["goodness_of_fit"]["df"] == 2**6 - 1 - 13
     streamed = subprocess.run([*command, "--chunk-size", "50", "--se"], capture_output=True, text=True)
-    assert streamed.returncode == 2 and "--se and --gof need the data in memory" in streamed.stderr
+    assert streamed.returncode == 2 and "--se, --gof and --known-labels need the data in memory" in streamed.stderr

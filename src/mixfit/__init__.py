@@ -1,29 +1,91 @@
-"""mixfit: finite mixture models fitted by EM, exactly as the textbooks derive it."""
+"""mixfit: finite mixture models fitted by EM, exactly as the textbooks derive it.
 
-from mixfit.diagnostics import check_identifiability, goodness_of_fit
+``import mixfit`` loads only the error classes; every other public name is imported from its
+module on first use (PEP 562), so the command line and ``import mixfit`` start fast and
+SciPy, scikit-learn and pandas load only when a fit needs them.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 from mixfit.errors import (
     ClusterError,
     ConvergenceWarning,
     DataError,
     EmptyComponentWarning,
     IdentifiabilityWarning,
+    MissingDependencyError,
     MixfitError,
     ModelError,
     MonotonicityError,
     MonotonicityWarning,
 )
-from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independent, Multinomial, Poisson
-from mixfit.io import load_model as load
-from mixfit.labels import align
-from mixfit.model import Mixture
-from mixfit.select import Selection, bootstrap_lrt, select
-from mixfit.sources import FileTable
 
 __version__ = "0.1.0"
 
+#: Public name -> (module, attribute in that module).
+_LAZY: dict[str, tuple[str, str]] = {
+    "Bernoulli": ("mixfit.families", "Bernoulli"),
+    "Binomial": ("mixfit.families", "Binomial"),
+    "Categorical": ("mixfit.families", "Categorical"),
+    "Gaussian": ("mixfit.families", "Gaussian"),
+    "Independent": ("mixfit.families", "Independent"),
+    "Multinomial": ("mixfit.families", "Multinomial"),
+    "Poisson": ("mixfit.families", "Poisson"),
+    "FileTable": ("mixfit.sources", "FileTable"),
+    "Mixture": ("mixfit.model", "Mixture"),
+    "Selection": ("mixfit.select", "Selection"),
+    "align": ("mixfit.labels", "align"),
+    "bootstrap_lrt": ("mixfit.select", "bootstrap_lrt"),
+    "check_identifiability": ("mixfit.diagnostics", "check_identifiability"),
+    "goodness_of_fit": ("mixfit.diagnostics", "goodness_of_fit"),
+    "load": ("mixfit.io", "load_model"),
+    "select": ("mixfit.select", "select"),
+}
+
+if TYPE_CHECKING:
+    from mixfit.diagnostics import check_identifiability, goodness_of_fit
+    from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independent, Multinomial, Poisson
+    from mixfit.io import load_model as load
+    from mixfit.labels import align
+    from mixfit.model import Mixture
+    from mixfit.select import Selection, bootstrap_lrt, select
+    from mixfit.sources import FileTable
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'mixfit' has no attribute {name!r}") from None
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(ModuleType):
+    """The package, whose function ``mixfit.select`` shares its name with the module
+    ``mixfit.select``: importing that module must not hide the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "select" and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 __all__ = [
     "Bernoulli",
-    "align",
     "Binomial",
     "Categorical",
     "ClusterError",
@@ -32,19 +94,21 @@ __all__ = [
     "EmptyComponentWarning",
     "FileTable",
     "Gaussian",
-    "Independent",
-    "Multinomial",
-    "Poisson",
     "IdentifiabilityWarning",
+    "Independent",
+    "MissingDependencyError",
     "MixfitError",
     "Mixture",
     "ModelError",
     "MonotonicityError",
     "MonotonicityWarning",
+    "Multinomial",
+    "Poisson",
     "Selection",
+    "align",
     "bootstrap_lrt",
     "check_identifiability",
     "goodness_of_fit",
-    "select",
     "load",
+    "select",
 ]

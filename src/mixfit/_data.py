@@ -14,6 +14,8 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
 
     A 1-D input is one column named ``x``; unnamed columns are ``x0, x1, ...``.
     """
+    if hasattr(X, "toarray") or hasattr(X, "todense"):
+        raise DataError("X must be dense: sparse input is not supported; convert it with X.toarray()")
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
         columns = [str(c) for c in X.columns]
         if len(set(columns)) != len(columns):
@@ -31,8 +33,14 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
         columns = columns or ["x"]
     if array.ndim != 2:
         raise DataError(f"X must be 1-D or 2-D; got {array.ndim} dimensions")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise DataError(f"X must have at least one row and one column; got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:  # worded as scikit-learn words it
+        what = "sample(s)" if array.shape[0] == 0 else "feature(s)"
+        raise DataError(
+            f"found 0 {what} (shape={array.shape}) while a minimum of 1 is required: "
+            "X must have at least one row and one column"
+        )
+    if array.dtype.kind == "c":
+        raise DataError("X must hold real numbers: Complex data not supported")
     if array.dtype.kind not in "biufOUS":
         raise DataError(f"X must hold numbers, booleans or strings; got dtype {array.dtype}")
     return array, columns or [f"x{j}" for j in range(array.shape[1])], is_frame

@@ -6,30 +6,31 @@ Typer); anything else is a bug and exits 1.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
 
-from mixfit._validation import check_column
+from mixfit import __version__
 from mixfit.errors import DataError, MixfitError
-from mixfit.families import get_family
-from mixfit.io import load_model, open_data, read_table, table_writer
-from mixfit.model import Mixture
-from mixfit.sources import FileTable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit finite mixture models by EM.")
+if TYPE_CHECKING:  # imported where used, so that `mixfit --help` starts fast
+    import pandas as pd
+
+    from mixfit.families import Family
+    from mixfit.model import Mixture
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Fit finite mixture models by EM."
+)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -39,13 +40,12 @@ _command_line: list[str] = ["mixfit"]
 Sep = Annotated[str, typer.Option(help="CSV field separator ('\\t' for tab).")]
 
 
-class FamilyName(str, Enum):
-    bernoulli = "bernoulli"
-    binomial = "binomial"
-    categorical = "categorical"
-    poisson = "poisson"
-    multinomial = "multinomial"
-    gaussian = "gaussian"
+#: Families the command line fits; a mixed table names one per group of columns.
+FAMILY_NAMES = ("bernoulli", "binomial", "categorical", "poisson", "multinomial", "gaussian")
+FAMILY_HELP = (
+    "Component family: bernoulli, binomial, categorical, poisson, multinomial or gaussian; for mixed "
+    "columns, one per group: 'q1,q2=categorical; age=gaussian; visits=poisson'."
+)
 
 
 class CovarianceName(str, Enum):
@@ -68,8 +68,10 @@ class AccelerationName(str, Enum):
     squarem = "squarem"
 
 
-Covariance = Annotated[CovarianceName, typer.Option(help="Gaussian: covariance type.")]
-RegCovar = Annotated[float, typer.Option(help="Gaussian: floor added to every variance.")]
+Covariance = Annotated[CovarianceName | None, typer.Option(help="Gaussian: covariance type [default: full].")]
+RegCovar = Annotated[float | None, typer.Option(help="Gaussian: floor added to every variance [default: 0].")]
+Trials = Annotated[int | None, typer.Option(min=1, help="Binomial: trials per row.")]
+TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
 Accelerate = Annotated[
     AccelerationName, typer.Option(help="squarem: the same maximum in fewer passes over the data (SQUAREM).")
 ]
@@ -78,27 +80,98 @@ Float32 = Annotated[bool, typer.Option("--float32", help="Compute the E-step in 
 
 def _speed(accelerate: AccelerationName, float32: bool) -> dict[str, Any]:
     """The estimator's speed options for the command's --accelerate and --float32."""
+    import numpy as np
+
     return {
         "accelerate": None if accelerate is AccelerationName.none else accelerate.value,
         "dtype": np.float32 if float32 else np.float64,
     }
 
 
+def _family_name(text: str) -> str:
+    """A family name as the user typed it, in any case; a misspelling gets a suggestion."""
+    name = text.strip().lower()
+    if name in FAMILY_NAMES:
+        return name
+    close = difflib.get_close_matches(name, FAMILY_NAMES, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; use one of {', '.join(FAMILY_NAMES)}"
+    raise DataError(f"--family {text.strip()!r} is not a family{hint}")
+
+
+def _family_spec(text: str) -> list[tuple[list[str] | None, str]]:
+    """``--family`` as (columns, family name) parts: one part with columns None for a plain name,
+    or one part per ``columns=family`` group of a mixed table."""
+    if "=" not in text:
+        return [(None, _family_name(text))]
+    parts = []
+    for group in (g for g in text.split(";") if g.strip()):
+        columns, sep, name = group.partition("=")
+        names = [c.strip() for c in columns.split(",") if c.strip()]
+        if not sep or not names:
+            raise DataError(f"--family parts must look like 'q1,q2=categorical'; got {group.strip()!r}")
+        parts.append((names, _family_name(name)))
+    return parts
+
+
 def _family(
-    family: FamilyName, trials: int | None, trials_column: str | None, covariance: CovarianceName, reg_covar: float
-) -> Any:
-    """The family the options describe."""
-    if family is FamilyName.binomial:
-        return get_family("binomial", n_trials=trials_column or trials or 1)
-    if family is FamilyName.gaussian:
-        return get_family("gaussian", covariance=covariance.value, reg_covar=reg_covar)
-    return get_family(family.value)
+    spec: str,
+    trials: int | None,
+    trials_column: str | None,
+    covariance: CovarianceName | None,
+    reg_covar: float | None,
+) -> Family:
+    """The family that ``--family`` and its options describe; options that mean nothing for it
+    are refused rather than ignored."""
+    from mixfit.families import Independent, get_family
+
+    parts = _family_spec(spec)
+    names = {name for _, name in parts}
+    if "binomial" in names and trials is None and trials_column is None:
+        raise DataError("--family binomial needs the number of trials: --trials N or --trials-column NAME")
+    if "binomial" not in names and (trials is not None or trials_column is not None):
+        raise DataError(f"--trials and --trials-column apply to --family binomial only; got --family {spec!r}")
+    if "gaussian" not in names and (covariance is not None or reg_covar is not None):
+        raise DataError(f"--covariance and --reg-covar apply to --family gaussian only; got --family {spec!r}")
+
+    def build(name: str) -> Family:
+        if name == "binomial":
+            return get_family(name, n_trials=trials_column or trials)
+        if name == "gaussian":
+            cov = "full" if covariance is None else covariance.value
+            return get_family(name, covariance=cov, reg_covar=reg_covar or 0.0)
+        return get_family(name)
+
+    if parts[0][0] is None:
+        return build(parts[0][1])
+    return Independent({tuple(columns): build(name) for columns, name in parts if columns})
 
 
-def _selected(columns: str | None, trials_column: str | None) -> list[str] | None:
-    selected = [c.strip() for c in columns.split(",")] if columns else None
-    if selected and trials_column and trials_column not in selected:
-        selected.append(trials_column)
+def _selected(
+    spec: str,
+    columns: str | None,
+    trials_column: str | None,
+    header: list[str] | None = None,
+    id_column: str | None = None,
+    drop: str | None = None,
+    extra: list[str] | None = None,
+) -> list[str] | None:
+    """The columns to read: ``--columns``, or the mixed ``--family``'s columns, or (given the file's
+    ``header``) every column but the identifier and ``--drop``; ``extra`` columns (trials, known
+    labels) are added."""
+    from mixfit._validation import check_column
+
+    selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    parts = _family_spec(spec)
+    if selected is None and parts[0][0] is not None:
+        selected = [c for names, _ in parts for c in names or []]
+    if selected is None and header is not None:
+        dropped = [c.strip() for c in drop.split(",") if c.strip()] if drop else []
+        for name in dropped:
+            check_column(name, header, "the data (--drop)")
+        selected = [c for c in header if c != id_column and c not in dropped and c not in (extra or [])]
+    needed = [c for c in [trials_column, *(extra or [])] if c]
+    if selected is not None:
+        selected += [c for c in needed if c not in selected]
     return selected
 
 
@@ -110,8 +183,18 @@ class DemoName(str, Enum):
     lca = "lca"
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mixfit {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Fit finite mixture models by EM (coins, latent classes, counts, categories)."""
 
 
@@ -119,11 +202,19 @@ def _root() -> None:
 @app.command()
 def fit(
     data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
-    family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
+    family: Annotated[str, typer.Option("--family", "-f", help=FAMILY_HELP)],
     k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
-    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
-    trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
+    trials: Trials = None,
+    trials_column: TrialsColumn = None,
     columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="Column identifying rows, not modelled (default: 'id' if present).")
+    ] = None,
+    drop: Annotated[str | None, typer.Option(help="Comma-separated columns not to model.")] = None,
+    known_labels: Annotated[
+        str | None,
+        typer.Option(help="Column of known components (1..K or c_1..c_K; empty: unknown): a semi-supervised fit."),
+    ] = None,
     n_init: Annotated[int, typer.Option(help="Restarts; the best is kept.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
@@ -140,8 +231,8 @@ def fit(
     checkpoint: Annotated[Path | None, typer.Option(help="Save the fit's state here while it runs.")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Iterations between checkpoints.")] = 10,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --checkpoint.")] = False,
-    covariance: Covariance = CovarianceName.full,
-    reg_covar: RegCovar = 0.0,
+    covariance: Covariance = None,
+    reg_covar: RegCovar = None,
     se: Annotated[bool, typer.Option("--se", help="Also print standard errors (observed information).")] = False,
     gof: Annotated[
         bool, typer.Option("--gof", help="Also print goodness of fit (X^2, G^2) for discrete data.")
@@ -155,9 +246,16 @@ def fit(
 
     Example: mixfit fit examples/three_coins.csv --family binomial --trials 10 -k 3
     """
-    selected = _selected(columns, trials_column)
+    import pandas as pd
+
+    from mixfit.io import open_data
+    from mixfit.model import Mixture
+    from mixfit.sources import FileTable
+
     if resume and checkpoint is None:
         raise DataError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
+    if trials_column is not None and "=" in family:
+        raise DataError("a mixed --family takes --trials N for its binomial columns, not --trials-column")
     model = Mixture(
         _family(family, trials, trials_column, covariance, reg_covar),
         k,
@@ -170,20 +268,18 @@ def fit(
         n_jobs=n_jobs,
         **_speed(accelerate, float32),
     )
+    selected = _model_columns(data, family, columns, trials_column, id_column, drop, known_labels, _sep(sep))
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
-        if not in_memory and (report is not None or plots is not None or se or gof):
+        if not in_memory and (report is not None or plots is not None or se or gof or known_labels):
             raise DataError(
-                "--report, --plots, --se and --gof need the data in memory; leave out --chunk-size, "
-                "--scheduler and --dask-workers (or fit a sample of the file)"
+                "--report, --plots, --se, --gof and --known-labels need the data in memory; leave out "
+                "--chunk-size, --scheduler and --dask-workers (or fit a sample of the file)"
             )
         if isinstance(frame, FileTable) and chunk_size is None:
-            err.print(
-                f"note: {data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows",
-                markup=False,
-                highlight=False,
-            )
-        notes = _fit_interruptible(model, frame, resume, checkpoint)
+            _note(f"{data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows")
+        labels = None if known_labels is None else _known_labels(frame.pop(known_labels), k)
+        notes = _fit_interruptible(model, frame, resume, checkpoint, labels)
         _write_outputs(model, frame, out_file, report, plots)
         summary = _summary(model, frame, notes)
         summary.update(_inference(model, frame, se, gof))
@@ -194,10 +290,70 @@ def fit(
         _print_inference(summary)
 
 
-def _fit_interruptible(model: Mixture, frame: Any, resume: bool, checkpoint: Path | None) -> list[str]:
+def _model_columns(
+    data: Path,
+    family: str,
+    columns: str | None,
+    trials_column: str | None,
+    id_column: str | None,
+    drop: str | None,
+    known_labels: str | None,
+    sep: str,
+) -> list[str] | None:
+    """The columns ``fit`` reads: never the row identifier (``--id-column``, else a column named
+    ``id``, which is said), never ``--drop``; ``None`` for every column of the file."""
+    from mixfit._validation import check_column
+    from mixfit.sources import FileTable
+
+    extra = [known_labels] if known_labels else []
+    if columns is None and "=" not in family:
+        header = FileTable(data, sep=sep).all_columns
+        if id_column is not None:
+            check_column(id_column, header, "the data (--id-column)")
+        elif "id" in header:
+            id_column = "id"
+            _note("column 'id' identifies rows and is not modelled (choose columns with --columns)")
+        for name in extra:
+            check_column(name, header, "the data (--known-labels)")
+        if id_column is None and not drop and not extra:
+            return None
+        return _selected(family, None, trials_column, header, id_column, drop, extra)
+    return _selected(family, columns, trials_column, extra=extra)
+
+
+def _known_labels(column: pd.Series, n_components: int) -> Any:
+    """``--known-labels`` values (1..K or c_1..c_K, empty for unknown) as fit's 0-based labels (-1: unknown)."""
+    import numpy as np
+
+    labels = np.full(len(column), -1)
+    for row, value in enumerate(column.tolist()):
+        text = "" if value is None or value != value else str(value).strip()
+        if not text:
+            continue
+        number = text[2:] if text.startswith("c_") else text
+        try:
+            k = float(number)
+        except ValueError:
+            k = 0.5
+        if k != int(k) or not 1 <= k <= n_components:
+            raise DataError(
+                f"--known-labels values must be components 1..{n_components} (or c_1..c_{n_components}) "
+                f"or empty; got {text!r} in row {row}"
+            )
+        labels[row] = int(k) - 1
+    return labels
+
+
+def _note(text: str) -> None:
+    err.print(f"note: {text}", markup=False, highlight=False)
+
+
+def _fit_interruptible(
+    model: Mixture, frame: Any, resume: bool, checkpoint: Path | None, known_labels: Any = None
+) -> list[str]:
     """Fit with progress; on Ctrl-C say where the checkpoint is and exit with status 130."""
     try:
-        return _fit_with_progress(model, frame, resume)
+        return _fit_with_progress(model, frame, resume, known_labels)
     except KeyboardInterrupt:
         where = (
             f"the last checkpoint is in {checkpoint}; continue with the same command and --resume"
@@ -217,11 +373,15 @@ def _write_outputs(model: Mixture, frame: Any, out_file: Path | None, report: Pa
         _write_plots(model, frame, plots)
 
 
-def _fit_with_progress(model: Mixture, frame: Any, resume: bool = False) -> list[str]:
+def _fit_with_progress(model: Mixture, frame: Any, resume: bool = False, known_labels: Any = None) -> list[str]:
     """Fit, with a progress bar once the fit takes more than half a second; return the warnings.
 
     A streamed file also shows how far the current pass has read.
     """
+    from rich.progress import Progress
+
+    from mixfit.sources import FileTable
+
     progress = Progress(console=err, transient=True)
     task = progress.add_task("EM", total=None)
     started = time.monotonic()
@@ -242,10 +402,10 @@ def _fit_with_progress(model: Mixture, frame: Any, resume: bool = False) -> list
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model.fit(frame, on_iteration=on_iteration, resume=resume)
+            model.fit(frame, known_labels=known_labels, on_iteration=on_iteration, resume=resume)
         finally:
             progress.stop()
-    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
 
 
 def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path) -> None:
@@ -300,7 +460,7 @@ def _inference(model: Mixture, frame: Any, se: bool, gof: bool) -> dict[str, Any
                 "patterns": fit.n_patterns,
                 "notes": fit.notes,
             }
-    extra["inference_warnings"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    extra["inference_warnings"] = [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
     return extra
 
 
@@ -311,6 +471,8 @@ def _json_number(value: float) -> float | None:
 
 def _print_inference(summary: dict[str, Any]) -> None:
     if "standard_errors" in summary:
+        from rich.table import Table
+
         table = Table(title="standard errors (observed information)")
         table.add_column("parameter")
         table.add_column("se", justify="right")
@@ -333,6 +495,8 @@ def _print_inference(summary: dict[str, Any]) -> None:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
     k = len(summary["weights"])
     table = Table(title=f"{summary['family']['family']} mixture, K = {k}, {summary['n_rows']} rows")
     table.add_column("")
@@ -356,13 +520,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @app.command("select")
 def select_command(
     data: Annotated[Path, typer.Argument(help="CSV, Parquet or .npy file, one row per observation.")],
-    family: Annotated[FamilyName, typer.Option("--family", "-f", help="Component family.")],
+    family: Annotated[str, typer.Option("--family", "-f", help=FAMILY_HELP)],
     k: Annotated[str, typer.Option("-k", "--components", help="Range of K, e.g. 1..6 or 1,2,4.")] = "1..6",
     criterion: Annotated[
         CriterionName, typer.Option(help="Criterion that chooses K (lower is better).")
     ] = CriterionName.bic,
-    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
-    trials_column: Annotated[str | None, typer.Option(help="Binomial: column holding trials.")] = None,
+    trials: Trials = None,
+    trials_column: TrialsColumn = None,
     columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
     n_init: Annotated[int, typer.Option(help="Restarts per K; the best is kept.")] = 5,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
@@ -372,8 +536,8 @@ def select_command(
     plot: Annotated[Path | None, typer.Option(help="Write the criteria against K as a PNG file.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the chosen model as JSON.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    covariance: Covariance = CovarianceName.full,
-    reg_covar: RegCovar = 0.0,
+    covariance: Covariance = None,
+    reg_covar: RegCovar = None,
     accelerate: Accelerate = AccelerationName.none,
     float32: Float32 = False,
     sep: Sep = ",",
@@ -381,14 +545,18 @@ def select_command(
     """Fit K = 1..6 (or -k) components, print AIC, BIC, SABIC, CAIC, ICL and entropy per K, and
     choose K by --criterion.
 
-    Example: mixfit select examples/lca.csv --family bernoulli -k 1..5 --seed 0 --plot criteria.png
+    Example: mixfit select examples/survey.csv --family bernoulli -k 1..5 --seed 0 --plot criteria.png
     """
+    import numpy as np
+
+    from mixfit.io import read_table
     from mixfit.select import select
 
-    frame = read_table(data, _selected(columns, trials_column), _sep(sep))
+    chosen_family = _family(family, trials, trials_column, covariance, reg_covar)
+    frame = read_table(data, _selected(family, columns, trials_column), _sep(sep))
     result = select(
         frame,
-        _family(family, trials, trials_column, covariance, reg_covar),
+        chosen_family,
         _k_range(k),
         criterion=criterion.value,
         n_init=n_init,
@@ -416,7 +584,9 @@ def select_command(
     shown = result.table.rename(columns={"n_components": "K", "n_parameters": "npar", "best_restart": "start"})
     shown["chosen"] = np.where(shown["K"] == result.best_n_components, "<-", "")
     out.print(
-        f"{family.value} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}"
+        f"{family} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}",
+        markup=False,
+        highlight=False,
     )
     out.print(escape(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
     if not result.table["converged"].all():
@@ -455,6 +625,10 @@ def predict(
 
     Example: mixfit predict model.json new.csv --proba --out classes.csv
     """
+    import pandas as pd
+
+    from mixfit.io import load_model, open_data, table_writer
+
     model = load_model(model_file)
     with open_data(data, None, _sep(sep), chunk_size) as table, table_writer(out_file, typer.echo) as write:
         offset = 0
@@ -467,6 +641,11 @@ def _predictions(
     model: Mixture, frame: pd.DataFrame, source: str, id_column: str | None, proba: bool, offset: int
 ) -> pd.DataFrame:
     """Classes or responsibilities of the rows of ``frame`` (rows ``offset``... of the file)."""
+    import numpy as np
+    import pandas as pd
+
+    from mixfit._validation import check_column
+
     ids = _ids(frame, id_column, offset)
     for name in getattr(model, "columns_", None) or []:
         check_column(name, list(frame.columns), source)
@@ -481,6 +660,11 @@ def _predictions(
 
 
 def _ids(frame: pd.DataFrame, id_column: str | None, offset: int = 0) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
+    from mixfit._validation import check_column
+
     if id_column is not None:
         check_column(id_column, list(frame.columns), "the data")
         return frame[id_column]
@@ -490,6 +674,8 @@ def _ids(frame: pd.DataFrame, id_column: str | None, offset: int = 0) -> pd.Seri
 
 
 def _write_frame(frame: pd.DataFrame, path: Path | None) -> None:
+    from mixfit.io import table_writer
+
     with table_writer(path, typer.echo) as write:
         write(frame)
 
@@ -498,9 +684,9 @@ def _write_frame(frame: pd.DataFrame, path: Path | None) -> None:
 @app.command()
 def explain(
     data: Annotated[Path, typer.Argument(help="Data file.")],
-    family: Annotated[FamilyName | None, typer.Option("--family", "-f", help="Component family.")] = None,
+    family: Annotated[str | None, typer.Option("--family", "-f", help="Component family.")] = None,
     k: Annotated[int, typer.Option("-k", "--components", help="Number of components.")] = 2,
-    trials: Annotated[int | None, typer.Option(help="Binomial: trials per row.")] = None,
+    trials: Trials = None,
     weights: Annotated[str | None, typer.Option(help="Starting weights, comma-separated.")] = None,
     params: Annotated[str | None, typer.Option(help="Starting p, comma-separated, K x D row by row.")] = None,
     model_file: Annotated[Path | None, typer.Option("--model", help="Start from a saved model.")] = None,
@@ -512,6 +698,11 @@ def explain(
     Example: mixfit explain examples/three_coins.csv -f binomial --trials 10 -k 3
     --weights 0.25,0.5,0.25 --params 0.4,0.5,0.65
     """
+    import numpy as np
+
+    from mixfit.io import load_model, read_table
+    from mixfit.model import Mixture
+
     frame = read_table(data, sep=_sep(sep))
     if model_file is not None:
         steps = load_model(model_file).explain(frame, iterations=iterations, start="fitted")
@@ -520,7 +711,7 @@ def explain(
             raise DataError("explain needs --family and --params (or --model) for its starting point")
         p = np.array(_numbers("--params", params))
         model = Mixture(
-            get_family(family.value, **({"n_trials": trials or 1} if family is FamilyName.binomial else {})),
+            _family(family, trials, None, None, None),
             k,
             params_init={"p": p.reshape(k, -1) if p.size % k == 0 else p},
             weights_init=None if weights is None else _numbers("--weights", weights),
@@ -552,6 +743,10 @@ def sample(
 
     Example: mixfit sample model.json -n 1000 --seed 1 --out fake.csv
     """
+    import pandas as pd
+
+    from mixfit.io import load_model
+
     model = load_model(model_file).set_params(random_state=seed)
     X, labels = model.sample(n)
     names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(X.shape[1])]
@@ -592,14 +787,43 @@ def _sep(text: str) -> str:
     return "\t" if text in ("\\t", "tab") else text
 
 
+#: Python spellings in library messages, and how the command line says them.
+CLI_WORDS = {
+    "Gaussian(reg_covar=1e-6)": "--reg-covar 1e-6",
+    "increase max_iter or tol": "raise --max-iter or --tol",
+    "max_iter=": "--max-iter ",
+    "n_init": "--n-init",
+}
+
+
+def _cli_words(message: str) -> str:
+    """A library message in the command line's words (``--reg-covar 1e-6``, not ``reg_covar=``)."""
+    for python, cli in CLI_WORDS.items():
+        message = message.replace(python, cli)
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one line and exit status 2 for bad input, never a traceback."""
+    """Entry point: one line on stderr and exit status 2 for bad input or a bad command line,
+    never a traceback."""
     _command_line[1:] = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="mixfit")
+        status = app(args=argv, prog_name="mixfit", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: bad options and values
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # `mixfit` alone: the help
+            typer.echo(ctx.get_help())
+            sys.exit(2)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err.print(f"error: {exc.format_message()}{where}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("interrupted", markup=False, highlight=False)
+        sys.exit(130)
     except MixfitError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {_cli_words(str(exc))}", markup=False, highlight=False)
         sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

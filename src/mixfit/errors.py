@@ -40,3 +40,7 @@ class EmptyComponentWarning(UserWarning):
 
 class ClusterError(MixfitError, RuntimeError):
     """A Dask cluster cannot run the fit (workers missing mixfit, cluster unreachable)."""
+
+
+class MissingDependencyError(MixfitError, ImportError):
+    """An optional dependency that this feature needs is not installed; the message names the extra."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixfit._optional import require
 from mixfit._validation import check_column, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import from_dict
@@ -80,12 +81,13 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
             frame = pd.DataFrame(array.reshape(len(array), -1))
             frame.columns = [f"x{j}" for j in range(frame.shape[1])]
         elif path.suffix in (".parquet", ".pq"):
+            require("pyarrow", "parquet", "reading Parquet files")
             frame = pd.read_parquet(path)
         else:
             header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None)
             _check_unique(list(header.iloc[0]) if len(header) else [], path)
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
-    except DataError:
+    except MixfitError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {str(path)!r} is empty") from None
@@ -196,8 +198,8 @@ def table_writer(path: Path | None, echo: Any = print) -> Iterator[Any]:
         return
     with atomic_path(path) as tmp:
         if path.suffix in (".parquet", ".pq"):
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            pa = require("pyarrow", "parquet", "writing Parquet files")
+            pq = require("pyarrow.parquet", "parquet", "writing Parquet files")
 
             writer: list[Any] = []
 

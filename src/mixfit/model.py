@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
 from mixfit.priors import check_dirichlet
 from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
 
-logger = logging.getLogger("mixfit")
-
 #: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
 DISTINCT_CHECK_ROWS = 200_000
 
@@ -50,30 +47,31 @@ class TrainingData:
     init_source: ArraySource
 
 
-def known_responsibilities(y: Any, n_rows: int, n_components: int) -> FloatArray:
-    """``y`` of ``fit`` as (n, K) fixed responsibilities with NaN rows where unknown."""
+def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) -> FloatArray:
+    """``known_labels`` of ``fit`` as (n, K) fixed responsibilities with NaN rows where unknown."""
     try:
-        values = np.asarray(y, dtype=float)
+        values = np.asarray(known_labels, dtype=float)
     except (TypeError, ValueError):
-        raise DataError("y must hold component numbers (-1: unknown) or rows of probabilities") from None
+        raise DataError("known_labels must hold component numbers (-1: unknown) or rows of probabilities") from None
     if values.ndim == 1:
         if values.shape != (n_rows,):
-            raise DataError(f"y must have one entry per row ({n_rows}); got shape {values.shape}")
+            raise DataError(f"known_labels must have one entry per row ({n_rows}); got shape {values.shape}")
         bad = (values != -1) & ~((values >= 0) & (values < n_components) & (values == np.floor(values)))
         if bad.any():
             raise DataError(
-                f"y must hold component numbers 0..{n_components - 1} or -1 (unknown); got {values[bad][0]:g}"
+                f"known_labels must hold component numbers 0..{n_components - 1} or -1 (unknown); "
+                f"got {values[bad][0]:g}"
             )
         fixed = np.full((n_rows, n_components), np.nan)
         known = values >= 0
         fixed[known] = np.eye(n_components)[values[known].astype(int)]
         return fixed
     if values.shape != (n_rows, n_components):
-        raise DataError(f"y as probabilities must have shape ({n_rows}, {n_components}); got {values.shape}")
+        raise DataError(f"known_labels as probabilities must have shape ({n_rows}, {n_components}); got {values.shape}")
     rows = ~np.isnan(values).all(axis=1)
     given = values[rows]
     if np.isnan(given).any() or np.any(given < 0) or np.any(np.abs(given.sum(axis=1) - 1) > 1e-6):
-        raise DataError("y rows must be probabilities (>= 0, summing to 1) or all NaN (unknown)")
+        raise DataError("known_labels rows must be probabilities (>= 0, summing to 1) or all NaN (unknown)")
     return values
 
 
@@ -102,7 +100,7 @@ class Mixture(BaseEstimator):
     random_state : int, RandomState or None
         Makes initialisation, restarts and ``sample`` reproducible.
     verbose : int, default=0
-        Log the log-likelihood of every iteration (logger ``"mixfit"``) when > 0.
+        Print the log-likelihood of every iteration to stdout when > 0.
     compress : {"auto", True, False}, default="auto"
         Merge identical rows into distinct rows with counts (exact; see ``sources.as_source``).
     checkpoint : path, optional
@@ -207,20 +205,31 @@ class Mixture(BaseEstimator):
 
     # ----------------------------------------------------------------- fitting
     def fit(
-        self, X: Any, y: Any = None, sample_weight: Any = None, *, on_iteration: Any = None, resume: bool = False
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        known_labels: Any = None,
+        on_iteration: Any = None,
+        resume: bool = False,
     ) -> Mixture:
         """Fit by EM from ``n_init`` starts; keep the one with the highest log-likelihood.
 
-        ``y`` makes the fit semi-supervised: an int array of shape (n,) with the known component
-        of a row, or -1 where unknown; or an array of shape (n, K) whose rows are a known
-        distribution over components (NaN rows: unknown). Known rows keep those responsibilities
-        at every E-step (they enter the likelihood as complete data); the others are inferred.
+        ``y`` is ignored, as by every unsupervised scikit-learn estimator (pipelines and
+        cross-validation pass it). ``sample_weight`` holds frequency weights, one per row.
+
+        ``known_labels`` makes the fit semi-supervised: an int array of shape (n,) with the known
+        component of a row, or -1 where unknown; or an array of shape (n, K) whose rows are a
+        known distribution over components (NaN rows: unknown). Known rows keep those
+        responsibilities at every E-step (they enter the likelihood as complete data); the
+        others are inferred.
 
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
         iteration (progress bars live in the caller, not here).
         """
         self._check_settings()
-        train = self._training_data(X, sample_weight, y)
+        train = self._training_data(X, sample_weight, known_labels)
         self._check_enough_rows(train)
         problem = train.family.identifiability_problem(self.n_components, train.rows)
         if problem is not None:
@@ -349,7 +358,7 @@ class Mixture(BaseEstimator):
         self._set_columns(train)
         return train.family, state, train.source
 
-    def _training_data(self, X: Any, sample_weight: Any, y: Any = None) -> TrainingData:
+    def _training_data(self, X: Any, sample_weight: Any, known_labels: Any = None) -> TrainingData:
         """X as a fit sees it (see ``TrainingData``)."""
         table = open_table(X)
         if table is None:
@@ -357,13 +366,15 @@ class Mixture(BaseEstimator):
             family = self._base_family().fitted_to(array, columns)
             data = family.validate(array, columns)
             weight = check_sample_weight(sample_weight, data.shape[0])
-            fixed = None if y is None else known_responsibilities(y, data.shape[0], self.n_components)
+            fixed = (
+                None if known_labels is None else known_responsibilities(known_labels, data.shape[0], self.n_components)
+            )
             source = as_source(
                 data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype(), fixed=fixed
             )
             return TrainingData(family, columns, is_frame, data, source, source)
-        if y is not None:
-            raise DataError(f"y (known classes) is supported for data in memory only, not {table!r}")
+        if known_labels is not None:
+            raise DataError(f"known_labels is supported for data in memory only, not {table!r}")
         if sample_weight is not None:
             raise DataError(
                 f"sample_weight is not supported for data read pass by pass ({table!r}); add the "
@@ -386,9 +397,10 @@ class Mixture(BaseEstimator):
         self.columns_ = train.columns
         self.feature_names_ = train.family.feature_names(train.columns)
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
-        """Fit, then the most likely component of every row."""
-        return self.fit(X, sample_weight=sample_weight).predict(X)
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, *, known_labels: Any = None) -> np.ndarray:
+        """Fit (``y`` ignored, ``sample_weight`` and ``known_labels`` as in ``fit``), then the most
+        likely component of every row."""
+        return self.fit(X, sample_weight=sample_weight, known_labels=known_labels).predict(X)
 
     def _fit_restarts(self, train: TrainingData, n_features: int, on_iteration: Any, resume: bool) -> FitResult:
         rng = check_random_state(self.random_state)
@@ -488,8 +500,8 @@ class Mixture(BaseEstimator):
             return None
 
         def report(n_iter: int, ll: float) -> None:
-            if self.verbose:
-                logger.info("init %d iteration %d log-likelihood %.10g", run, n_iter, ll)
+            if self.verbose:  # to stdout, as scikit-learn's estimators report progress
+                print(f"restart {run}: iteration {n_iter}, log-likelihood {ll:.10g}", flush=True)
             if on_iteration is not None:
                 on_iteration(run, n_iter, ll)
 
@@ -582,7 +594,13 @@ class Mixture(BaseEstimator):
     def _check_columns(self, columns: list[str], is_frame: bool) -> None:
         expected = getattr(self, "n_features_in_", None)
         if expected is not None and len(columns) != expected:
-            raise DataError(f"X must have {expected} columns, as at fit; got {len(columns)}")
+            one_d = not is_frame and columns == ["x"]  # as_table's name for the one column of a 1-D X
+            hint = "; a 1-D X is read as one column (Reshape your data with X.reshape(1, -1) for a single row)"
+            hint = hint if one_d else ""
+            raise DataError(
+                f"X has {len(columns)} features, but Mixture is expecting {expected} features as input "
+                f"(the columns at fit){hint}"
+            )
         names = getattr(self, "feature_names_in_", None)
         if names is not None and is_frame and list(names) != columns:
             raise DataError(f"X columns must be {list(names)}, as at fit; got {columns}")

@@ -6,22 +6,25 @@ Every function takes a fitted model (and the data where needed) and returns a ma
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from mixfit._optional import require
 from mixfit.explain import Outcomes, outcomes
 from mixfit.families import Binomial
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+else:
+    Figure = require("matplotlib.figure", "plots", "drawing figures").Figure
 
 #: Bernoulli and categorical data show at most this many patterns (the most frequent).
 MAX_PATTERNS = 30
 
 
 def _colors(k: int) -> list[Any]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
+    cmap = require("matplotlib", "plots", "drawing figures").colormaps["tab10"]
     return [cmap(j % 10) for j in range(k)]
 
 

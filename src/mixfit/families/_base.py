@@ -14,6 +14,7 @@ what makes compressed, chunked and distributed fits exact.
 from __future__ import annotations
 
 import copy
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mixfit._math import PROB_EPS, FloatArray
-from mixfit.errors import DataError
+from mixfit.errors import DataError, ModelError
 
 Params = Mapping[str, FloatArray]
 
@@ -255,6 +256,25 @@ class Family(ABC):
         coef, bias = self.natural(params)
         magnitude = np.einsum("kp,kp->", np.abs(stats.t_sum), np.abs(coef)) + np.abs(stats.resp_sum * bias).sum()
         return float(1e-12 * magnitude + PROB_EPS * stats.resp_sum.sum() * stats.t_sum.shape[1])
+
+    # scikit-learn's parameter protocol: a family is a parameter of the estimator, so a grid
+    # search can set ``family__covariance`` and ``clone`` copies it.
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's settings by name."""
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> Family:
+        """Change constructor settings; they are validated as the constructor validates them."""
+        current = self.get_params()
+        for name in params:
+            if name not in current:
+                raise ModelError(f"{type(self).__name__} has no setting {name!r}; it has {sorted(current)}")
+        self.__init__(**{**current, **params})  # type: ignore[misc]
+        return self
+
+    def __sklearn_clone__(self) -> Family:
+        return type(self)(**copy.deepcopy(self.get_params()))
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.to_dict().items() if k != "family" and v is not None and v is not False}

@@ -162,9 +162,9 @@ class FileTable:
 
     # Parquet: record batches
     def _parquet_file(self) -> Any:
-        import pyarrow.parquet as pq
+        from mixfit._optional import require
 
-        return pq.ParquetFile(self.path)
+        return require("pyarrow.parquet", "parquet", "reading Parquet files").ParquetFile(self.path)
 
     def _parquet_header(self) -> list[str]:
         return [str(name) for name in self._parquet_file().schema_arrow.names]
