@@ -21,6 +21,7 @@ def survey(rng):
     return X
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accelerate", [None, "squarem"])
 def test_resume_from_any_checkpoint_ends_where_an_uninterrupted_fit_ends(survey, tmp_path, monkeypatch, accelerate):
     import mixfit.checkpoint
@@ -112,6 +113,7 @@ def big_file(tmp_path, rng):
     return path
 
 
+@pytest.mark.slow
 def test_killed_fit_resumes_to_the_same_result(big_file, tmp_path):
     checkpoint = tmp_path / "fit.ckpt"
     reference = subprocess.run(_fit_command(big_file, tmp_path / "ref.ckpt"), capture_output=True, text=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixfit as mf
@@ -319,3 +321,167 @@ def test_categorical_model_round_trips_levels_through_parquet_and_json(capsys, t
     assert model.family_.levels[0].tolist() == ["maybe", "no", "yes"]
     direct = mf.Mixture(mf.Categorical(), 2, random_state=0).fit(frame)
     np.testing.assert_array_equal(model.predict_proba(frame), direct.predict_proba(frame))
+
+
+# ----------------------------------------------------------------------------- conventions of the tools people know
+def help_example(capsys, command):
+    """The example that ``mixfit COMMAND --help`` shows, as arguments."""
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    example = text.split("Example: mixfit ", 1)[1]
+    return shlex.split(example.split(" Arguments:", 1)[0].split(" Options:", 1)[0])
+
+
+def test_every_help_example_runs(capsys, tmp_path, monkeypatch):
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    monkeypatch.chdir(tmp_path)
+    for command in ("fit", "select", "predict", "explain", "sample", "demo"):  # fit writes model.json
+        args = help_example(capsys, command)
+        assert args[0] == command
+        code, _, err = run(capsys, *args)
+        assert code == 0, (args, err)
+    assert {"model.json", "criteria.png", "classes.csv", "fake.csv", "demo-output"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+
+
+def test_version_and_flags_without_metavar(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"mixfit {mf.__version__}"
+    code, out, _ = run(capsys, "fit", "--help")
+    assert code == 0 and "<bool>" not in out and "--json " in out and "--version" not in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-f", "Bernoulli", "-k", "2", "--seed", "0"], None),
+        (["-f", "BERNOULLI", "-k", "2", "--seed", "0"], None),
+        (["-f", "bernouli"], "--family 'bernouli' is not a family; did you mean 'bernoulli'?"),
+        (["-f", "xyz"], "--family 'xyz' is not a family; use one of bernoulli, binomial"),
+        (["-f", "bernoulli", "--trials", "3"], "--trials and --trials-column apply to --family binomial only"),
+        (["-f", "bernoulli", "--covariance", "diag"], "--covariance and --reg-covar apply to --family gaussian"),
+        (["-f", "q1,q2=bernoulli; q3 poisson"], "--family parts must look like 'q1,q2=categorical'"),
+    ],
+)
+def test_family_names_are_case_insensitive_and_misspellings_get_a_suggestion(capsys, args, message):
+    code, out, err = run(capsys, "fit", str(EXAMPLES / "survey.csv"), *args, "--json")
+    if message is None:
+        assert code == 0 and json.loads(out)["family"]["family"] == "bernoulli"
+    else:
+        assert code == 2 and err == f"error: {err[7:]}" and message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "--family binomial needs the number of trials: --trials N or --trials-column NAME"),
+        (["--trials", "0"], "Invalid value for '--trials'"),
+        (["--trials", "-3"], "Invalid value for '--trials'"),
+    ],
+)
+def test_trials_are_required_for_binomial_and_must_be_positive(capsys, args, message):
+    code, _, err = run(capsys, "fit", str(EXAMPLES / "three_coins.csv"), "-f", "binomial", *args)
+    assert code == 2 and message in err and err.startswith("error: ") and len(err.splitlines()) == 1
+
+
+def test_usage_errors_are_one_line_with_no_blank_line(capsys):
+    for args in (["fit", "x.csv", "--bogus"], ["fit", "-k", "two", "x.csv", "-f", "bernoulli"], ["nosuch"]):
+        code, out, err = run(capsys, *args)
+        assert code == 2 and out == "" and err.startswith("error: ") and len(err.splitlines()) == 1, err
+
+
+def test_an_id_column_is_never_modelled_and_drop_leaves_columns_out(capsys, tmp_path):
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    with_id = survey.assign(id=np.arange(100, 100 + len(survey)), noise=np.arange(len(survey)) % 7)[
+        ["id", *survey.columns, "noise"]
+    ]
+    path = tmp_path / "s.csv"
+    with_id.to_csv(path, index=False)
+    code, out, err = run(
+        capsys, "fit", str(path), "-f", "bernoulli", "-k", "2", "--seed", "0", "--drop", "noise", "--json"
+    )
+    assert code == 0, err
+    assert "column 'id' identifies rows and is not modelled" in err
+    assert list(json.loads(out)["params"]["p"]) == list(survey.columns)
+    renamed = with_id.rename(columns={"id": "person"})
+    renamed.to_csv(path, index=False)
+    args = ["fit", str(path), "-f", "bernoulli", "-k", "2", "--seed", "0", "--id-column", "person", "--drop", "noise"]
+    code, out, err = run(capsys, *args, "--json", "--out", str(tmp_path / "m.json"))
+    assert code == 0, err
+    assert list(json.loads(out)["params"]["p"]) == list(survey.columns)
+    code, out, _ = run(capsys, "predict", str(tmp_path / "m.json"), str(path), "--id-column", "person")
+    assert code == 0 and out.splitlines()[0] == "person,component" and out.splitlines()[1].startswith("100,")
+    code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "--drop", "nope")
+    assert code == 2 and "column 'nope' not in" in err
+
+
+def test_mixed_columns_from_the_command_line(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    z = rng.random(400) < 0.4
+    frame = pd.DataFrame(
+        {
+            "q1": np.where(rng.random(400) < np.where(z, 0.9, 0.2), "yes", "no"),
+            "q2": rng.choice(["a", "b", "c"], size=400),
+            "age": np.where(z, rng.normal(30, 3, 400), rng.normal(60, 5, 400)),
+            "visits": rng.poisson(np.where(z, 1.0, 6.0)),
+        }
+    )
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    spec = "q1,q2=categorical; age=Gaussian; visits=poisson"
+    code, out, err = run(capsys, "fit", str(path), "-f", spec, "-k", "2", "--n-init", "3", "--seed", "0", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["family"]["family"] == "independent"
+    expected = mf.Mixture(
+        mf.Independent({("q1", "q2"): mf.Categorical(), "age": mf.Gaussian(), "visits": mf.Poisson()}),
+        2,
+        n_init=3,
+        random_state=0,
+    ).fit(frame)
+    assert summary["log_likelihood"] == pytest.approx(expected.log_likelihood_, rel=1e-9)
+    means = sorted(summary["params"]["age.mean"]["age"])
+    assert means == pytest.approx([30, 60], abs=2)
+
+
+def test_known_labels_column_makes_a_semi_supervised_fit(capsys, tmp_path):
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    labels = pd.Series([""] * len(survey), dtype=object)
+    labels[:5] = "c_2"
+    path = tmp_path / "s.csv"
+    survey.assign(known=labels).to_csv(path, index=False)
+    code, out, err = run(
+        capsys, "fit", str(path), "-f", "bernoulli", "-k", "2", "--seed", "0", "--known-labels", "known", "--json"
+    )
+    assert code == 0, err
+    fixed = np.full(len(survey), -1)
+    fixed[:5] = 1
+    expected = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(survey, known_labels=fixed)
+    assert json.loads(out)["log_likelihood"] == pytest.approx(expected.log_likelihood_, rel=1e-9)
+    survey.assign(known=["7"] + [""] * (len(survey) - 1)).to_csv(path, index=False)
+    code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "-k", "2", "--known-labels", "known")
+    assert code == 2 and "--known-labels values must be components 1..2 (or c_1..c_2) or empty; got '7'" in err
+
+
+def test_library_hints_speak_the_command_line(capsys, tmp_path):
+    path = tmp_path / "g.csv"
+    pd.DataFrame({"a": [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], "b": [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]}).to_csv(path, index=False)
+    code, _, err = run(capsys, "fit", str(path), "-f", "gaussian", "-k", "2", "--seed", "0")
+    assert code == 2 and "--reg-covar 1e-6" in err and "reg_covar=" not in err
+
+
+def test_verbose_prints_progress_to_stdout(capsys):
+    x = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2, 5, 2, 4, 4, 6, 4, 5, 6, 3, 3]
+    mf.Mixture(mf.Binomial(n_trials=10), 2, random_state=0, verbose=1).fit(x)
+    out = capsys.readouterr().out.splitlines()
+    assert out and out[0].startswith("restart 0: iteration 1, log-likelihood -")
+
+
+def test_a_missing_optional_dependency_names_its_extra():
+    from mixfit._optional import require
+
+    with pytest.raises(mf.MissingDependencyError, match=r"pip install 'mixfit\[plots\]'") as info:
+        require("matplotlib_that_is_not_there", "plots", "drawing figures")
+    assert isinstance(info.value, ImportError) and "\n" not in str(info.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -35,5 +36,5 @@ def test_code_blocks_run(page, workdir):
         for line in code.splitlines():
             if line.startswith("$ mixfit "):
                 with pytest.raises(SystemExit) as done:
-                    main(line[len("$ mixfit ") :].split())
+                    main(shlex.split(line[len("$ mixfit ") :]))
                 assert done.value.code == 0, line

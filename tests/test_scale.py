@@ -84,6 +84,7 @@ def test_dask_array_and_dataframe_give_the_in_memory_fit(binary):
     assert list(model.feature_names_in_) == [f"x{j}" for j in range(D)]
 
 
+@pytest.mark.slow
 def test_two_worker_cluster_survives_a_killed_worker(binary):
     """A LocalCluster of two worker processes on loopback; one is killed (SIGKILL) mid-fit."""
     distributed = pytest.importorskip("distributed")
@@ -185,6 +186,7 @@ def test_sample_weight_with_streamed_data_is_refused(binary, tmp_path):
         mf.Mixture("bernoulli", 2).fit(table, sample_weight=np.ones(len(X)))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak RSS from /proc (Linux)")
 def test_peak_memory_does_not_grow_with_the_file(tmp_path):
     """Fitting a file 8x larger by streaming takes no more memory (peak RSS of a fresh process).
@@ -260,6 +262,7 @@ def run(capsys, *args):
     return info.value.code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_cli_chunk_size_and_dask_workers_match_in_memory(binary, tmp_path, capsys):
     X, _ = binary
     path = write(X, tmp_path / "x.csv")

@@ -244,7 +244,7 @@ def fit(
 ) -> None:
     """Fit a K-component mixture and print weights, parameters and fit statistics.
 
-    Example: mixfit fit examples/three_coins.csv --family binomial --trials 10 -k 3
+    Example: mixfit fit examples/survey.csv --family bernoulli -k 3 --n-init 5 --seed 0 --out model.json
     """
     import pandas as pd
 
@@ -327,6 +327,8 @@ def _known_labels(column: pd.Series, n_components: int) -> Any:
 
     labels = np.full(len(column), -1)
     for row, value in enumerate(column.tolist()):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # a column with gaps is read as floats
         text = "" if value is None or value != value else str(value).strip()
         if not text:
             continue
@@ -623,7 +625,7 @@ def predict(
 ) -> None:
     """Most likely component (c_1, c_2, ...) or responsibilities of every row of new data.
 
-    Example: mixfit predict model.json new.csv --proba --out classes.csv
+    Example: mixfit predict model.json examples/survey.csv --proba --out classes.csv
     """
     import pandas as pd
 

@@ -125,7 +125,9 @@ def dask_client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ClusterError("Dask is not installed; install it with: pip install 'mixfit[dask]'") from None
+        raise ClusterError(
+            "Dask is not installed; install the extra: pip install 'mixfit[dask]' (from a clone: pip install '.[dask]')"
+        ) from None
     cluster = None
     if scheduler is not None:
         try:
