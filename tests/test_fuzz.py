@@ -71,7 +71,8 @@ def problems(draw):
 
 
 def _fit(family, X, k, sample_weight, start, init, seed):
-    model = mf.Mixture(family, k, init=init, random_state=seed, max_iter=300, tol=1e-10, **start)
+    options = {"n_init": 6, "n_converge": 2} if not start else {}  # the screening too, kept small
+    model = mf.Mixture(family, k, init=init, random_state=seed, max_iter=300, tol=1e-10, **options, **start)
     with warnings.catch_warnings():
         for category in (mf.IdentifiabilityWarning, mf.ConvergenceWarning, mf.EmptyComponentWarning):
             warnings.simplefilter("ignore", category)

@@ -44,13 +44,13 @@ def test_same_random_state_same_fit_and_restarts_keep_the_best(rng, monkeypatch)
 
     real_fit_em = mixfit.model.fit_em
     monkeypatch.setattr(mixfit.model, "fit_em", recording_fit_em)
-    a = mf.Mixture(mf.Bernoulli(), 3, n_init=6, random_state=7, init="random", tol=1e-4).fit(X)
+    a = mf.Mixture(mf.Bernoulli(), 3, n_init=6, n_converge=6, random_state=7, init="random", tol=1e-4).fit(X)
     lls = [r.log_likelihood for r in runs]
     assert len(lls) == 6 and len(set(np.round(lls, 6))) > 1  # the restarts really differ
     best = runs[int(np.argmax(lls))]
     assert a.log_likelihood_ == max(lls) and a.n_iter_ == best.n_iter and a.converged_ == best.converged
     assert len(a.history_) == len(best.history)
-    b = mf.Mixture(mf.Bernoulli(), 3, n_init=6, random_state=7, init="random", tol=1e-4).fit(X)
+    b = mf.Mixture(mf.Bernoulli(), 3, n_init=6, n_converge=6, random_state=7, init="random", tol=1e-4).fit(X)
     np.testing.assert_array_equal(a.params_["p"], b.params_["p"])
 
 

@@ -23,6 +23,7 @@ from mixfit.errors import (
     ModelError,
     MonotonicityError,
     MonotonicityWarning,
+    ReplicationWarning,
 )
 
 __version__ = "0.1.0"
@@ -104,6 +105,7 @@ __all__ = [
     "MonotonicityWarning",
     "Multinomial",
     "Poisson",
+    "ReplicationWarning",
     "Selection",
     "align",
     "bootstrap_lrt",

@@ -215,7 +215,12 @@ def fit(
         str | None,
         typer.Option(help="Column of known components (1..K or c_1..c_K; empty: unknown): a semi-supervised fit."),
     ] = None,
-    n_init: Annotated[int, typer.Option(help="Restarts; the best is kept.")] = 1,
+    weight_column: Annotated[
+        str | None, typer.Option(help="Column of frequency weights (a pattern table's counts), not modelled.")
+    ] = None,
+    n_init: Annotated[
+        int, typer.Option(help="Starts; the best 4 after 10 screening iterations run to convergence.")
+    ] = 20,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
@@ -268,20 +273,22 @@ def fit(
         n_jobs=n_jobs,
         **_speed(accelerate, float32),
     )
-    selected = _model_columns(data, family, columns, trials_column, id_column, drop, known_labels, _sep(sep))
+    extra = [c for c in (known_labels, weight_column) if c]
+    selected = _model_columns(data, family, columns, trials_column, id_column, drop, extra, _sep(sep))
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
-        if not in_memory and (report is not None or plots is not None or se or gof or known_labels):
+        if not in_memory and (report is not None or plots is not None or se or gof or extra):
             raise DataError(
-                "--report, --plots, --se, --gof and --known-labels need the data in memory; leave out "
+                "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory; leave out "
                 "--chunk-size, --scheduler and --dask-workers (or fit a sample of the file)"
             )
         if isinstance(frame, FileTable) and chunk_size is None:
             _note(f"{data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows")
         labels = None if known_labels is None else _known_labels(frame.pop(known_labels), k)
-        notes = _fit_interruptible(model, frame, resume, checkpoint, labels)
+        weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
+        notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight)
         _write_outputs(model, frame, out_file, report, plots)
-        summary = _summary(model, frame, notes)
+        summary = _summary(model, frame, notes, weight)
         summary.update(_inference(model, frame, se, gof))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -297,7 +304,7 @@ def _model_columns(
     trials_column: str | None,
     id_column: str | None,
     drop: str | None,
-    known_labels: str | None,
+    extra: list[str],
     sep: str,
 ) -> list[str] | None:
     """The columns ``fit`` reads: never the row identifier (``--id-column``, else a column named
@@ -305,7 +312,6 @@ def _model_columns(
     from mixfit._validation import check_column
     from mixfit.sources import FileTable
 
-    extra = [known_labels] if known_labels else []
     if columns is None and "=" not in family:
         header = FileTable(data, sep=sep).all_columns
         if id_column is not None:
@@ -314,7 +320,7 @@ def _model_columns(
             id_column = "id"
             _note("column 'id' identifies rows and is not modelled (choose columns with --columns)")
         for name in extra:
-            check_column(name, header, "the data (--known-labels)")
+            check_column(name, header, "the data (--known-labels, --weight-column)")
         if id_column is None and not drop and not extra:
             return None
         return _selected(family, None, trials_column, header, id_column, drop, extra)
@@ -351,11 +357,16 @@ def _note(text: str) -> None:
 
 
 def _fit_interruptible(
-    model: Mixture, frame: Any, resume: bool, checkpoint: Path | None, known_labels: Any = None
+    model: Mixture,
+    frame: Any,
+    resume: bool,
+    checkpoint: Path | None,
+    known_labels: Any = None,
+    sample_weight: Any = None,
 ) -> list[str]:
     """Fit with progress; on Ctrl-C say where the checkpoint is and exit with status 130."""
     try:
-        return _fit_with_progress(model, frame, resume, known_labels)
+        return _fit_with_progress(model, frame, resume, known_labels, sample_weight)
     except KeyboardInterrupt:
         where = (
             f"the last checkpoint is in {checkpoint}; continue with the same command and --resume"
@@ -375,7 +386,9 @@ def _write_outputs(model: Mixture, frame: Any, out_file: Path | None, report: Pa
         _write_plots(model, frame, plots)
 
 
-def _fit_with_progress(model: Mixture, frame: Any, resume: bool = False, known_labels: Any = None) -> list[str]:
+def _fit_with_progress(
+    model: Mixture, frame: Any, resume: bool = False, known_labels: Any = None, sample_weight: Any = None
+) -> list[str]:
     """Fit, with a progress bar once the fit takes more than half a second; return the warnings.
 
     A streamed file also shows how far the current pass has read.
@@ -404,7 +417,9 @@ def _fit_with_progress(model: Mixture, frame: Any, resume: bool = False, known_l
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model.fit(frame, known_labels=known_labels, on_iteration=on_iteration, resume=resume)
+            model.fit(
+                frame, sample_weight=sample_weight, known_labels=known_labels, on_iteration=on_iteration, resume=resume
+            )
         finally:
             progress.stop()
     return [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
@@ -421,7 +436,7 @@ def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path) -> None:
         partial.replace(target)  # atomic: an interrupted run never leaves half an image
 
 
-def _summary(model: Mixture, frame: Any, notes: list[str]) -> dict[str, Any]:
+def _summary(model: Mixture, frame: Any, notes: list[str], sample_weight: Any = None) -> dict[str, Any]:
     params = {}
     for key, (labels, values) in model.family_.param_columns(model.params_, model.feature_names_).items():
         params[key] = {label: values[:, j].tolist() for j, label in enumerate(labels)}
@@ -431,13 +446,15 @@ def _summary(model: Mixture, frame: Any, notes: list[str]) -> dict[str, Any]:
         "weights": model.weights_.tolist(),
         "params": params,
         "log_likelihood": model.log_likelihood_,
-        "aic": model.aic(frame),
-        "bic": model.bic(frame),
+        "aic": model.aic(frame, sample_weight),
+        "bic": model.bic(frame, sample_weight),
         "n_parameters": model.n_parameters(),
         "n_iter": model.n_iter_,
         "e_steps": int(model.history_["e_steps"].iloc[-1]),
         "converged": bool(model.converged_),
+        "starts": model.replication_,
         "warnings": notes,
+        "notes": list(getattr(model, "fit_notes_", [])),
     }
 
 
@@ -510,12 +527,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
             table.add_row(escape(f"{key}[{label}]"), *(f"{v:.6f}" for v in values))
     out.print(table)
     fit = Table(show_header=False, title="fit")
-    for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged"):
+    for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged", "starts"):
         value = summary[name]
-        fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else str(value))
+        fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else escape(str(value)))
     out.print(fit)
     for note in summary["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {escape(note)}")
+    for note in summary.get("notes", []):
+        _note(note)
 
 
 # ------------------------------------------------------------------------ select
@@ -530,7 +549,10 @@ def select_command(
     trials: Trials = None,
     trials_column: TrialsColumn = None,
     columns: Annotated[str | None, typer.Option(help="Comma-separated columns to model.")] = None,
-    n_init: Annotated[int, typer.Option(help="Restarts per K; the best is kept.")] = 5,
+    weight_column: Annotated[
+        str | None, typer.Option(help="Column of frequency weights (a pattern table's counts), not modelled.")
+    ] = None,
+    n_init: Annotated[int, typer.Option(help="Starts per K (screened as by fit); the best is kept.")] = 20,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
@@ -555,11 +577,15 @@ def select_command(
     from mixfit.select import select
 
     chosen_family = _family(family, trials, trials_column, covariance, reg_covar)
-    frame = read_table(data, _selected(family, columns, trials_column), _sep(sep))
+    extra = [weight_column] if weight_column else []
+    selected = _model_columns(data, family, columns, trials_column, None, None, extra, _sep(sep))
+    frame = read_table(data, selected, _sep(sep))
+    weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
     result = select(
         frame,
         chosen_family,
         _k_range(k),
+        sample_weight=weight,
         criterion=criterion.value,
         n_init=n_init,
         random_state=seed,

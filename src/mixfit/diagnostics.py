@@ -118,6 +118,8 @@ def _as_user_rows(array: np.ndarray, inverse: np.ndarray, n_unique: int) -> np.n
 
 #: ``fit`` checks local identifiability itself when design rows x free parameters stay below this.
 FIT_CHECK_SIZE = 2_000_000
+#: ... and at most this many free parameters (the information matrix is P x P, its SVD O(P^3)).
+FIT_CHECK_PARAMS = 400
 
 
 def local_rank(family: Family, state: Any, source: ArraySource) -> tuple[int, str | None]:

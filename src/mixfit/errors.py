@@ -44,3 +44,8 @@ class ClusterError(MixfitError, RuntimeError):
 
 class MissingDependencyError(MixfitError, ImportError):
     """An optional dependency that this feature needs is not installed; the message names the extra."""
+
+
+class ReplicationWarning(ConvergenceWarning):
+    """Only one of several starts run to convergence reached the best log-likelihood: it may be a
+    local maximum; more starts (``n_init``) would tell."""

@@ -13,12 +13,21 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from mixfit import restarts
 from mixfit._data import as_table
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit._validation import check_int, check_option, check_sample_weight, check_weights
 from mixfit.accel import ACCELERATIONS, fit_squarem
 from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_step
-from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError
+from mixfit.errors import (
+    ConvergenceWarning,
+    DataError,
+    EmptyComponentWarning,
+    IdentifiabilityWarning,
+    MixfitError,
+    ModelError,
+    ReplicationWarning,
+)
 from mixfit.families import Family, get_family
 from mixfit.init import INIT_METHODS, initial_state
 from mixfit.labels import order_of, permute
@@ -28,6 +37,10 @@ from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open
 
 #: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
 DISTINCT_CHECK_ROWS = 200_000
+#: Starts are screened on a sample of this many rows when the data hold more distinct rows.
+SCREEN_ROWS = 20_000
+#: Starts run to convergence after the screening, for data that small (else 1).
+DEFAULT_CONVERGE = 4
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,14 @@ def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) ->
     return values
 
 
+def _run_start(fit_loop: Any, family: Family, source: DataSource, state: EMState, options: dict) -> FitResult | str:
+    """One start run to convergence in a worker: the result, or the reason it failed."""
+    try:
+        return fit_loop(family, source, state, **options)
+    except ModelError as exc:
+        return str(exc)
+
+
 class Mixture(BaseEstimator):
     """A finite mixture of ``n_components`` members of one family, fitted by EM.
 
@@ -85,14 +106,26 @@ class Mixture(BaseEstimator):
         ``Categorical()`` or a registered name such as ``"bernoulli"``.
     n_components : int, default=1
         Number of components K.
-    init : {"k-means++", "random"}, default="k-means++"
-        How starting responsibilities are drawn when ``params_init`` is not given.
+    init : {"k-means++", "random", "hard-k-means++"}, default="k-means++"
+        How starting responsibilities are drawn when ``params_init`` is not given (see
+        ``mixfit.init``): k-means++ assignments blended with uniform responsibilities, random
+        Dirichlet responsibilities, or bare k-means++ assignments.
     weights_init : array-like of shape (K,), optional
         Starting mixture weights (must sum to 1).
     params_init : dict, optional
         Starting component parameters, leading axis K (e.g. ``{"p": [[0.4], [0.5]]}``).
-    n_init : int, default=1
-        Restarts; the one with the highest log-likelihood is kept.
+    n_init : int, default=20
+        Starts drawn by ``init``; the one with the highest log-likelihood is kept. When there
+        are more than ``n_converge``, each first runs ``screen_iter`` iterations and only the
+        ``n_converge`` best go on to convergence (``restarts_`` records every start).
+    n_converge : int, optional
+        Starts run to convergence after the screening (Mplus's ``STARTS = 20 4``); their
+        agreement is the replication check (``replication_``, ``ReplicationWarning``). By
+        default 4 when the data are in memory with at most ``SCREEN_ROWS`` distinct rows, else
+        1, so that a fit of big data costs about one start plus a screening on a sample.
+    screen_iter : int, default=10
+        EM iterations of every start in the screening stage (on a sample of ``SCREEN_ROWS``
+        rows when the data hold more distinct rows).
     max_iter : int, default=1000
         EM iterations (M-steps) at most; ``max_iter=1`` is exactly one EM update.
     tol : float, default=1e-8
@@ -168,7 +201,9 @@ class Mixture(BaseEstimator):
         init: str = "k-means++",
         weights_init: Any = None,
         params_init: Any = None,
-        n_init: int = 1,
+        n_init: int = 20,
+        n_converge: int | None = None,
+        screen_iter: int = 10,
         max_iter: int = 1000,
         tol: float = 1e-8,
         random_state: Any = None,
@@ -189,6 +224,8 @@ class Mixture(BaseEstimator):
         self.weights_init = weights_init
         self.params_init = params_init
         self.n_init = n_init
+        self.n_converge = n_converge
+        self.screen_iter = screen_iter
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
@@ -251,6 +288,15 @@ class Mixture(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        reached, finished = restarts.replication(self._restart_records)
+        if finished >= 2 and reached == 1:
+            warnings.warn(
+                f"{self.replication_}: the best maximum was found once, so it may not be the "
+                "global one; raise n_init (CLI: --n-init) and look at restarts_",
+                ReplicationWarning,
+                stacklevel=2,
+            )
+        self.fit_notes_: list[str] = []
         if problem is None:
             self._warn_if_not_locally_identified(train, best.state)
         self._set_columns(train)
@@ -269,17 +315,29 @@ class Mixture(BaseEstimator):
         return self
 
     def _warn_if_not_locally_identified(self, train: TrainingData, state: EMState) -> None:
-        """The rank check of ``mixfit.check_identifiability`` at the estimate, when it is cheap
-        (data in memory, distinct rows x free parameters below ``FIT_CHECK_SIZE``)."""
-        from mixfit.diagnostics import FIT_CHECK_SIZE, local_rank
+        """The rank check of ``mixfit.check_identifiability`` at the estimate, when it is cheap:
+        data in memory, at most ``FIT_CHECK_PARAMS`` free parameters and distinct rows x free
+        parameters below ``FIT_CHECK_SIZE``. It never fails a fit: when it is skipped or cannot
+        be computed, ``fit_notes_`` says so."""
+        from mixfit.diagnostics import FIT_CHECK_PARAMS, FIT_CHECK_SIZE, local_rank
 
         source = train.source
         n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
-        if not isinstance(source, ArraySource) or source.design.shape[0] * n_free > FIT_CHECK_SIZE:
+        if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or not isinstance(source, ArraySource):
             return
-        if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or source.fixed is not None:
+        if source.fixed is not None:
             return
-        problem = local_rank(train.family, state, source)[1]
+        if n_free > FIT_CHECK_PARAMS or source.design.shape[0] * n_free > FIT_CHECK_SIZE:
+            self.fit_notes_.append(
+                f"local identifiability not checked after the fit ({n_free} free parameters, "
+                f"{source.design.shape[0]} distinct rows); run mixfit.check_identifiability(model, X) for it"
+            )
+            return
+        try:
+            problem = local_rank(train.family, state, source)[1]
+        except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            self.fit_notes_.append(f"local identifiability could not be checked at the estimate: {exc}")
+            return
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=3)
 
@@ -403,73 +461,222 @@ class Mixture(BaseEstimator):
         return self.fit(X, sample_weight=sample_weight, known_labels=known_labels).predict(X)
 
     def _fit_restarts(self, train: TrainingData, n_features: int, on_iteration: Any, resume: bool) -> FitResult:
+        """Draw the starts, screen them when there are more than ``n_converge``, run the best to
+        convergence; record every start in ``restarts_`` (see ``mixfit.restarts``)."""
         rng = check_random_state(self.random_state)
-        n_runs = 1 if self.params_init is not None else self.n_init
         family, source = train.family, train.source
         checkpoint = self._checkpointer(family, source)
         resumed = checkpoint.load() if resume and checkpoint is not None else None
-        if n_runs > 1 and self.n_jobs not in (None, 1) and checkpoint is None and isinstance(source, ArraySource):
-            return self._fit_restarts_in_parallel(train, n_features, n_runs, rng, on_iteration)
-        best: FitResult | None = None if resumed is None else resumed.best
-        self.best_restart_ = 0 if resumed is None else resumed.restart
-        for run in range(n_runs):
-            state = self._initial_state(train, n_features, rng)  # drawn for every restart, as resumed fits do
-            start = (0, None, None)
-            if resumed is not None and run < resumed.restart:
+        finals, records = self._screened_starts(train, n_features, rng, on_iteration)
+        if not finals:
+            reasons = sorted({r.reason for r in records})
+            raise ModelError(f"every one of the {len(records)} starts failed: {'; '.join(reasons)}")
+        parallel = self.n_jobs not in (None, 1) and checkpoint is None and isinstance(source, ArraySource)
+        if len(finals) > 1 and parallel:
+            results = self._run_in_parallel(train, finals, on_iteration)
+        else:
+            results = self._run_in_turn(train, finals, on_iteration, checkpoint, resumed)
+        for (start, _, _), result in zip(finals, results, strict=True):
+            if isinstance(result, str):
+                records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, result))
+            elif result is not None:
+                status = restarts.SAME if result.converged else restarts.MAX_ITER
+                records.append(
+                    restarts.StartRecord(start, result.log_likelihood, result.n_iter, result.converged, status)
+                )
+        done = [(start, r) for (start, _, _), r in zip(finals, results, strict=True) if isinstance(r, FitResult)]
+        best_start, best = None, None if resumed is None else resumed.best
+        for start, result in done:  # the first of equal objectives wins, as argmax does
+            if best is None or result.objective > best.objective:
+                best_start, best = start, result
+        if best is None:
+            reasons = sorted({r.reason for r in records if r.reason})
+            raise ModelError(f"every one of the {len(records)} starts failed: {'; '.join(reasons)}")
+        if best_start is None:  # resumed: the best finished before the interruption
+            best_start = finals[min(resumed.restart, len(finals) - 1)][0]
+            if all(r.start != best_start for r in records):
+                records.append(restarts.StartRecord(best_start, best.log_likelihood, best.n_iter, best.converged, ""))
+        self.best_restart_ = best_start
+        self._restart_records = restarts.classify(records, best_start)
+        if checkpoint is not None:
+            checkpoint.remove()
+        return best
+
+    def _screened_starts(
+        self, train: TrainingData, n_features: int, rng: np.random.RandomState, on_iteration: Any = None
+    ) -> tuple[list[tuple[int, EMState, FitResult | None]], list[restarts.StartRecord]]:
+        """The starts to run to convergence, as ``(start, state, screening result)``, and the
+        records of the starts that failed or were screened out.
+
+        With more than ``n_converge`` starts each runs ``screen_iter`` iterations first, on the
+        training data when they are small (the final stage then continues those iterations, so a
+        kept start ends exactly where it would have ended unscreened) or on a sample of
+        ``SCREEN_ROWS`` rows; the best ``n_converge`` go on.
+        """
+        n_starts = 1 if self.params_init is not None else self.n_init
+        states: list[tuple[int, EMState]] = []
+        records: list[restarts.StartRecord] = []
+        for start in range(n_starts):
+            try:
+                states.append((start, self._initial_state(train, n_features, rng)))
+            except ModelError as exc:  # e.g. a singular covariance from a start's M-step
+                records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, str(exc)))
+        n_keep = self._n_converge(train)
+        if len(states) <= n_keep:
+            return [(start, state, None) for start, state in states], records
+        screen, whole = self._screening_source(train, rng)
+        screened: list[tuple[int, EMState, FitResult]] = []
+        for start, state in states:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", EmptyComponentWarning)  # reported if the start is kept
+                    result = fit_em(
+                        train.family,
+                        screen,
+                        state,
+                        max_iter=self.screen_iter,
+                        tol=self.tol,
+                        debug=self._debug(),
+                        on_iteration=self._progress(start, on_iteration) if whole else None,
+                        weights_prior=self._weights_prior(),
+                    )
+            except ModelError as exc:
+                records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, str(exc)))
                 continue
+            screened.append((start, state, result))
+        order = restarts.ranked([result.objective for _, _, result in screened])
+        keep = set(order[:n_keep])
+        finals = []
+        for index, (start, _, result) in enumerate(screened):
+            if index in keep:
+                continue_from = result if whole and self.accelerate is None else None
+                finals.append((start, result.state, continue_from))
+            else:
+                records.append(
+                    restarts.StartRecord(start, result.log_likelihood, result.n_iter, False, restarts.SCREENED)
+                )
+        return finals, records
+
+    def _n_converge(self, train: TrainingData) -> int:
+        if self.n_converge is not None:
+            return int(self.n_converge)
+        small = isinstance(train.source, ArraySource) and train.source.design.shape[0] <= SCREEN_ROWS
+        return DEFAULT_CONVERGE if small else 1
+
+    def _screening_source(self, train: TrainingData, rng: np.random.RandomState) -> tuple[DataSource, bool]:
+        """``(source, is the training source)``: the training data when they hold at most
+        ``SCREEN_ROWS`` design rows, else a sample of that many rows (with their weights)."""
+        source = train.init_source
+        if source is train.source and source.design.shape[0] <= SCREEN_ROWS:
+            return source, True
+        if source.design.shape[0] <= SCREEN_ROWS:
+            return source, False
+        rows = np.sort(rng.choice(train.rows.shape[0], size=SCREEN_ROWS, replace=False))
+        weight = None if source.weight is None or source.compressed else source.weight[rows]
+        fixed = None if source.fixed is None else source.fixed[rows]
+        sample = as_source(train.rows[rows], train.family, sample_weight=weight, compress=self.compress, fixed=fixed)
+        return sample, False
+
+    def _run_in_turn(
+        self,
+        train: TrainingData,
+        finals: list[tuple[int, EMState, FitResult | None]],
+        on_iteration: Any,
+        checkpoint: Any,
+        resumed: Any,
+    ) -> list[FitResult | str | None]:
+        """The final starts one after another, with checkpoints; a failed start is its reason,
+        a start finished before a resumed interruption is None."""
+        results: list[FitResult | str | None] = []
+        best: FitResult | None = None if resumed is None else resumed.best
+        for run, (start, state, screened) in enumerate(finals):
+            if resumed is not None and run < resumed.restart:
+                results.append(None)
+                continue
+            begin: tuple[int, Any, Any] = (0, None, None)
+            if screened is not None:
+                if screened.converged:
+                    results.append(screened)
+                    best = screened if best is None or screened.objective > best.objective else best
+                    continue
+                begin = (screened.n_iter, screened.history[:-1], None)
             if resumed is not None and run == resumed.restart:
-                state, start = resumed.state, (resumed.iteration, resumed.history, resumed.progress)
+                state, begin = resumed.state, (resumed.iteration, resumed.history, resumed.progress)
 
             def save(iteration: int, current: EMState, history: list, progress: dict, run: int = run) -> None:
                 if checkpoint is not None:
                     checkpoint.save(run, iteration, current, history, best, progress)  # noqa: B023 (best so far)
 
-            result = self._fit_loop()(
-                family,
-                source,
-                state,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                debug=os.environ.get("MIXFIT_DEBUG") == "1",
-                on_iteration=self._progress(run, on_iteration),
-                on_state=save,
-                start_iteration=start[0],
-                history=start[1],
-                progress=start[2],
-                weights_prior=self._weights_prior(),
-            )
-            if best is None or result.objective > best.objective:
-                best, self.best_restart_ = result, run
-        assert best is not None
-        if checkpoint is not None:
-            checkpoint.remove()
-        return best
+            try:
+                result = self._fit_loop()(
+                    train.family,
+                    train.source,
+                    state,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    debug=self._debug(),
+                    on_iteration=self._progress(start, on_iteration),
+                    on_state=save,
+                    start_iteration=begin[0],
+                    history=begin[1],
+                    progress=begin[2],
+                    weights_prior=self._weights_prior(),
+                )
+            except ModelError as exc:
+                results.append(str(exc))
+                continue
+            results.append(result)
+            best = result if best is None or result.objective > best.objective else best
+        return results
 
-    def _fit_restarts_in_parallel(
-        self, train: TrainingData, n_features: int, n_runs: int, rng: np.random.RandomState, on_iteration: Any
-    ) -> FitResult:
-        """The restarts on ``n_jobs`` joblib workers: starts drawn here in order, as sequential
-        restarts draw them, and the first best kept: the sequential result, to round-off."""
+    def _run_in_parallel(
+        self, train: TrainingData, finals: list[tuple[int, EMState, FitResult | None]], on_iteration: Any
+    ) -> list[FitResult | str | None]:
+        """The final starts on ``n_jobs`` joblib workers: the sequential result, to round-off
+        (workers run BLAS single-threaded, which adds in another order)."""
         from joblib import Parallel, delayed
 
-        states = [self._initial_state(train, n_features, rng) for _ in range(n_runs)]
         options = {
             "max_iter": self.max_iter,
             "tol": self.tol,
-            "debug": os.environ.get("MIXFIT_DEBUG") == "1",
+            "debug": self._debug(),
             "weights_prior": self._weights_prior(),
         }
-        fit_loop = self._fit_loop()
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(fit_loop)(train.family, train.source, state, **options) for state in states
-        )
-        for run, result in enumerate(results):  # progress per finished restart
-            report = self._progress(run, on_iteration)
-            if report is not None:
+        jobs = []
+        for _, state, screened in finals:
+            begin = {} if screened is None else {"start_iteration": screened.n_iter, "history": screened.history[:-1]}
+            jobs.append(delayed(_run_start)(self._fit_loop(), train.family, train.source, state, options | begin))
+        results = Parallel(n_jobs=self.n_jobs)(jobs)
+        for (start, _, _), result in zip(finals, results, strict=True):  # progress per finished start
+            report = self._progress(start, on_iteration)
+            if report is not None and isinstance(result, FitResult):
                 report(result.n_iter, result.log_likelihood)
-        objectives = [result.objective for result in results]
-        self.best_restart_ = int(np.argmax(objectives))  # argmax keeps the first of equals
-        return results[self.best_restart_]
+        return results
+
+    def _debug(self) -> bool:
+        return os.environ.get("MIXFIT_DEBUG") == "1"
+
+    @property
+    def restarts_(self) -> pd.DataFrame:
+        """One row per start: its final log-likelihood, iterations, whether it converged, and its
+        status (best, reached the best, other maximum, stopped at max_iter, screened out, failed)."""
+        if "_restart_records" not in self.__dict__:
+            raise AttributeError("restarts_ exists after fit")
+        return restarts.as_frame(self._restart_records)
+
+    @property
+    def maxima_(self) -> pd.DataFrame:
+        """The distinct maxima the starts run to convergence reached, best first, with counts."""
+        if "_restart_records" not in self.__dict__:
+            raise AttributeError("maxima_ exists after fit")
+        return restarts.distinct_maxima(self._restart_records)
+
+    @property
+    def replication_(self) -> str:
+        """ "best log-likelihood reached by 3 of 4 starts run to convergence (20 starts)"."""
+        if "_restart_records" not in self.__dict__:
+            raise AttributeError("replication_ exists after fit")
+        return restarts.replication_line(self._restart_records)
 
     def _fit_loop(self) -> Any:
         """The EM loop for the ``accelerate`` setting."""
@@ -510,6 +717,9 @@ class Mixture(BaseEstimator):
     def _check_settings(self) -> None:
         check_int("n_components", self.n_components, 1)
         check_int("n_init", self.n_init, 1)
+        if self.n_converge is not None:
+            check_int("n_converge", self.n_converge, 1)
+        check_int("screen_iter", self.screen_iter, 1)
         check_int("max_iter", self.max_iter, 1)
         check_int("checkpoint_every", self.checkpoint_every, 1)
         if self.n_jobs is not None and (
@@ -616,10 +826,11 @@ class Mixture(BaseEstimator):
 
         return source.map_rows(rows)
 
-    def _log_likelihood(self, X: Any) -> tuple[float, int]:
-        """(total log-likelihood of X, number of rows), in one pass with no per-row output."""
-        family, state, source = self._source(X)
-        return run_e_step(family, source, state).log_likelihood, source.n_rows
+    def _log_likelihood(self, X: Any, sample_weight: Any = None) -> tuple[float, float]:
+        """(total log-likelihood of X, number of rows or sum of the frequency weights), in one
+        pass with no per-row output."""
+        family, state, source = self._source(X, sample_weight)
+        return run_e_step(family, source, state).log_likelihood, float(source.total_weight)
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Responsibilities p(z = k | x_n), of shape (n, K) (seed 002's gamma(z_nk))."""
@@ -633,9 +844,9 @@ class Mixture(BaseEstimator):
         """log p(x_n) per row, all constants included, shape (n,)."""
         return self._per_row(X, "log_marginal")
 
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per row (as scikit-learn)."""
-        total, n_rows = self._log_likelihood(X)
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Mean log-likelihood per row (as scikit-learn); with frequency weights, per unit weight."""
+        total, n_rows = self._log_likelihood(X, sample_weight)
         return total / n_rows
 
     def n_parameters(self) -> int:
@@ -644,14 +855,15 @@ class Mixture(BaseEstimator):
         n_features = len(getattr(self, "feature_names_", [])) or next(iter(state.params.values())).shape[1]
         return family.n_free_params(len(state.weights), n_features) + len(state.weights) - 1
 
-    def bic(self, X: Any) -> float:
-        """Bayesian information criterion on X: ``-2 log L + n_parameters log n`` (lower is better)."""
-        total, n_rows = self._log_likelihood(X)
+    def bic(self, X: Any, sample_weight: Any = None) -> float:
+        """Bayesian information criterion on X: ``-2 log L + n_parameters log n`` (lower is
+        better); with frequency weights, n is their sum."""
+        total, n_rows = self._log_likelihood(X, sample_weight)
         return float(-2 * total + self.n_parameters() * np.log(n_rows))
 
-    def aic(self, X: Any) -> float:
+    def aic(self, X: Any, sample_weight: Any = None) -> float:
         """Akaike information criterion on X: ``-2 log L + 2 n_parameters`` (lower is better)."""
-        return float(-2 * self._log_likelihood(X)[0] + 2 * self.n_parameters())
+        return float(-2 * self._log_likelihood(X, sample_weight)[0] + 2 * self.n_parameters())
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family."""

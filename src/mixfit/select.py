@@ -32,8 +32,16 @@ import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
+from mixfit import restarts
 from mixfit._validation import check_option
-from mixfit.errors import ModelError
+from mixfit.errors import (
+    ConvergenceWarning,
+    DataError,
+    EmptyComponentWarning,
+    IdentifiabilityWarning,
+    MixfitError,
+    ModelError,
+)
 from mixfit.families import Family
 from mixfit.model import Mixture
 
@@ -51,6 +59,8 @@ COLUMNS = (
     "converged",
     "n_iter",
     "best_restart",
+    "replication",
+    "status",
 )
 
 
@@ -68,13 +78,15 @@ class Selection:
         return len(self.best_model.weights_)
 
 
-def criteria(model: Mixture, X: Any) -> dict[str, float]:
-    """Every criterion of ``model`` (fitted on X) on X, and its entropy R^2."""
+def criteria(model: Mixture, X: Any, sample_weight: Any = None) -> dict[str, float]:
+    """Every criterion of ``model`` (fitted on X) on X, and its entropy R^2; with
+    ``sample_weight`` (frequency weights) n is their sum and every row counts that often."""
     resp = model.predict_proba(X)
-    n = float(resp.shape[0])
-    ll = float(model.score(X) * n)
+    weight = np.ones(resp.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    n = float(weight.sum())
+    ll = float(model.score(X, sample_weight=sample_weight) * n)
     p = model.n_parameters()
-    entropy = float(-xlogy(resp, resp).sum())
+    entropy = float(-(weight @ xlogy(resp, resp)).sum())
     k = resp.shape[1]
     bic = -2 * ll + p * np.log(n)
     return {
@@ -89,12 +101,23 @@ def criteria(model: Mixture, X: Any) -> dict[str, float]:
     }
 
 
-def _fit_one(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[Mixture, dict[str, Any]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # reported in the table (converged) instead of once per K
-        model = Mixture(family, k, **options).fit(X)
-    row = {"n_components": k, **criteria(model, X), "converged": bool(model.converged_)}
+def _fit_one(
+    X: Any, family: Family | str, k: int, options: dict[str, Any], sample_weight: Any = None
+) -> tuple[Mixture | None, dict[str, Any]]:
+    """The model and table row of one K; a K that cannot be fitted is a row saying why."""
+    try:
+        with warnings.catch_warnings():  # reported in the table instead of once per K
+            for category in (ConvergenceWarning, IdentifiabilityWarning, EmptyComponentWarning):
+                warnings.simplefilter("ignore", category)
+            model = Mixture(family, k, **options).fit(X, sample_weight=sample_weight)
+    except MixfitError as exc:
+        if isinstance(exc, DataError):
+            raise  # bad data fail every K alike: say it once
+        return None, {"n_components": k, "converged": False, "status": f"not fitted: {exc}"}
+    row = {"n_components": k, **criteria(model, X, sample_weight), "converged": bool(model.converged_)}
     row["n_iter"], row["best_restart"] = int(model.n_iter_), int(model.best_restart_)
+    reached, finished = restarts.replication(model._restart_records)
+    row["replication"], row["status"] = f"{reached}/{finished}", "ok"
     return model, row
 
 
@@ -104,13 +127,19 @@ def select(
     n_components: Iterable[int] = range(1, 7),
     *,
     criterion: str = "bic",
-    n_init: int = 10,
+    n_init: int = 20,
     random_state: Any = None,
     n_jobs: int | None = None,
+    sample_weight: Any = None,
     **options: Any,
 ) -> Selection:
     """Fit ``family`` mixtures for every K in ``n_components`` (``n_init`` restarts each) and
     choose the K with the lowest ``criterion``.
+
+    Every K gets a row: a K that cannot be fitted (every start failed, e.g. singular
+    covariances) has NaN criteria and its reason in ``status``; ``replication`` says how many of
+    the starts run to convergence reached the best maximum. ``sample_weight`` holds frequency
+    weights (a pattern table), used by every fit and criterion.
 
     Each K is fitted with the same ``random_state``, so the table does not depend on ``n_jobs``
     (the Ks run on joblib worker processes when ``n_jobs`` is not None/1). Further keywords
@@ -132,15 +161,17 @@ def select(
         raise ModelError(f"n_components must be ints >= 1; got {list(n_components)}")
     settings = {"n_init": n_init, "random_state": random_state, **options}
     if n_jobs in (None, 1) or len(ks) == 1:
-        results = [_fit_one(X, family, k, settings) for k in ks]
+        results = [_fit_one(X, family, k, settings, sample_weight) for k in ks]
     else:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(X, family, k, settings) for k in ks)
+        results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(X, family, k, settings, sample_weight) for k in ks)
     table = pd.DataFrame([row for _, row in results], columns=list(COLUMNS)).set_index("n_components", drop=False)
     table.index.name = None
-    models = {k: model for k, (model, _) in zip(ks, results, strict=True)}
-    best_k = int(table[criterion].idxmin())
+    models = {k: model for k, (model, _) in zip(ks, results, strict=True) if model is not None}
+    if not models:
+        raise ModelError(f"no K could be fitted: {'; '.join(table['status'])}")
+    best_k = int(table[criterion].astype(float).idxmin())
     return Selection(table, criterion, models[best_k], models)
 
 

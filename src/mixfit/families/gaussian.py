@@ -173,6 +173,27 @@ class Gaussian(Family):
         _precisions(cov)  # a singular covariance is an error naming its component
         return {"mean": m + centre, "covariance": cov}
 
+    def log_likelihood_roundoff(self, stats: LinearStats, params: Params) -> float:
+        """Round-off, plus what the ``reg_covar`` floor may cost: the M-step's covariance is
+        S + reg I, not the maximiser S of Q, so one EM step may lose up to
+        Q(S) - Q(S + reg I) = sum_k n_k / 2 sum_i [log(mu_i / (mu_i - reg)) - reg / mu_i] (mu_i the
+        eigenvalues of S + reg I); twice that, since the bound is taken at the entering state."""
+        base = super().log_likelihood_roundoff(stats, params)
+        if self.reg_covar == 0:
+            return base
+        reg = self.reg_covar
+        cov = np.asarray(params["covariance"], dtype=float)
+        n_components, n_columns = np.shape(params["mean"])
+        if cov.ndim == 3:
+            mu = np.linalg.eigvalsh(cov)
+        elif self.covariance == "tied":
+            mu = np.broadcast_to(np.linalg.eigvalsh(cov), (n_components, n_columns))
+        else:
+            mu = _diagonal_variances(cov, (n_components, n_columns))
+        mu = np.maximum(mu, reg * (1 + 1e-6))
+        loss = np.log(mu / (mu - reg)) - reg / mu
+        return float(base + 2 * (0.5 * stats.resp_sum * loss.sum(axis=1)).sum())
+
     def _n_columns(self, width: int) -> int:
         if self._diagonal:
             return width // 3 if self.missing else width // 2
