@@ -289,7 +289,7 @@ def fit(
         notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight)
         _write_outputs(model, frame, out_file, report, plots)
         summary = _summary(model, frame, notes, weight)
-        summary.update(_inference(model, frame, se, gof))
+        summary.update(_inference(model, frame, se, gof, weight))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -458,18 +458,18 @@ def _summary(model: Mixture, frame: Any, notes: list[str], sample_weight: Any = 
     }
 
 
-def _inference(model: Mixture, frame: Any, se: bool, gof: bool) -> dict[str, Any]:
+def _inference(model: Mixture, frame: Any, se: bool, gof: bool, sample_weight: Any = None) -> dict[str, Any]:
     """Standard errors and goodness of fit for the summary, when asked for."""
     extra: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if se:
-            table = model.standard_errors(frame).table
+            table = model.standard_errors(frame, sample_weight=sample_weight).table
             extra["standard_errors"] = {name: _json_number(v) for name, v in table["se"].items()}
         if gof:
             from mixfit.diagnostics import goodness_of_fit
 
-            fit = goodness_of_fit(model, frame)
+            fit = goodness_of_fit(model, frame, sample_weight)
             extra["goodness_of_fit"] = {
                 "chi2": fit.chi2,
                 "g2": fit.g2,

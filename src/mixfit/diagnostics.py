@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mixfit.errors import IdentifiabilityWarning, ModelError
 from mixfit.families import Bernoulli, Binomial, Categorical, Family, Independent
@@ -60,9 +59,11 @@ class GoodnessOfFit:
     notes: list[str] = field(default_factory=list)
 
 
-def goodness_of_fit(model: Any, X: Any) -> GoodnessOfFit:
-    """Observed versus expected pattern counts of a fitted discrete model on data X."""
+def goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> GoodnessOfFit:
+    """Observed versus expected pattern counts of a fitted discrete model on data X; with
+    ``sample_weight`` (frequency weights, e.g. a pattern table's counts) a row counts that often."""
     from mixfit._data import as_table
+    from mixfit._validation import check_sample_weight
     from mixfit.sources import open_table
 
     if open_table(X) is not None:
@@ -79,16 +80,22 @@ def goodness_of_fit(model: Any, X: Any) -> GoodnessOfFit:
             f"goodness of fit needs a discrete family with finitely many patterns; {type(family).__name__} has not"
         )
     patterns, inverse, observed = unique_rows(data)
-    n = float(data.shape[0])
+    weight = check_sample_weight(sample_weight, data.shape[0])
+    if weight is not None:
+        observed = np.bincount(inverse, weights=weight, minlength=observed.size)
+    n = float(observed.sum())
     log_p = model.score_samples(_as_user_rows(array, inverse, observed.size))
     expected = n * np.exp(log_p)
     chi2 = float(((observed - expected) ** 2 / expected).sum() + max(n - expected.sum(), 0.0))
-    g2 = float(2 * (observed * np.log(observed / expected)).sum())
+    seen = observed > 0  # a pattern whose rows all have weight 0 adds nothing to G^2
+    g2 = float(2 * (observed[seen] * np.log(observed[seen] / expected[seen])).sum())
     df = total - 1 - model.n_parameters()
     notes = []
     p_chi2 = p_g2 = None
     if df > 0:
-        p_chi2, p_g2 = float(stats.chi2.sf(chi2, df)), float(stats.chi2.sf(g2, df))
+        from scipy.stats import chi2 as chi2_distribution
+
+        p_chi2, p_g2 = float(chi2_distribution.sf(chi2, df)), float(chi2_distribution.sf(g2, df))
     else:
         notes.append(f"{df} degrees of freedom: the model has as many parameters as the table has cells; no test")
     small = (expected < 5).mean()

@@ -21,9 +21,13 @@ from mixfit.em import EMState, m_step
 from mixfit.families import Family
 from mixfit.sources import ArraySource
 
-INIT_METHODS = ("k-means++", "random", "hard-k-means++")
-#: Share of uniform responsibility blended into the k-means++ assignments of the default start.
+INIT_METHODS = ("k-means++", "random-rows", "random", "hard-k-means++")
+#: Share of uniform responsibility blended into the k-means++ assignments.
 KMEANS_BLEND = 0.1
+#: "random-rows": each component starts from this many random rows ...
+SUBSET_ROWS = 10
+#: ... which hold all but this share of its responsibility (the rest is spread over every row).
+SUBSET_BLEND = 0.01
 
 
 def initial_state(
@@ -56,6 +60,23 @@ def initial_state(
     return state if weights is None else EMState(weights, state.params)
 
 
+def subset_resp(source: ArraySource, n_components: int, rng: np.random.RandomState) -> FloatArray:
+    """Responsibilities of the "random-rows" start: component k is the mean of ``SUBSET_ROWS``
+    rows drawn (by weight) for it, blended with all rows at ``SUBSET_BLEND``; diverse starts, as
+    poLCA's random probabilities are, for any family, and never at 0 or 1."""
+    n_rows = source.design.shape[0]
+    weight = np.ones(n_rows) if source.weight is None else np.asarray(source.weight, dtype=float)
+    total = weight.sum()
+    m = min(SUBSET_ROWS, n_rows)
+    counts = np.zeros((n_rows, n_components))
+    for k in range(n_components):
+        rows = rng.choice(n_rows, size=m, replace=False, p=weight / total)
+        counts[rows, k] += (1.0 - SUBSET_BLEND) * total / n_components / m  # the subset's mass
+    counts += SUBSET_BLEND * weight[:, None] / n_components  # and a little of every row
+    # as responsibilities per design row (the caller multiplies by the row weights)
+    return np.divide(counts, weight[:, None], out=np.zeros_like(counts), where=weight[:, None] > 0)
+
+
 def initial_resp(
     family: Family, source: ArraySource, n_components: int, init: str, rng: np.random.RandomState
 ) -> FloatArray:
@@ -64,6 +85,8 @@ def initial_resp(
     if init == "random":
         resp = rng.uniform(size=(n_rows, n_components))
         return resp / resp.sum(axis=1, keepdims=True)
+    if init == "random-rows":
+        return subset_resp(source, n_components, rng)
     from sklearn.cluster import kmeans_plusplus
     from sklearn.metrics import pairwise_distances_argmin
 

@@ -469,8 +469,7 @@ class Mixture(BaseEstimator):
         resumed = checkpoint.load() if resume and checkpoint is not None else None
         finals, records = self._screened_starts(train, n_features, rng, on_iteration)
         if not finals:
-            reasons = sorted({r.reason for r in records})
-            raise ModelError(f"every one of the {len(records)} starts failed: {'; '.join(reasons)}")
+            raise ModelError(restarts.failures(records))
         parallel = self.n_jobs not in (None, 1) and checkpoint is None and isinstance(source, ArraySource)
         if len(finals) > 1 and parallel:
             results = self._run_in_parallel(train, finals, on_iteration)
@@ -490,8 +489,7 @@ class Mixture(BaseEstimator):
             if best is None or result.objective > best.objective:
                 best_start, best = start, result
         if best is None:
-            reasons = sorted({r.reason for r in records if r.reason})
-            raise ModelError(f"every one of the {len(records)} starts failed: {'; '.join(reasons)}")
+            raise ModelError(restarts.failures(records))
         if best_start is None:  # resumed: the best finished before the interruption
             best_start = finals[min(resumed.restart, len(finals) - 1)][0]
             if all(r.start != best_start for r in records):
@@ -873,13 +871,17 @@ class Mixture(BaseEstimator):
         labels = rng.choice(len(state.weights), size=n_samples, p=state.weights)
         return family.sample(state.params, labels, rng), labels
 
-    def standard_errors(self, X: Any, method: str = "observed") -> Any:
+    def standard_errors(self, X: Any, method: str = "observed", sample_weight: Any = None) -> Any:
         """Standard errors from the information matrix on the training data X (see
         ``mixfit.inference``): ``.table`` (estimate, se, 95% interval per entry), ``.weights``,
-        ``.params`` (arrays shaped like ``params_``), ``.covariance`` of the free parameters."""
+        ``.params`` (arrays shaped like ``params_``), ``.covariance`` of the free parameters.
+
+        To reproduce poLCA's standard errors use ``method="opg"``; flexmix's ``refit()``
+        reports the observed information (the default). ``sample_weight``: the frequency
+        weights the model was fitted with."""
         from mixfit.inference import standard_errors
 
-        return standard_errors(self, X, method)
+        return standard_errors(self, X, method, sample_weight)
 
     def bootstrap(
         self,

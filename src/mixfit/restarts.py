@@ -89,6 +89,13 @@ def replication_line(records: list[StartRecord]) -> str:
     )
 
 
+def failures(records: list[StartRecord]) -> str:
+    """Why every start failed, in one line: the distinct reasons (two at most) and how many."""
+    reasons = list(dict.fromkeys(r.reason for r in records if r.reason))
+    shown = "; ".join(reasons[:2]) + (f" (and {len(reasons) - 2} other reasons)" if len(reasons) > 2 else "")
+    return f"every one of the {len(records)} starts failed: {shown}"
+
+
 def distinct_maxima(records: list[StartRecord]) -> Any:
     """The maxima that finished starts reached, best first, with how many starts reached each."""
     import pandas as pd

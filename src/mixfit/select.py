@@ -170,7 +170,7 @@ def select(
     table.index.name = None
     models = {k: model for k, (model, _) in zip(ks, results, strict=True) if model is not None}
     if not models:
-        raise ModelError(f"no K could be fitted: {'; '.join(table['status'])}")
+        raise ModelError(f"no K could be fitted; K = {ks[0]}: {table['status'].iloc[0]}")
     best_k = int(table[criterion].astype(float).idxmin())
     return Selection(table, criterion, models[best_k], models)
 
