@@ -160,8 +160,13 @@ def test_select_with_frequency_weights_equals_select_on_expanded_rows():
     options = dict(n_init=10, random_state=0, tol=1e-12)
     a = mf.select(patterns, mf.Bernoulli(), range(1, 4), sample_weight=counts, **options).table
     b = mf.select(expanded, mf.Bernoulli(), range(1, 4), **options).table
-    for column in ("log_likelihood", "aic", "bic", "sabic", "caic", "icl", "entropy_r2"):
-        np.testing.assert_allclose(a[column], b[column], rtol=1e-8, err_msg=column)
+    # The two selections run their own starts (weights and repeated rows draw differently) to
+    # the same maxima, stopping within tol = 1e-12 per row: the log-likelihood is flat there, so
+    # it agrees to second order (1e-9), the entropy (first order in the parameters) to ~1e-6.
+    for column in ("log_likelihood", "aic", "bic", "sabic", "caic"):
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-9, err_msg=column)
+    for column in ("icl", "entropy_r2"):
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-6, err_msg=column)
 
 
 def test_standard_errors_and_goodness_of_fit_of_a_weighted_table_equal_the_expanded_rows():

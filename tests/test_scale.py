@@ -291,7 +291,10 @@ def test_cli_bad_chunk_leaves_no_model_file(binary, tmp_path, capsys):
     code, _, err = run(
         capsys, "fit", str(path), "-f", "bernoulli", "--chunk-size", "1000", "--report", str(tmp_path / "r.html")
     )
-    assert code == 2 and "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory" in err
+    assert (
+        code == 2
+        and "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory" in err
+    )
 
 
 @pytest.mark.parametrize("out_name", ["classes.csv", "classes.parquet"])

@@ -598,4 +598,7 @@ def test_cli_fit_prints_standard_errors_and_goodness_of_fit(tmp_path):
     assert summary["goodness_of_fit"]["g2"] == pytest.approx(mf.goodness_of_fit(m, pd.read_csv(path)).g2)
     assert summary["goodness_of_fit"]["df"] == 2**6 - 1 - 13
     streamed = subprocess.run([*command, "--chunk-size", "50", "--se"], capture_output=True, text=True)
-    assert streamed.returncode == 2 and "--gof, --known-labels and --weight-column need the data in memory" in streamed.stderr
+    assert (
+        streamed.returncode == 2
+        and "--gof, --known-labels and --weight-column need the data in memory" in streamed.stderr
+    )

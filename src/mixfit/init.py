@@ -21,7 +21,7 @@ from mixfit.em import EMState, m_step
 from mixfit.families import Family
 from mixfit.sources import ArraySource
 
-INIT_METHODS = ("k-means++", "random-rows", "random", "hard-k-means++")
+INIT_METHODS = ("auto", "k-means++", "random-rows", "random", "hard-k-means++")
 #: Share of uniform responsibility blended into the k-means++ assignments.
 KMEANS_BLEND = 0.1
 #: "random-rows": each component starts from this many random rows ...
@@ -60,6 +60,14 @@ def initial_state(
     return state if weights is None else EMState(weights, state.params)
 
 
+def start_method(init: str, start: int) -> str:
+    """The method of start number ``start``: ``"auto"`` alternates k-means++ (even starts, so a
+    single start is k-means++) and random-rows (odd starts)."""
+    if init != "auto":
+        return init
+    return "k-means++" if start % 2 == 0 else "random-rows"
+
+
 def subset_resp(source: ArraySource, n_components: int, rng: np.random.RandomState) -> FloatArray:
     """Responsibilities of the "random-rows" start: component k is the mean of ``SUBSET_ROWS``
     rows drawn (by weight) for it, blended with all rows at ``SUBSET_BLEND``; diverse starts, as
@@ -67,11 +75,11 @@ def subset_resp(source: ArraySource, n_components: int, rng: np.random.RandomSta
     n_rows = source.design.shape[0]
     weight = np.ones(n_rows) if source.weight is None else np.asarray(source.weight, dtype=float)
     total = weight.sum()
-    m = min(SUBSET_ROWS, n_rows)
+    m = SUBSET_ROWS
     counts = np.zeros((n_rows, n_components))
-    for k in range(n_components):
-        rows = rng.choice(n_rows, size=m, replace=False, p=weight / total)
-        counts[rows, k] += (1.0 - SUBSET_BLEND) * total / n_components / m  # the subset's mass
+    for k in range(n_components):  # rows of the data drawn with replacement: distinct rows by their counts
+        rows = rng.choice(n_rows, size=m, replace=True, p=weight / total)
+        np.add.at(counts[:, k], rows, (1.0 - SUBSET_BLEND) * total / n_components / m)  # the subset's mass
     counts += SUBSET_BLEND * weight[:, None] / n_components  # and a little of every row
     # as responsibilities per design row (the caller multiplies by the row weights)
     return np.divide(counts, weight[:, None], out=np.zeros_like(counts), where=weight[:, None] > 0)

@@ -29,7 +29,7 @@ from mixfit.errors import (
     ReplicationWarning,
 )
 from mixfit.families import Family, get_family
-from mixfit.init import INIT_METHODS, initial_state
+from mixfit.init import INIT_METHODS, initial_state, start_method
 from mixfit.labels import order_of, permute
 from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
 from mixfit.priors import check_dirichlet
@@ -106,10 +106,13 @@ class Mixture(BaseEstimator):
         ``Categorical()`` or a registered name such as ``"bernoulli"``.
     n_components : int, default=1
         Number of components K.
-    init : {"k-means++", "random", "hard-k-means++"}, default="k-means++"
-        How starting responsibilities are drawn when ``params_init`` is not given (see
-        ``mixfit.init``): k-means++ assignments blended with uniform responsibilities, random
-        Dirichlet responsibilities, or bare k-means++ assignments.
+    init : {"auto", "k-means++", "random-rows", "random", "hard-k-means++"}, default="auto"
+        How starts are drawn when ``params_init`` is not given (see ``mixfit.init``):
+        k-means++ assignments blended with uniform responsibilities; each component from a few
+        random rows (diverse, as poLCA's random probabilities are); random responsibilities;
+        bare k-means++ assignments. ``"auto"`` alternates k-means++ (starts 0, 2, ...) and
+        random-rows (1, 3, ...), which ``benchmarks/bench_starts.py`` found the most reliable
+        mix across families.
     weights_init : array-like of shape (K,), optional
         Starting mixture weights (must sum to 1).
     params_init : dict, optional
@@ -198,7 +201,7 @@ class Mixture(BaseEstimator):
         family: Family | str,
         n_components: int = 1,
         *,
-        init: str = "k-means++",
+        init: str = "auto",
         weights_init: Any = None,
         params_init: Any = None,
         n_init: int = 20,
@@ -516,7 +519,7 @@ class Mixture(BaseEstimator):
         records: list[restarts.StartRecord] = []
         for start in range(n_starts):
             try:
-                states.append((start, self._initial_state(train, n_features, rng)))
+                states.append((start, self._initial_state(train, n_features, rng, start)))
             except ModelError as exc:  # e.g. a singular covariance from a start's M-step
                 records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, str(exc)))
         n_keep = self._n_converge(train)
@@ -680,13 +683,15 @@ class Mixture(BaseEstimator):
         """The EM loop for the ``accelerate`` setting."""
         return fit_squarem if self.accelerate == "squarem" else fit_em
 
-    def _initial_state(self, train: TrainingData, n_features: int, rng: np.random.RandomState) -> EMState:
+    def _initial_state(
+        self, train: TrainingData, n_features: int, rng: np.random.RandomState, start: int = 0
+    ) -> EMState:
         return initial_state(
             train.family,
             train.init_source,
             n_components=self.n_components,
             n_features=n_features,
-            init=self.init,
+            init=start_method(self.init, start),
             weights_init=self.weights_init,
             params_init=self.params_init,
             rng=rng,
