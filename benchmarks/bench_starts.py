@@ -3,7 +3,7 @@
 Each data set has several maxima. For every start method, ``--seeds`` single-start fits
 (``n_init=1``) are run; the best maximum is the highest log-likelihood any fit of any method
 reached, and a fit "reaches" it within ``mixfit.restarts.same_maximum``'s tolerance. The last
-rows run mixfit's default (``n_init=20``: 20 starts screened for 10 iterations, the best 4 run
+rows run mixfit's default (``n_init=20``: 20 starts screened for 30 iterations, the best 4 run
 to convergence) over fewer seeds, the way a user who sets nothing fits.
 
 Data sets (where each comes from):

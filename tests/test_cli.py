@@ -485,3 +485,43 @@ def test_a_missing_optional_dependency_names_its_extra():
     with pytest.raises(mf.MissingDependencyError, match=r"pip install 'mixfit\[plots\]'") as info:
         require("matplotlib_that_is_not_there", "plots", "drawing figures")
     assert isinstance(info.value, ImportError) and "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- outputs never destroy inputs
+def test_outputs_that_are_inputs_or_cannot_be_written_are_refused_before_any_work(capsys, tmp_path):
+    data = tmp_path / "s.csv"
+    data.write_bytes((EXAMPLES / "survey.csv").read_bytes())
+    before = data.read_bytes()
+    (tmp_path / "link.csv").symlink_to(data)
+    (tmp_path / "hard.csv").hardlink_to(data)
+    fit = ["fit", str(data), "-f", "bernoulli", "-k", "2", "--n-init", "1"]
+    cases = [
+        (fit + ["--out", str(data)], "--out"),
+        (fit + ["--report", str(tmp_path / "link.csv")], "--report"),
+        (fit + ["--out", str(tmp_path / "hard.csv")], "--out"),
+        (["select", str(data), "-f", "bernoulli", "-k", "1..2", "--out", str(data)], "--out"),
+    ]
+    for args, option in cases:
+        code, _, err = run(capsys, *args)
+        assert code == 2 and f"error: {option} " in err and "is an input of this command" in err, err
+    assert data.read_bytes() == before
+    code, _, err = run(capsys, *fit, "--out", str(tmp_path / "missing" / "m.json"))
+    assert code == 2 and "the folder" in err and "does not exist" in err
+    code, _, err = run(capsys, *fit, "--out", str(tmp_path))
+    assert code == 2 and "exists and is not a regular file" in err
+    code, _, err = run(capsys, *fit, "--out", "/dev/null")
+    assert code == 2 and "exists and is not a regular file" in err
+    code, _, _ = run(capsys, *fit, "--out", str(tmp_path / "m.json"))
+    assert code == 0
+    code, _, err = run(capsys, "predict", str(tmp_path / "m.json"), str(data), "--out", str(tmp_path / "m.json"))
+    assert code == 2 and "is an input of this command" in err and json.loads((tmp_path / "m.json").read_text())
+
+
+def test_a_csv_row_with_more_fields_than_the_header_is_refused_in_memory_and_streamed(capsys, tmp_path):
+    path = tmp_path / "extra.csv"
+    path.write_text("a,b\n1,0,1\n0,1,0\n")
+    for extra in ([], ["--chunk-size", "1"]):
+        code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "-k", "1", *extra)
+        assert code == 2 and "line 2 has 3 fields; the header has 2" in err, err
+    with pytest.raises(mf.DataError, match="line 2 has 3 fields; the header has 2"):
+        mf.Mixture(mf.Bernoulli(), 1).fit(mf.FileTable(path))

@@ -57,7 +57,7 @@ def test_screening_keeps_the_best_starts_and_they_end_where_unscreened_starts_en
     screened = quiet_fit(mf.Mixture(mf.Bernoulli(), 4, n_converge=3, **options), survey)
     table = screened.restarts_
     assert len(table) == 8 and (table["status"] == "screened out").sum() == 5
-    assert (table.loc[table["status"] == "screened out", "n_iter"] == 10).all()
+    assert (table.loc[table["status"] == "screened out", "n_iter"] <= 30).all()
     kept = table.index[table["status"] != "screened out"]
     finals = every.restarts_.loc[kept, "log_likelihood"]
     np.testing.assert_array_equal(table.loc[kept, "log_likelihood"], finals)  # continued, not restarted

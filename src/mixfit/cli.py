@@ -219,7 +219,7 @@ def fit(
         str | None, typer.Option(help="Column of frequency weights (a pattern table's counts), not modelled.")
     ] = None,
     n_init: Annotated[
-        int, typer.Option(help="Starts; the best 4 after 10 screening iterations run to convergence.")
+        int, typer.Option(help="Starts; the best 4 after 30 screening iterations run to convergence.")
     ] = 20,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
@@ -259,6 +259,7 @@ def fit(
 
     if resume and checkpoint is None:
         raise DataError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
+    _check_outputs([data], {"--out": out_file, "--report": report, "--plots": plots, "--checkpoint": checkpoint})
     if trials_column is not None and "=" in family:
         raise DataError("a mixed --family takes --trials N for its binomial columns, not --trials-column")
     model = Mixture(
@@ -350,6 +351,31 @@ def _known_labels(column: pd.Series, n_components: int) -> Any:
             )
         labels[row] = int(k) - 1
     return labels
+
+
+def _check_outputs(inputs: list[Path], outputs: dict[str, Path | None]) -> None:
+    """Before any work: every output can be written and is none of the command's inputs (the same
+    file also through a symbolic or hard link), so a finished run never destroys its data."""
+    import os
+
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if str(path) == "":
+            raise DataError(f"{option} needs a file name")
+        if path.exists():
+            for source in inputs:
+                if source.exists() and os.path.samefile(path, source):
+                    raise DataError(
+                        f"{option} {str(path)!r} is an input of this command ({str(source)!r}); choose another path"
+                    )
+            if option != "--plots" and not path.is_file():
+                raise DataError(f"{option} {str(path)!r} exists and is not a regular file")
+        folder = path if option == "--plots" and path.is_dir() else path.parent
+        if not folder.is_dir():
+            raise DataError(f"{option} {str(path)!r}: the folder {str(folder)!r} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise DataError(f"{option} {str(path)!r}: the folder {str(folder)!r} is not writable")
 
 
 def _note(text: str) -> None:
@@ -576,6 +602,7 @@ def select_command(
     from mixfit.io import read_table
     from mixfit.select import select
 
+    _check_outputs([data], {"--out": out_file, "--plot": plot})
     chosen_family = _family(family, trials, trials_column, covariance, reg_covar)
     extra = [weight_column] if weight_column else []
     selected = _model_columns(data, family, columns, trials_column, None, None, extra, _sep(sep))
@@ -657,6 +684,7 @@ def predict(
 
     from mixfit.io import load_model, open_data, table_writer
 
+    _check_outputs([model_file, data], {"--out": out_file})
     model = load_model(model_file)
     with open_data(data, None, _sep(sep), chunk_size) as table, table_writer(out_file, typer.echo) as write:
         offset = 0
@@ -775,6 +803,7 @@ def sample(
 
     from mixfit.io import load_model
 
+    _check_outputs([model_file], {"--out": out_file})
     model = load_model(model_file).set_params(random_state=seed)
     X, labels = model.sample(n)
     names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(X.shape[1])]

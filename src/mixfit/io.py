@@ -19,6 +19,7 @@ from mixfit._optional import require
 from mixfit._validation import check_column, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import from_dict
+from mixfit.sources.files import check_first_row
 
 FORMAT_VERSION = 1
 #: A data file larger than this fraction of the available memory is streamed chunk by chunk.
@@ -86,6 +87,7 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
         else:
             header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None)
             _check_unique(list(header.iloc[0]) if len(header) else [], path)
+            check_first_row(path, sep, header.shape[1])
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     except MixfitError:
         raise

@@ -126,7 +126,7 @@ class Mixture(BaseEstimator):
         agreement is the replication check (``replication_``, ``ReplicationWarning``). By
         default 4 when the data are in memory with at most ``SCREEN_ROWS`` distinct rows, else
         1, so that a fit of big data costs about one start plus a screening on a sample.
-    screen_iter : int, default=10
+    screen_iter : int, default=30
         EM iterations of every start in the screening stage (on a sample of ``SCREEN_ROWS``
         rows when the data hold more distinct rows).
     max_iter : int, default=1000
@@ -206,7 +206,7 @@ class Mixture(BaseEstimator):
         params_init: Any = None,
         n_init: int = 20,
         n_converge: int | None = None,
-        screen_iter: int = 10,
+        screen_iter: int = 30,
         max_iter: int = 1000,
         tol: float = 1e-8,
         random_state: Any = None,

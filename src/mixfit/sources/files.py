@@ -188,6 +188,7 @@ class FileTable:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise DataError(f"{str(self.path)!r} has duplicated column names {duplicated}")
+        check_first_row(self.path, self.sep, len(names))
         return names
 
     def _csv_count(self) -> int:
@@ -196,6 +197,25 @@ class FileTable:
     def _csv_frames(self) -> Iterator[pd.DataFrame]:
         # every column is parsed: with usecols, pandas would let a line with extra fields through
         yield from self._csv_reader(chunksize=self.chunk_rows)
+
+
+def check_first_row(path: Any, sep: str, n_fields: int) -> None:
+    """The first data line must not have more fields than the header: pandas would silently take
+    its first field as the row index and shift every column by one."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = csv.reader(handle, delimiter=sep)
+        next(rows, None)
+        for number, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            if len(row) > n_fields:
+                raise DataError(
+                    f"{str(path)!r} line {number} has {len(row)} fields; the header has {n_fields} "
+                    "(a field without a column name)"
+                )
+            return
 
 
 class StreamSource:
