@@ -96,7 +96,7 @@ def test_fits_agree_with_and_without_the_kernel(rng, dtype):
     p = rng.uniform(0.1, 0.9, size=(4, 12))
     labels = rng.integers(0, 4, 40_000)
     X = (rng.random((40_000, 12)) < p[labels]).astype(float)
-    options = dict(n_components=4, random_state=0, max_iter=30, tol=1e-12, compress=False, dtype=dtype)
+    options = dict(n_components=4, n_init=1, random_state=0, max_iter=30, tol=1e-12, compress=False, dtype=dtype)
     fits = {}
     for kernel in ("numba", "numpy"):
         with kernels.use(kernel), pytest.warns(mf.ConvergenceWarning):

@@ -136,7 +136,7 @@ def test_category_level_only_in_the_last_chunk(tmp_path):
     answers[-1, 2] = "unsure"  # the only row with this level, in the last chunk
     frame = pd.DataFrame(answers, columns=["a", "b", "c"])
     frame.to_csv(tmp_path / "answers.csv", index=False)
-    start = {"weights_init": [0.4, 0.6], "params_init": None}
+    start = {"weights_init": [0.4, 0.6], "n_init": 1, "max_iter": 30}  # the levels are the point, not the maximum
     reference = mf.Mixture(mf.Categorical(), 2, random_state=0, **start).fit(frame)
     streamed = mf.Mixture(mf.Categorical(), 2, random_state=0, **start)
     streamed.fit(mf.FileTable(tmp_path / "answers.csv", chunk_rows=500))
