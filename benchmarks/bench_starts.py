@@ -2,7 +2,9 @@
 
 Each data set has several maxima. For every start method, ``--seeds`` single-start fits
 (``n_init=1``) are run; the best maximum is the highest log-likelihood any fit of any method
-reached, and a fit "reaches" it within ``mixfit.restarts.same_maximum``'s tolerance. The last
+reached, and a fit "reaches" it within ``mixfit.restarts.same_maximum``'s tolerance. A fit that
+ends at a degenerate maximum (a Gaussian component collapsed onto a hyperplane, held up only by
+``reg_covar``) counts as failed: its likelihood is spurious. The last
 rows run mixfit's default (``n_init=20``: 20 starts screened for 30 iterations, the best 4 run
 to convergence) over fewer seeds, the way a user who sets nothing fits.
 
@@ -130,6 +132,8 @@ def fit(family, k: int, X, **options) -> tuple[float, float]:
             model = mf.Mixture(family, k, max_iter=5000, tol=1e-10, **options).fit(X)
         except mf.ModelError:
             return float("nan"), time.perf_counter() - started
+    if model.family_.degenerate(model.params_):  # a spurious maximum (a collapsed Gaussian)
+        return float("nan"), time.perf_counter() - started
     return model.log_likelihood_, time.perf_counter() - started
 
 
@@ -169,7 +173,7 @@ def main() -> None:
                     "start": method,
                     "reached best": f"{reached}/{len(runs)}",
                     "share": reached / len(runs),
-                    "failed": sum(not np.isfinite(ll) for ll, _ in runs),
+                    "failed or degenerate": sum(not np.isfinite(ll) for ll, _ in runs),
                     "s per fit": np.median([t for _, t in runs]),
                     "best LL": best,
                 }

@@ -179,3 +179,14 @@ def test_standard_errors_and_goodness_of_fit_of_a_weighted_table_equal_the_expan
         np.testing.assert_allclose(weighted, plain, rtol=1e-8, err_msg=method)
     a, b = mf.goodness_of_fit(m, patterns, counts), mf.goodness_of_fit(m, expanded)
     assert (a.chi2, a.g2, a.df) == pytest.approx((b.chi2, b.g2, b.df), rel=1e-10)
+
+
+def test_a_degenerate_gaussian_maximum_loses_to_a_proper_one():
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data  # duplicated rows let a component collapse onto a hyperplane
+    m = quiet_fit(mf.Mixture(mf.Gaussian("full", reg_covar=1e-6), 3, random_state=1, tol=1e-10), X)
+    assert m.log_likelihood_ == pytest.approx(-180.1855, abs=1e-3)  # mclust reports -180.186 (VVV, G = 3)
+    spurious = m.restarts_[m.restarts_["reason"].str.startswith("degenerate")]
+    assert len(spurious) >= 1 and (spurious["log_likelihood"] > m.log_likelihood_ + 50).all()
+    assert m.family_.degenerate(m.params_) is None

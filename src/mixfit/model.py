@@ -478,15 +478,21 @@ class Mixture(BaseEstimator):
             results = self._run_in_parallel(train, finals, on_iteration)
         else:
             results = self._run_in_turn(train, finals, on_iteration, checkpoint, resumed)
+        spurious = set()
         for (start, _, _), result in zip(finals, results, strict=True):
             if isinstance(result, str):
                 records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, result))
             elif result is not None:
                 status = restarts.SAME if result.converged else restarts.MAX_ITER
+                reason = train.family.degenerate(result.state.params) or ""
+                if reason:
+                    spurious.add(start)
                 records.append(
-                    restarts.StartRecord(start, result.log_likelihood, result.n_iter, result.converged, status)
+                    restarts.StartRecord(start, result.log_likelihood, result.n_iter, result.converged, status, reason)
                 )
         done = [(start, r) for (start, _, _), r in zip(finals, results, strict=True) if isinstance(r, FitResult)]
+        if len(spurious) < len(done):  # a degenerate maximum wins only when every start is one
+            done = [(start, r) for start, r in done if start not in spurious]
         best_start, best = None, None if resumed is None else resumed.best
         for start, result in done:  # the first of equal objectives wins, as argmax does
             if best is None or result.objective > best.objective:

@@ -214,6 +214,11 @@ class Family(ABC):
         """Why this model cannot be identified from such data, or ``None``."""
         return None
 
+    def degenerate(self, params: Params) -> str | None:
+        """Why these parameters are a degenerate (spurious) maximum, or ``None``: restarts prefer
+        any other maximum to it."""
+        return None
+
     def log_prob(self, design: FloatArray, params: Params) -> FloatArray:
         """Component log-densities with all constants, of shape (n, K)."""
         return self.log_prob_by_component(design, params).T

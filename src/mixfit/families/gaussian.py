@@ -194,6 +194,26 @@ class Gaussian(Family):
         loss = np.log(mu / (mu - reg)) - reg / mu
         return float(base + 2 * (0.5 * stats.resp_sum * loss.sum(axis=1)).sum())
 
+    def degenerate(self, params: Params) -> str | None:
+        """A component whose scatter is singular, held up only by the ``reg_covar`` floor (it lies
+        on a hyperplane through a few rows): a spurious maximum whose likelihood grows without
+        bound as the floor shrinks (McLachlan and Peel, 2000, section 3.10)."""
+        if self.reg_covar == 0:
+            return None
+        cov = np.asarray(params["covariance"], dtype=float)
+        n_components, n_columns = np.shape(params["mean"])
+        if cov.ndim == 3:
+            mu = np.linalg.eigvalsh(cov)
+        elif self.covariance == "tied":
+            mu = np.broadcast_to(np.linalg.eigvalsh(cov), (n_components, n_columns))
+        else:
+            mu = _diagonal_variances(cov, (n_components, n_columns))
+        scatter = mu - self.reg_covar
+        collapsed = np.flatnonzero(scatter.min(axis=1) <= 1e-8 * np.abs(mu).max(axis=1))
+        if collapsed.size == 0:
+            return None
+        return f"degenerate: the covariance of component(s) {collapsed.tolist()} is singular but for reg_covar"
+
     def _n_columns(self, width: int) -> int:
         if self._diagonal:
             return width // 3 if self.missing else width // 2
