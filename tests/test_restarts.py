@@ -190,3 +190,14 @@ def test_a_degenerate_gaussian_maximum_loses_to_a_proper_one():
     spurious = m.restarts_[m.restarts_["reason"].str.startswith("degenerate")]
     assert len(spurious) >= 1 and (spurious["log_likelihood"] > m.log_likelihood_ + 50).all()
     assert m.family_.degenerate(m.params_) is None
+
+
+def test_the_bootstrap_of_a_weighted_table_resamples_rows_by_weight():
+    survey, patterns, counts = pattern_table()
+    m = quiet_fit(mf.Mixture(mf.Bernoulli(), 2, random_state=0), patterns, sample_weight=counts)
+    boot = m.bootstrap(patterns, n_boot=20, random_state=0, sample_weight=counts).table
+    analytic = m.standard_errors(patterns, sample_weight=counts).table
+    # 20 replicates of 1000 resampled people: the spread is that of the expanded rows (within the
+    # bootstrap's own noise, ~1/sqrt(2 * 19) ~ 16%), not of the 100-odd distinct patterns
+    ratio = boot.loc["weight[0]", "se"] / analytic.loc["weight[0]", "se"]
+    assert 0.5 < ratio < 1.6

@@ -299,15 +299,20 @@ class Bootstrap:
     kind: str
 
 
-def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str) -> dict[str, float]:
+def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str, sample_weight: Any = None) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     from mixfit._data import as_table
     from mixfit.labels import align
 
     array, columns, is_frame = as_table(X)
     n = array.shape[0]
+    counts = None
+    if sample_weight is not None:  # frequency weights: resample the expanded rows, as counts
+        weight = np.asarray(sample_weight, dtype=float)
+        n = int(round(weight.sum()))
+        counts = rng.multinomial(n, weight / weight.sum()).astype(float) if kind == "nonparametric" else None
     if kind == "nonparametric":
-        sample = array[rng.integers(0, n, n)]
+        sample = array if counts is not None else array[rng.integers(0, n, n)]
     else:
         family, state = model._fitted()
         labels = rng.choice(len(state.weights), size=n, p=state.weights)
@@ -320,7 +325,7 @@ def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str) -> dict[
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        refit.fit(data)
+        refit.fit(data, sample_weight=counts)
     aligned = align(refit, model)
     return flatten_state(EMState(aligned.weights_, dict(aligned.params_)))
 
@@ -332,22 +337,25 @@ def bootstrap(
     kind: str = "nonparametric",
     random_state: Any = None,
     n_jobs: int | None = None,
+    sample_weight: Any = None,
 ) -> Bootstrap:
     """Refit on ``n_boot`` resampled data sets (rows drawn with replacement, or new data drawn
     from the fitted model) from the fitted parameters, align components to the fit, and report
     each entry's standard deviation and 2.5%/97.5% percentiles. Replicate b uses the b-th child
-    of ``SeedSequence(random_state)``, so results do not depend on ``n_jobs``."""
+    of ``SeedSequence(random_state)``, so results do not depend on ``n_jobs``. With
+    ``sample_weight`` (frequency weights) rows are drawn with probability proportional to their
+    weight, sum-of-weights many, and refitted as counts."""
     if kind not in ("nonparametric", "parametric"):
         raise ModelError(f"kind must be 'nonparametric' or 'parametric'; got {kind!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ModelError(f"n_boot must be an int >= 2; got {n_boot!r}")
     seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
     if n_jobs in (None, 1):
-        rows = [_refit(model, X, seed, kind) for seed in seeds]
+        rows = [_refit(model, X, seed, kind, sample_weight) for seed in seeds]
     else:
         from joblib import Parallel, delayed
 
-        rows = Parallel(n_jobs=n_jobs)(delayed(_refit)(model, X, seed, kind) for seed in seeds)
+        rows = Parallel(n_jobs=n_jobs)(delayed(_refit)(model, X, seed, kind, sample_weight) for seed in seeds)
     replicates = pd.DataFrame(rows).rename_axis("replicate")
     fitted = pd.Series(flatten_state(EMState(np.asarray(model.weights_), dict(model.params_))))
     table = pd.DataFrame(

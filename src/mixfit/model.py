@@ -901,11 +901,12 @@ class Mixture(BaseEstimator):
         kind: str = "nonparametric",
         random_state: Any = None,
         n_jobs: int | None = None,
+        sample_weight: Any = None,
     ) -> Any:
         """Bootstrap standard errors and percentile intervals (see ``mixfit.inference.bootstrap``)."""
         from mixfit.inference import bootstrap
 
-        return bootstrap(self, X, n_boot, kind, random_state, n_jobs)
+        return bootstrap(self, X, n_boot, kind, random_state, n_jobs, sample_weight)
 
     def save(self, path: Any) -> None:
         """Write the model as a JSON file (atomically); read it back with ``mixfit.load``."""
