@@ -45,7 +45,7 @@ def test_log_likelihood_never_decreases(overlapping):
     assert passes[-1] == 1  # the last stops at theta_1: one EM step gained <= tol, plain EM's rule
 
 
-@pytest.mark.parametrize("family", [mf.Binomial(n_trials=10), mf.Categorical()])
+@pytest.mark.parametrize("family", [mf.Binomial(n_trials=10), pytest.param(mf.Categorical(), marks=pytest.mark.slow)])
 def test_three_coins_and_categories_reach_the_plain_em_maximum(family, rng):
     if isinstance(family, mf.Binomial):
         X, start = THREE_COINS, {"weights_init": [0.25, 0.5, 0.25], "params_init": {"p": [0.4, 0.5, 0.65]}}
