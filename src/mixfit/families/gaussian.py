@@ -182,17 +182,20 @@ class Gaussian(Family):
         if self.reg_covar == 0:
             return base
         reg = self.reg_covar
-        cov = np.asarray(params["covariance"], dtype=float)
-        n_components, n_columns = np.shape(params["mean"])
-        if cov.ndim == 3:
-            mu = np.linalg.eigvalsh(cov)
-        elif self.covariance == "tied":
-            mu = np.broadcast_to(np.linalg.eigvalsh(cov), (n_components, n_columns))
-        else:
-            mu = _diagonal_variances(cov, (n_components, n_columns))
+        mu = self._eigenvalues(params)
         mu = np.maximum(mu, reg * (1 + 1e-6))
         loss = np.log(mu / (mu - reg)) - reg / mu
         return float(base + 2 * (0.5 * stats.resp_sum * loss.sum(axis=1)).sum())
+
+    def _eigenvalues(self, params: Params) -> FloatArray:
+        """Eigenvalues of every component's covariance, shape (K, D)."""
+        cov = np.asarray(params["covariance"], dtype=float)
+        n_components, n_columns = np.shape(params["mean"])
+        if cov.ndim == 3:
+            return np.linalg.eigvalsh(cov)
+        if self.covariance == "tied":
+            return np.broadcast_to(np.linalg.eigvalsh(cov), (n_components, n_columns))
+        return _diagonal_variances(cov, (n_components, n_columns))
 
     def degenerate(self, params: Params) -> str | None:
         """A component whose scatter is singular, held up only by the ``reg_covar`` floor (it lies
@@ -200,14 +203,7 @@ class Gaussian(Family):
         bound as the floor shrinks (McLachlan and Peel, 2000, section 3.10)."""
         if self.reg_covar == 0:
             return None
-        cov = np.asarray(params["covariance"], dtype=float)
-        n_components, n_columns = np.shape(params["mean"])
-        if cov.ndim == 3:
-            mu = np.linalg.eigvalsh(cov)
-        elif self.covariance == "tied":
-            mu = np.broadcast_to(np.linalg.eigvalsh(cov), (n_components, n_columns))
-        else:
-            mu = _diagonal_variances(cov, (n_components, n_columns))
+        mu = self._eigenvalues(params)
         scatter = mu - self.reg_covar
         collapsed = np.flatnonzero(scatter.min(axis=1) <= 1e-8 * np.abs(mu).max(axis=1))
         if collapsed.size == 0:
