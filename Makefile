@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet
 PYTEST := $(BIN)/python -m pytest -q
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test test-all browser lint bench bench-import clean
 
@@ -37,13 +38,13 @@ test-all: test browser
 
 # Debian's chromium for the browser test, installed when missing and this user may install it.
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x $(CHROMIUM) ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing Debian's chromium for the browser test"; \
 			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else \
-			echo "the browser test needs /usr/bin/chromium: run 'sudo apt-get install chromium'"; exit 1; \
+			echo "the browser test needs $(CHROMIUM): run 'sudo apt-get install chromium'"; exit 1; \
 		fi; \
 	fi
 

@@ -88,6 +88,14 @@ def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) ->
     return values
 
 
+def _screens_whole(train: TrainingData) -> bool:
+    """Whether the starts are screened on all the training data: every row is in memory for the
+    start (``init_source``; streamed data of up to ``SAMPLE_ROWS`` rows included) and they hold at
+    most ``SCREEN_ROWS`` distinct rows. The kept starts then continue their screening iterations
+    on the training source, so in-memory, streamed and Dask fits stay the same fit."""
+    return train.rows.shape[0] == train.source.n_rows and train.init_source.design.shape[0] <= SCREEN_ROWS
+
+
 def _run_start(fit_loop: Any, family: Family, source: DataSource, state: EMState, options: dict) -> FitResult | str:
     """One start run to convergence in a worker: the result, or the reason it failed."""
     try:
@@ -518,7 +526,7 @@ class Mixture(BaseEstimator):
         With more than ``n_converge`` starts each runs ``screen_iter`` iterations first, on the
         training data when they are small (the final stage then continues those iterations, so a
         kept start ends exactly where it would have ended unscreened) or on a sample of
-        ``SCREEN_ROWS`` rows; the best ``n_converge`` go on.
+        ``SCREEN_ROWS`` rows; the best ``n_converge`` go on (see ``_screens_whole``).
         """
         n_starts = 1 if self.params_init is not None else self.n_init
         states: list[tuple[int, EMState]] = []
@@ -567,14 +575,13 @@ class Mixture(BaseEstimator):
     def _n_converge(self, train: TrainingData) -> int:
         if self.n_converge is not None:
             return int(self.n_converge)
-        small = isinstance(train.source, ArraySource) and train.source.design.shape[0] <= SCREEN_ROWS
-        return DEFAULT_CONVERGE if small else 1
+        return DEFAULT_CONVERGE if _screens_whole(train) else 1
 
     def _screening_source(self, train: TrainingData, rng: np.random.RandomState) -> tuple[DataSource, bool]:
         """``(source, is the training source)``: the training data when they hold at most
         ``SCREEN_ROWS`` design rows, else a sample of that many rows (with their weights)."""
         source = train.init_source
-        if source is train.source and source.design.shape[0] <= SCREEN_ROWS:
+        if _screens_whole(train):
             return source, True
         if source.design.shape[0] <= SCREEN_ROWS:
             return source, False
