@@ -525,3 +525,17 @@ def test_a_csv_row_with_more_fields_than_the_header_is_refused_in_memory_and_str
         assert code == 2 and "line 2 has 3 fields; the header has 2" in err, err
     with pytest.raises(mf.DataError, match="line 2 has 3 fields; the header has 2"):
         mf.Mixture(mf.Bernoulli(), 1).fit(mf.FileTable(path))
+
+
+def test_untrusted_text_reaches_the_terminal_as_literal_text(capsys, tmp_path):
+    path = tmp_path / "[bold red]ALERT.csv"
+    frame = pd.read_csv(EXAMPLES / "survey.csv").iloc[:, :3]
+    frame.columns = ["q1\x1b[2J\x1b[31m", "[red]q2[/red]", "q3"]
+    frame.to_csv(path, index=False)
+    code, out, err = run(capsys, "fit", str(path), "-f", "bernoulli", "-k", "2", "--n-init", "2", "--seed", "0")
+    assert code == 0, err
+    assert "\x1b" not in out + err and "q1\\x1b[2J\\x1b[31m" in out and "[red]q2[/red]" in out
+    code, out, err = run(capsys, "select", str(path), "-f", "bernoulli", "-k", "1..2", "--n-init", "2")
+    assert code == 0 and "[bold red]ALERT.csv" in out
+    code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "--columns", "nope\x1b[2J")
+    assert code == 2 and "\x1b" not in err and "nope\\x1b[2J" in err

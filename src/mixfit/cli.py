@@ -378,8 +378,21 @@ def _check_outputs(inputs: list[Path], outputs: dict[str, Path | None]) -> None:
             raise DataError(f"{option} {str(path)!r}: the folder {str(folder)!r} is not writable")
 
 
+def _visible(text: Any) -> str:
+    """Untrusted text (column names, levels, paths) with control characters shown as escapes, so
+    an escape sequence in a CSV header cannot reach the terminal raw."""
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii") for c in str(text)
+    )
+
+
+def _shown(text: Any) -> str:
+    """Untrusted text as literal text for a Rich console: control characters escaped, markup too."""
+    return escape(_visible(text))
+
+
 def _note(text: str) -> None:
-    err.print(f"note: {text}", markup=False, highlight=False)
+    err.print(f"note: {_visible(text)}", markup=False, highlight=False)
 
 
 def _fit_interruptible(
@@ -522,7 +535,7 @@ def _print_inference(summary: dict[str, Any]) -> None:
         table.add_column("parameter")
         table.add_column("se", justify="right")
         for name, value in summary["standard_errors"].items():
-            table.add_row(escape(name), "undefined" if value is None else f"{value:.6f}")
+            table.add_row(_shown(name), "undefined" if value is None else f"{value:.6f}")
         out.print(table)
     fit = summary.get("goodness_of_fit")
     if fit is not None:
@@ -534,9 +547,9 @@ def _print_inference(summary: dict[str, Any]) -> None:
             highlight=False,
         )
         for note in fit["notes"]:
-            err.print(f"note: {escape(note)}")
+            err.print(f"note: {_shown(note)}")
     for note in summary.get("inference_warnings", []):
-        err.print(f"[yellow]warning:[/yellow] {escape(note)}")
+        err.print(f"[yellow]warning:[/yellow] {_shown(note)}")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -550,15 +563,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table.add_row("weight", *(f"{w:.6f}" for w in summary["weights"]))
     for key, columns in summary["params"].items():
         for label, values in columns.items():
-            table.add_row(escape(f"{key}[{label}]"), *(f"{v:.6f}" for v in values))
+            table.add_row(_shown(f"{key}[{label}]"), *(f"{v:.6f}" for v in values))
     out.print(table)
     fit = Table(show_header=False, title="fit")
     for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged", "starts"):
         value = summary[name]
-        fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else escape(str(value)))
+        fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else _shown(str(value)))
     out.print(fit)
     for note in summary["warnings"]:
-        err.print(f"[yellow]warning:[/yellow] {escape(note)}")
+        err.print(f"[yellow]warning:[/yellow] {_shown(note)}")
     for note in summary.get("notes", []):
         _note(note)
 
@@ -639,11 +652,11 @@ def select_command(
     shown = result.table.rename(columns={"n_components": "K", "n_parameters": "npar", "best_restart": "start"})
     shown["chosen"] = np.where(shown["K"] == result.best_n_components, "<-", "")
     out.print(
-        f"{family} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}",
+        _visible(f"{family} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}"),
         markup=False,
         highlight=False,
     )
-    out.print(escape(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
+    out.print(_shown(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
     if not result.table["converged"].all():
         err.print("[yellow]warning:[/yellow] some fits did not converge (converged = False); raise --max-iter")
 
@@ -776,8 +789,8 @@ def explain(
     for step in steps:
         out.rule(f"iteration {step.iteration + 1}: log-likelihood {step.log_likelihood:.7f}")
         for title, table in step.tables().items():
-            out.print(f"[bold]{escape(title)}[/bold]")
-            out.print(escape(table.to_string(float_format=lambda v: f"{v:.7f}")))
+            out.print(f"[bold]{_shown(title)}[/bold]")
+            out.print(_shown(table.to_string(float_format=lambda v: f"{v:.7f}")))
 
 
 def _numbers(option: str, text: str) -> list[float]:
@@ -828,11 +841,11 @@ def demo(
     for name in names:
         for case in DEMOS[name]():
             out.rule(f"[bold]{case.name}[/bold]")
-            out.print(escape(case.story))
+            out.print(_shown(case.story))
             for step in case.explain:
                 for title, table in step.tables().items():
-                    out.print(f"[bold]{escape(title)}[/bold]")
-                    out.print(escape(table.to_string(float_format=lambda v: f"{v:.7f}")))
+                    out.print(f"[bold]{_shown(title)}[/bold]")
+                    out.print(_shown(table.to_string(float_format=lambda v: f"{v:.7f}")))
             _print_summary(_summary(case.model, case.data, case.notes))
             folder = out_dir / case.name
             _write_plots(case.model, case.data, folder)
@@ -878,7 +891,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted", markup=False, highlight=False)
         sys.exit(130)
     except MixfitError as exc:
-        err.print(f"error: {_cli_words(str(exc))}", markup=False, highlight=False)
+        err.print(f"error: {_visible(_cli_words(str(exc)))}", markup=False, highlight=False)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)
 
