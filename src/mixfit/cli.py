@@ -340,16 +340,12 @@ def _known_labels(column: pd.Series, n_components: int) -> Any:
         if not text:
             continue
         number = text[2:] if text.startswith("c_") else text
-        try:
-            k = float(number)
-        except ValueError:
-            k = 0.5
-        if k != int(k) or not 1 <= k <= n_components:
+        if not number.isdigit() or not 1 <= int(number) <= n_components:
             raise DataError(
                 f"--known-labels values must be components 1..{n_components} (or c_1..c_{n_components}) "
                 f"or empty; got {text!r} in row {row}"
             )
-        labels[row] = int(k) - 1
+        labels[row] = int(number) - 1
     return labels
 
 

@@ -18,7 +18,7 @@ from mixfit._data import as_table
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit._validation import check_int, check_option, check_sample_weight, check_weights
 from mixfit.accel import ACCELERATIONS, fit_squarem
-from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_step
+from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_step, warn_if_emptied
 from mixfit.errors import (
     ConvergenceWarning,
     DataError,
@@ -58,6 +58,8 @@ class TrainingData:
     rows: FloatArray
     source: DataSource
     init_source: ArraySource
+    #: the user's frequency weights of ``rows`` (None: every row counts once)
+    row_weight: FloatArray | None = None
 
 
 def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) -> FloatArray:
@@ -299,7 +301,7 @@ class Mixture(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        reached, finished = restarts.replication(self._restart_records)
+        reached, finished = restarts.replication(r.status for r in self._restart_records)
         if finished >= 2 and reached == 1:
             warnings.warn(
                 f"{self.replication_}: the best maximum was found once, so it may not be the "
@@ -441,7 +443,7 @@ class Mixture(BaseEstimator):
             source = as_source(
                 data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype(), fixed=fixed
             )
-            return TrainingData(family, columns, is_frame, data, source, source)
+            return TrainingData(family, columns, is_frame, data, source, source, weight)
         if known_labels is not None:
             raise DataError(f"known_labels is supported for data in memory only, not {table!r}")
         if sample_weight is not None:
@@ -524,8 +526,8 @@ class Mixture(BaseEstimator):
         records of the starts that failed or were screened out.
 
         With more than ``n_converge`` starts each runs ``screen_iter`` iterations first, on the
-        training data when they are small (the final stage then continues those iterations, so a
-        kept start ends exactly where it would have ended unscreened) or on a sample of
+        training data when they are small (plain EM's final stage then continues those iterations,
+        so a kept start ends exactly where it would have ended unscreened) or on a sample of
         ``SCREEN_ROWS`` rows; the best ``n_converge`` go on (see ``_screens_whole``).
         """
         n_starts = 1 if self.params_init is not None else self.n_init
@@ -544,7 +546,7 @@ class Mixture(BaseEstimator):
         for start, state in states:
             try:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", EmptyComponentWarning)  # reported if the start is kept
+                    warnings.simplefilter("ignore", EmptyComponentWarning)  # said below if the start is kept
                     result = fit_em(
                         train.family,
                         screen,
@@ -562,8 +564,9 @@ class Mixture(BaseEstimator):
         order = restarts.ranked([result.objective for _, _, result in screened])
         keep = set(order[:n_keep])
         finals = []
-        for index, (start, _, result) in enumerate(screened):
+        for index, (start, first, result) in enumerate(screened):
             if index in keep:
+                warn_if_emptied(first, result.state, result.n_iter)  # silenced while screening
                 continue_from = result if whole and self.accelerate is None else None
                 finals.append((start, result.state, continue_from))
             else:
@@ -586,7 +589,7 @@ class Mixture(BaseEstimator):
         if source.design.shape[0] <= SCREEN_ROWS:
             return source, False
         rows = np.sort(rng.choice(train.rows.shape[0], size=SCREEN_ROWS, replace=False))
-        weight = None if source.weight is None or source.compressed else source.weight[rows]
+        weight = None if train.row_weight is None else train.row_weight[rows]
         fixed = None if source.fixed is None else source.fixed[rows]
         sample = as_source(train.rows[rows], train.family, sample_weight=weight, compress=self.compress, fixed=fixed)
         return sample, False
@@ -656,11 +659,15 @@ class Mixture(BaseEstimator):
             "debug": self._debug(),
             "weights_prior": self._weights_prior(),
         }
+        pending = [(i, state, screened) for i, (_, state, screened) in enumerate(finals)]
+        pending = [(i, state, screened) for i, state, screened in pending if screened is None or not screened.converged]
         jobs = []
-        for _, state, screened in finals:
+        for _, state, screened in pending:
             begin = {} if screened is None else {"start_iteration": screened.n_iter, "history": screened.history[:-1]}
             jobs.append(delayed(_run_start)(self._fit_loop(), train.family, train.source, state, options | begin))
-        results = Parallel(n_jobs=self.n_jobs)(jobs)
+        results: list[FitResult | str | None] = [screened for _, _, screened in finals]  # converged when screened
+        for (i, _, _), result in zip(pending, Parallel(n_jobs=self.n_jobs)(jobs), strict=True):
+            results[i] = result
         for (start, _, _), result in zip(finals, results, strict=True):  # progress per finished start
             report = self._progress(start, on_iteration)
             if report is not None and isinstance(result, FitResult):

@@ -44,8 +44,8 @@ def diagnostics(model: Any, X: Any) -> list[str]:
     empty = [f"c_{k + 1}" for k, w in enumerate(state.weights) if w == 0]
     if empty:
         notes.append(f"Component(s) {', '.join(empty)} ended with weight 0: fewer components describe the data.")
-    if "_restart_records" in model.__dict__:
-        reached, finished = restarts.replication(model._restart_records)
+    if hasattr(model, "restarts_"):
+        reached, finished = restarts.replication(model.restarts_["status"])
         if finished >= 2 and reached == 1:
             notes.append(f"Only one start reached the best maximum ({model.replication_}); raise n_init.")
     notes.extend(getattr(model, "fit_notes_", []))
@@ -72,9 +72,7 @@ def _summary_rows(model: Any, X: Any) -> pd.DataFrame:
         "free parameters": model.n_parameters(),
         "iterations": model.n_iter_,
         "converged": bool(model.converged_),
-        "starts": model.replication_
-        if "_restart_records" in model.__dict__
-        else "not recorded (parameters set by hand or loaded from a file)",
+        "starts": getattr(model, "replication_", "not recorded (parameters set by hand or loaded from a file)"),
         "seed (random_state)": repr(model.random_state),
     }
     return pd.DataFrame({"value": list(rows.values())}, index=list(rows))

@@ -58,8 +58,7 @@ def classify(records: list[StartRecord], best_start: int) -> list[StartRecord]:
         if r.start == best_start:
             status = BEST
         elif status in (SAME, OTHER, MAX_ITER):
-            status = SAME if r.converged and same_maximum(r.log_likelihood, best) else OTHER
-            status = MAX_ITER if not r.converged and status == OTHER else status
+            status = MAX_ITER if not r.converged else SAME if same_maximum(r.log_likelihood, best) else OTHER
         out.append(StartRecord(r.start, r.log_likelihood, r.n_iter, r.converged, status, r.reason))
     return sorted(out, key=lambda r: r.start)
 
@@ -72,15 +71,17 @@ def as_frame(records: list[StartRecord]) -> Any:
     return frame.set_index("start")
 
 
-def replication(records: list[StartRecord]) -> tuple[int, int]:
-    """(starts that reached the best maximum, starts run to convergence or max_iter)."""
-    finished = [r for r in records if r.status in (BEST, SAME, OTHER, MAX_ITER)]
-    return sum(r.status in (BEST, SAME) for r in finished), len(finished)
+def replication(statuses: Any) -> tuple[int, int]:
+    """(starts that reached the best maximum, starts run to convergence or max_iter), from the
+    statuses of ``restarts_``."""
+    statuses = list(statuses)
+    finished = [status for status in statuses if status in (BEST, SAME, OTHER, MAX_ITER)]
+    return sum(status in (BEST, SAME) for status in finished), len(finished)
 
 
 def replication_line(records: list[StartRecord]) -> str:
     """ "best log-likelihood reached by 3 of 4 starts run to convergence (20 starts)"."""
-    reached, finished = replication(records)
+    reached, finished = replication(r.status for r in records)
     failed = sum(r.status == FAILED for r in records)
     extra = f", {failed} failed" if failed else ""
     return (

@@ -116,7 +116,7 @@ def _fit_one(
         return None, {"n_components": k, "converged": False, "status": f"not fitted: {exc}"}
     row = {"n_components": k, **criteria(model, X, sample_weight), "converged": bool(model.converged_)}
     row["n_iter"], row["best_restart"] = int(model.n_iter_), int(model.best_restart_)
-    reached, finished = restarts.replication(model._restart_records)
+    reached, finished = restarts.replication(model.restarts_["status"])
     row["replication"], row["status"] = f"{reached}/{finished}", "ok"
     return model, row
 
