@@ -1,6 +1,6 @@
 # Quickstart on a fresh machine: `make demo` and `make test`. Both create .venv themselves.
-# `make test-all` (what CI runs) is `make test` followed by the slow fault-injection, Dask-cluster
-# and browser tests; it installs Debian's chromium for the browser test when it is missing.
+# `make test-all` (what CI runs) is `make lint`, `make test`, then the slow fault-injection,
+# Dask-cluster and browser tests; it installs Debian's chromium for the browser test when missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -33,7 +33,7 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.test-installed
 	$(PYTEST) -m "not slow and not browser"
 
-test-all: test browser
+test-all: lint test browser
 	$(PYTEST) -m "slow or browser"
 
 # Debian's chromium for the browser test, installed when missing and this user may install it.
@@ -48,9 +48,12 @@ browser:
 		fi; \
 	fi
 
+# Style (ruff), types (mypy) and the layer contract of docs/architecture.md (import-linter).
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m ruff format --check src tests benchmarks
+	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_em.py

@@ -21,7 +21,7 @@ import numpy as np
 
 import mixfit as mf
 from mixfit import kernels
-from mixfit.em import EMState, fit_em
+from mixfit.em import EMSettings, EMState, fit_em
 from mixfit.sources import as_source
 
 
@@ -45,7 +45,7 @@ def bench(n_rows: int, n_cols: int, k: int, repeats: int, rng: np.random.Generat
 
     def fit(dtype, kernel):
         with kernels.use(kernel):
-            fit_em(family, sources[dtype], state, max_iter=iters, tol=0.0)
+            fit_em(family, sources[dtype], state, EMSettings(max_iter=iters, tol=0.0))
 
     runs = {
         "bare64": lambda: (X @ A.T, R.T @ X),

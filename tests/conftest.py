@@ -1,13 +1,19 @@
-"""Shared fixtures. Every test run is a debug run: a log-likelihood decrease raises."""
+"""Shared fixtures. Every test runs in debug mode: a log-likelihood decrease raises."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
 
-os.environ["MIXFIT_DEBUG"] = "1"
+from mixfit.config import config_context
+
+
+@pytest.fixture(autouse=True)
+def debug_mode():
+    """``mixfit.config``'s debug setting on for the test (not the process environment)."""
+    with config_context(debug=True):
+        yield
+
 
 #: Relative tolerance for totals of up to ~1e5 terms that two code paths add in different orders
 #: (chunks, compression, BLAS threads, worker processes): the worst case is n * eps = 1e5 * 1.1e-16

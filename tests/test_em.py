@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import mixfit as mf
-from mixfit.em import EMState, fit_em
+from mixfit.em import EMSettings, EMState, fit_em
 from mixfit.sources import as_source
 
 FAMILIES = {
@@ -108,9 +108,9 @@ def test_a_decrease_raises_in_debug_runs_and_warns_otherwise():
     source = as_source(X.astype(float), Broken())
     state = EMState(np.array([0.5, 0.5]), {"p": np.full((2, 6), 0.2) + [[0.0], [0.05]]})
     with pytest.raises(mf.MonotonicityError, match="decreased at iteration 1"):
-        fit_em(Broken(), source, state, max_iter=5, tol=0, debug=True)
+        fit_em(Broken(), source, state, EMSettings(max_iter=5, tol=0, debug=True))
     with pytest.warns(mf.MonotonicityWarning):
-        fit_em(Broken(), source, state, max_iter=1, tol=0, debug=False)
+        fit_em(Broken(), source, state, EMSettings(max_iter=1, tol=0, debug=False))
 
 
 def test_an_emptied_component_is_frozen_with_a_warning_never_nan():

@@ -33,7 +33,7 @@ def test_recovers_latent_class_parameters(rng):
 
 
 def test_same_random_state_same_fit_and_restarts_keep_the_best(rng, monkeypatch):
-    import mixfit.model
+    import mixfit.search
 
     X, _ = latent_class_data(rng, 500, rng.uniform(0.1, 0.9, (3, 6)), np.array([0.4, 0.4, 0.2]))
     runs = []
@@ -42,8 +42,8 @@ def test_same_random_state_same_fit_and_restarts_keep_the_best(rng, monkeypatch)
         runs.append(real_fit_em(*args, **kwargs))
         return runs[-1]
 
-    real_fit_em = mixfit.model.fit_em
-    monkeypatch.setattr(mixfit.model, "fit_em", recording_fit_em)
+    real_fit_em = mixfit.search.fit_em
+    monkeypatch.setattr(mixfit.search, "fit_em", recording_fit_em)
     a = mf.Mixture(mf.Bernoulli(), 3, n_init=6, n_converge=6, random_state=7, init="random", tol=1e-4).fit(X)
     lls = [r.log_likelihood for r in runs]
     assert len(lls) == 6 and len(set(np.round(lls, 6))) > 1  # the restarts really differ

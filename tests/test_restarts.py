@@ -90,10 +90,10 @@ def test_same_maximum_tolerance():
 
 
 def test_a_failed_start_is_recorded_and_skipped_and_all_failing_is_one_error(monkeypatch):
-    import mixfit.model
+    import mixfit.search
 
     survey = pd.read_csv(EXAMPLES / "survey.csv")
-    real = mixfit.model.initial_state
+    real = mixfit.search.initial_state
     calls = []
 
     def flaky(*args, **kwargs):
@@ -102,7 +102,7 @@ def test_a_failed_start_is_recorded_and_skipped_and_all_failing_is_one_error(mon
             raise mf.ModelError("covariance of component 1 is singular (a test's broken start)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mixfit.model, "initial_state", flaky)
+    monkeypatch.setattr(mixfit.search, "initial_state", flaky)
     m = quiet_fit(mf.Mixture(mf.Bernoulli(), 2, n_init=6, random_state=0), survey)
     failed = m.restarts_[m.restarts_["status"] == "failed"]
     assert failed.index.tolist() == [1, 3, 5] and failed["reason"].str.contains("broken start").all()
@@ -111,7 +111,7 @@ def test_a_failed_start_is_recorded_and_skipped_and_all_failing_is_one_error(mon
     def broken(*args, **kwargs):
         raise mf.ModelError("covariance of component 0 is singular")
 
-    monkeypatch.setattr(mixfit.model, "initial_state", broken)
+    monkeypatch.setattr(mixfit.search, "initial_state", broken)
     with pytest.raises(mf.ModelError, match=r"every one of the 4 starts failed: covariance of component 0 is singular"):
         mf.Mixture(mf.Bernoulli(), 2, n_init=4).fit(survey)
 

@@ -44,16 +44,16 @@ _LAZY: dict[str, tuple[str, str]] = {
     "bootstrap_lrt": ("mixfit.select", "bootstrap_lrt"),
     "check_identifiability": ("mixfit.diagnostics", "check_identifiability"),
     "goodness_of_fit": ("mixfit.diagnostics", "goodness_of_fit"),
-    "load": ("mixfit.io", "load_model"),
+    "load": ("mixfit.model", "load_model"),
     "select": ("mixfit.select", "select"),
 }
 
 if TYPE_CHECKING:
     from mixfit.diagnostics import check_identifiability, goodness_of_fit
     from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independent, Multinomial, Poisson
-    from mixfit.io import load_model as load
     from mixfit.labels import align
     from mixfit.model import Mixture
+    from mixfit.model import load_model as load
     from mixfit.select import Selection, bootstrap_lrt, select
     from mixfit.sources import FileTable
 

@@ -57,3 +57,13 @@ def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
     """``num / den`` where ``den > 0``, ``fill`` elsewhere (an empty component)."""
     num, den = np.broadcast_arrays(num, den)
     return np.divide(num, den, out=np.full(num.shape, fill), where=den > 0)
+
+
+def scaled_rank(info: np.ndarray, rtol: float = 1e-9) -> int:
+    """Rank of an information matrix scaled to unit diagonal (parameters on very different
+    scales, such as a small variance beside a probability, do not hide each other)."""
+    diag = np.sqrt(np.maximum(np.diag(info), 0.0))
+    used = diag > 0
+    scaled = info[np.ix_(used, used)] / np.outer(diag[used], diag[used])
+    eigen = np.linalg.eigvalsh(scaled) if used.any() else np.zeros(0)
+    return int((eigen > rtol * max(eigen.max(initial=0.0), 1e-300)).sum())

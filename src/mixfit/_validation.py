@@ -22,7 +22,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
 
 def check_positive_float(name: str, value: Any) -> float:
     """A finite ``float > 0``, else ``ModelError``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < np.inf:
         raise ModelError(f"{name} must be a finite number > 0; got {value!r}")
     return float(value)
 

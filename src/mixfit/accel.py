@@ -31,21 +31,9 @@ import numpy as np
 from scipy.special import expit
 
 from mixfit._math import PROB_EPS, clamp_probs
-from mixfit.em import (
-    EMState,
-    FitResult,
-    Summary,
-    check_monotone,
-    log_prior,
-    m_step,
-    record,
-    roundoff_scale,
-    run_e_step,
-    warn_if_emptied,
-)
+from mixfit.em import EMState, PlainStep, Step, StepContext, Summary, m_step, run_e_step
 from mixfit.errors import ModelError
 from mixfit.families import Family
-from mixfit.sources import DataSource
 
 ACCELERATIONS = (None, "squarem")
 #: How much ``step_max`` grows after an accepted full-length jump and shrinks after a refused one.
@@ -126,91 +114,44 @@ def extrapolate(
     return (lambda a: scale.state(x0 + 2 * a * r + a**2 * v)), alpha
 
 
-def fit_squarem(
-    family: Family,
-    source: DataSource,
-    state: EMState,
-    *,
-    max_iter: int,
-    tol: float,
-    debug: bool = False,
-    on_iteration: Callable[[int, float], None] | None = None,
-    on_state: Callable[[int, EMState, list[dict[str, float]], dict[str, float]], None] | None = None,
-    start_iteration: int = 0,
-    history: list[dict[str, float]] | None = None,
-    progress: dict[str, float] | None = None,
-    weights_prior: float | None = None,
-) -> FitResult:
-    """``em.fit_em`` with SQUAREM iterations: same stopping rule, same history columns.
+class Squarem:
+    """The SQUAREM step of ``em.fit_em``: after theta_1, theta_2 and the jump (see above).
+    ``progress`` (``e_steps``, ``step_max``) of a checkpoint resumes it exactly."""
 
-    ``history[i]`` describes the parameters entering iteration i; its ``e_steps`` column counts
-    the E-step passes made so far (plain EM makes one per iteration; SQUAREM two or three, and
-    one in its last iteration).
-    ``progress`` (``e_steps``, ``step_max``) is what a checkpoint keeps to resume exactly.
-    """
-    progress = {"e_steps": 1.0, "step_max": 1.0, **(progress or {})}
-    control = {"step_max": progress["step_max"]}
-    summary = run_e_step(family, source, state)
-    history = list(history or [])
-    passes = int(progress["e_steps"])
-    converged, n_iter, scale = False, start_iteration, roundoff_scale(source)
-    for n_iter in range(start_iteration + 1, max_iter + 1):
-        theta1 = m_step(family, summary.stats, weights_prior)
-        warn_if_emptied(state, theta1, n_iter)
-        row = record(family, state, summary, theta1, passes, scale, weights_prior)
-        summary1 = run_e_step(family, source, theta1)
-        objective1 = summary1.log_likelihood + log_prior(family, theta1, weights_prior)
-        check_monotone(row["log_posterior"], objective1, row["ll_roundoff"], n_iter, debug)
-        row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
-        history.append(row)
-        # plain EM's stopping rule, at theta_0: one EM step gains no more than tol per row
-        converged = abs(objective1 - row["log_posterior"]) / source.total_weight <= tol
-        if converged:
-            state, summary, passes = theta1, summary1, passes + 1
-        else:
-            theta2 = m_step(family, summary1.stats, weights_prior)
-            state, summary, passes = _jump_or_step(
-                family, source, (theta1, objective1, theta2), state, control, passes + 1, weights_prior
-            )
-            objective = summary.log_likelihood + log_prior(family, state, weights_prior)
-            check_monotone(objective1, objective, row["ll_roundoff"], n_iter, debug)
-        if on_iteration is not None:
-            on_iteration(n_iter, summary.log_likelihood)
-        if on_state is not None:
-            on_state(n_iter, state, history, {"e_steps": float(passes), "step_max": control["step_max"]})
-        if converged:
-            break
-    history.append(record(family, state, summary, None, passes, scale, weights_prior))
-    return FitResult(state, summary.log_likelihood, n_iter, converged, history)
+    def __init__(self, progress: dict[str, float] | None = None) -> None:
+        self.step_max = float((progress or {}).get("step_max", 1.0))
+
+    def advance(
+        self, ctx: StepContext, theta1: EMState, summary1: Summary, passes: int
+    ) -> tuple[EMState, Summary, int]:
+        """theta' with its E-step when it is no worse than theta_1 (log-likelihood, or log
+        posterior with a prior), else theta_2 with its own."""
+        family, source = ctx.family, ctx.source
+        theta2 = m_step(family, summary1.stats, ctx.settings.weights_prior)
+        objective1 = ctx.objective(theta1, summary1)
+        jump_to, alpha = extrapolate(family, ctx.theta0, theta1, theta2, self.step_max)
+        at_bound = alpha == self.step_max
+        candidate = jump_to(alpha)
+        if alpha > 1.0 and _valid(family, candidate):
+            jumped = run_e_step(family, source, candidate)
+            passes += 1
+            if ctx.objective(candidate, jumped) >= objective1:
+                if at_bound:
+                    self.step_max *= STEP_FACTOR
+                return candidate, jumped, passes
+        if at_bound and alpha == 1.0:  # theta_2 itself was the longest step allowed
+            self.step_max *= STEP_FACTOR
+        elif at_bound:  # the longest step was refused
+            self.step_max = max(1.0, self.step_max / STEP_FACTOR)
+        return theta2, run_e_step(family, source, theta2), passes + 1
+
+    def progress(self, passes: int) -> dict[str, float]:
+        return {"e_steps": float(passes), "step_max": self.step_max}
 
 
-def _jump_or_step(
-    family: Family,
-    source: DataSource,
-    steps: tuple[EMState, float, EMState],
-    theta0: EMState,
-    control: dict[str, float],
-    passes: int,
-    weights_prior: float | None = None,
-) -> tuple[EMState, Summary, int]:
-    """theta' with its E-step when it is no worse than theta_1 (log-likelihood, or log posterior
-    with a prior), else theta_2 with its own."""
-    theta1, objective1, theta2 = steps
-    jump_to, alpha = extrapolate(family, theta0, theta1, theta2, control["step_max"])
-    at_bound = alpha == control["step_max"]
-    candidate = jump_to(alpha)
-    if alpha > 1.0 and _valid(family, candidate):
-        jumped = run_e_step(family, source, candidate)
-        passes += 1
-        if jumped.log_likelihood + log_prior(family, candidate, weights_prior) >= objective1:
-            if at_bound and alpha == control["step_max"]:
-                control["step_max"] *= STEP_FACTOR
-            return candidate, jumped, passes
-    if at_bound and alpha == 1.0:  # theta_2 itself was the longest step allowed
-        control["step_max"] *= STEP_FACTOR
-    elif at_bound:  # the longest step was refused
-        control["step_max"] = max(1.0, control["step_max"] / STEP_FACTOR)
-    return theta2, run_e_step(family, source, theta2), passes + 1
+def step_for(accelerate: str | None, progress: dict[str, float] | None = None) -> Step:
+    """The step of the ``accelerate`` setting: plain EM (None) or SQUAREM."""
+    return Squarem(progress) if accelerate == "squarem" else PlainStep()
 
 
 def _valid(family: Family, state: EMState) -> bool:

@@ -103,7 +103,7 @@ def _family_spec(text: str) -> list[tuple[list[str] | None, str]]:
     or one part per ``columns=family`` group of a mixed table."""
     if "=" not in text:
         return [(None, _family_name(text))]
-    parts = []
+    parts: list[tuple[list[str] | None, str]] = []
     for group in (g for g in text.split(";") if g.strip()):
         columns, sep, name = group.partition("=")
         names = [c.strip() for c in columns.split(",") if c.strip()]
@@ -253,7 +253,7 @@ def fit(
     """
     import pandas as pd
 
-    from mixfit.io import open_data
+    from mixfit.datafile import open_data
     from mixfit.model import Mixture
     from mixfit.sources import FileTable
 
@@ -691,7 +691,9 @@ def predict(
     """
     import pandas as pd
 
-    from mixfit.io import load_model, open_data, table_writer
+    from mixfit.datafile import open_data
+    from mixfit.io import table_writer
+    from mixfit.model import load_model
 
     _check_outputs([model_file, data], {"--out": out_file})
     model = load_model(model_file)
@@ -765,8 +767,8 @@ def explain(
     """
     import numpy as np
 
-    from mixfit.io import load_model, read_table
-    from mixfit.model import Mixture
+    from mixfit.io import read_table
+    from mixfit.model import Mixture, load_model
 
     frame = read_table(data, sep=_sep(sep))
     if model_file is not None:
@@ -810,7 +812,7 @@ def sample(
     """
     import pandas as pd
 
-    from mixfit.io import load_model
+    from mixfit.model import load_model
 
     _check_outputs([model_file], {"--out": out_file})
     model = load_model(model_file).set_params(random_state=seed)

@@ -56,7 +56,7 @@ def two_coins(seed: int = 42) -> list[Demo]:
     biases = np.array([0.2, 0.9])
     once = pd.DataFrame({"heads": rng.binomial(1, biases[z])})
     ten = pd.DataFrame({"heads": rng.binomial(10, biases[z])})
-    start = {"weights_init": [0.25, 0.75], "params_init": {"p": [0.25, 0.85]}}
+    start: dict[str, Any] = {"weights_init": [0.25, 0.75], "params_init": {"p": [0.25, 0.85]}}
     single, notes_single = _fit(Mixture(Bernoulli(), 2, **start), once)
     tens, notes_tens = _fit(Mixture(Binomial(n_trials=10), 2, **start), ten)
     return [

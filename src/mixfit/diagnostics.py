@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixfit._math import scaled_rank
 from mixfit.errors import IdentifiabilityWarning, ModelError
 from mixfit.families import Bernoulli, Binomial, Categorical, Family, Independent
+from mixfit.prepare import check_columns, fitted, fitted_source
 from mixfit.sources import ArraySource, unique_rows
 
 
@@ -68,9 +70,9 @@ def goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> GoodnessOf
 
     if open_table(X) is not None:
         raise ModelError("goodness of fit needs the data in memory")
-    family, _ = model._fitted()
+    family, _ = fitted(model)
     array, columns, is_frame = as_table(X)
-    model._check_columns(columns, is_frame)
+    check_columns(model, columns, is_frame)
     data = family.validate(array, columns)
     if data.dtype.kind == "f" and np.isnan(data).any():
         raise ModelError("goodness of fit needs complete rows; these data have missing values")
@@ -147,16 +149,6 @@ def local_rank(family: Family, state: Any, source: ArraySource) -> tuple[int, st
     )
 
 
-def scaled_rank(info: np.ndarray, rtol: float = 1e-9) -> int:
-    """Rank of an information matrix scaled to unit diagonal (parameters on very different
-    scales, such as a small variance beside a probability, do not hide each other)."""
-    diag = np.sqrt(np.maximum(np.diag(info), 0.0))
-    used = diag > 0
-    scaled = info[np.ix_(used, used)] / np.outer(diag[used], diag[used])
-    eigen = np.linalg.eigvalsh(scaled) if used.any() else np.zeros(0)
-    return int((eigen > rtol * max(eigen.max(initial=0.0), 1e-300)).sum())
-
-
 @dataclass
 class IdentifiabilityReport:
     """Whether a fitted model is identified, and why not."""
@@ -173,7 +165,7 @@ def check_identifiability(model: Any, X: Any, warn: bool = True) -> Identifiabil
     the degrees-of-freedom count of latent class models (free parameters must not exceed the
     number of possible patterns minus one); and local identifiability at the estimate (the
     information matrix of the free parameters must have full rank). Warns when one fails."""
-    family, state, source = model._source(X)
+    family, state, source = fitted_source(model, X)
     if not isinstance(source, ArraySource):
         raise ModelError("the identifiability check needs the data in memory")
     from mixfit._data import as_table

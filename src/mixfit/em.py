@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.special import xlogy
@@ -21,7 +21,7 @@ from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.errors import EmptyComponentWarning, MonotonicityError, MonotonicityWarning
 from mixfit.families import Family, Stats
 from mixfit.priors import dirichlet_log_density
-from mixfit.sources import Chunk, DataSource
+from mixfit.sources.base import Chunk, DataSource
 
 #: The engine's columns of ``history_`` (the parameters follow as ``weight[k]``, ``p[k,d]``...).
 HISTORY_COLUMNS = (
@@ -81,15 +81,33 @@ def log_weights(weights: FloatArray) -> FloatArray:
         return np.log(weights)
 
 
+def log_joint(family: Family, state: EMState, X: FloatArray) -> FloatArray:
+    """log p(x_n, z=k) = log w_k + log p(x_n | theta_k), laid out (K, n)."""
+    out = family.log_prob_by_component(X, state.params)
+    out += log_weights(state.weights)[:, None]
+    return out
+
+
+def posterior(
+    family: Family, state: EMState, X: FloatArray, row_weight: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Responsibilities p(z=k | x_n) (K, n), times ``row_weight`` when given, and log p(x_n) (n,),
+    by log-sum-exp: the one posterior routine of fit, predict, explain and inference."""
+    resp = log_joint(family, state, X)
+    return resp, normalize_log_joint(resp, row_weight)
+
+
 def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
-    resp = family.log_prob_by_component(chunk.X, state.params)  # (K, m)
-    resp += log_weights(state.weights)[:, None]
-    known = None if chunk.fixed is None else np.flatnonzero(~np.isnan(chunk.fixed[:, 0]))
-    known_joint = None if known is None else resp[:, known].copy()
-    log_marginal = normalize_log_joint(resp, chunk.weight)
-    if known is not None and known.size:
-        hold_fixed(resp, log_marginal, known, known_joint, chunk)
+    if chunk.fixed is None:
+        resp, log_marginal = posterior(family, state, chunk.X, chunk.weight)
+    else:
+        resp = log_joint(family, state, chunk.X)
+        known = np.flatnonzero(~np.isnan(chunk.fixed[:, 0]))
+        known_joint = resp[:, known].copy()
+        log_marginal = normalize_log_joint(resp, chunk.weight)
+        if known.size:
+            hold_fixed(resp, log_marginal, known, known_joint, chunk)
     ll = log_marginal.sum(dtype=np.float64) if chunk.weight is None else chunk.weight @ log_marginal
     return Summary(family.stats_by_component(chunk.X, resp), float(ll))
 
@@ -100,7 +118,7 @@ def hold_fixed(
     """Rows whose class is known (or given as a distribution r): responsibilities r, and the
     expected complete-data term ``sum_k r_k log p(x, z=k)`` in place of log p(x). EM then
     maximises the semi-supervised likelihood and still never decreases it."""
-    fixed = chunk.fixed[known].T  # (K, known)
+    fixed = np.asarray(chunk.fixed)[known].T  # (K, known)
     log_marginal[known] = np.where(fixed > 0, fixed * known_joint, 0.0).sum(axis=0)
     resp[:, known] = fixed if chunk.weight is None else fixed * chunk.weight[known]
 
@@ -128,55 +146,122 @@ def run_e_step(family: Family, source: DataSource, state: EMState) -> Summary:
     return source.reduce(lambda chunk: e_step(family, state, chunk))
 
 
+@dataclass(frozen=True)
+class EMSettings:
+    """How long EM runs and what it checks: at most ``max_iter`` iterations, until the mean
+    log-likelihood (log posterior with a prior) per row gains at most ``tol``; ``debug`` turns
+    a decrease into ``MonotonicityError`` instead of a warning."""
+
+    max_iter: int
+    tol: float
+    weights_prior: float | None = None
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where an interrupted fit stands: ``iteration`` iterations done, their ``history`` rows, and
+    what the step kept (``progress``; SQUAREM's pass count and step bound)."""
+
+    iteration: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    progress: dict[str, float] = field(default_factory=dict)
+
+
+class Step(Protocol):
+    """What one EM iteration does after the plain EM update theta_0 -> theta_1."""
+
+    def advance(
+        self, ctx: StepContext, theta1: EMState, summary1: Summary, passes: int
+    ) -> tuple[EMState, Summary, int]:
+        """The state that ends the iteration, its E-step, and the E-step passes made so far."""
+        ...
+
+    def progress(self, passes: int) -> dict[str, float]:
+        """What a checkpoint keeps to resume this step exactly."""
+        ...
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step needs to take more E- or M-steps: the model, the data and the settings."""
+
+    family: Family
+    source: DataSource
+    settings: EMSettings
+    theta0: EMState
+
+    def objective(self, state: EMState, summary: Summary) -> float:
+        return summary.log_likelihood + log_prior(self.family, state, self.settings.weights_prior)
+
+
+class PlainStep:
+    """Textbook EM: the iteration ends at theta_1 (one E-step pass per iteration)."""
+
+    def advance(
+        self, ctx: StepContext, theta1: EMState, summary1: Summary, passes: int
+    ) -> tuple[EMState, Summary, int]:
+        return theta1, summary1, passes
+
+    def progress(self, passes: int) -> dict[str, float]:
+        return {}
+
+
 def fit_em(
     family: Family,
     source: DataSource,
     state: EMState,
+    settings: EMSettings,
     *,
-    max_iter: int,
-    tol: float,
-    debug: bool = False,
+    step: Step | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
     on_state: Callable[[int, EMState, list[dict[str, float]], dict[str, float]], None] | None = None,
-    start_iteration: int = 0,
-    history: list[dict[str, float]] | None = None,
-    progress: dict[str, float] | None = None,
-    weights_prior: float | None = None,
+    resume: Resume | None = None,
 ) -> FitResult:
     """Iterate EM from ``state`` until the mean log-likelihood per row improves by <= ``tol``.
 
+    Every iteration makes the plain EM update theta_0 -> theta_1 (M-step, then the E-step pass
+    at theta_1, which gives its log-likelihood); the convergence test is that update's gain;
+    ``step`` (default: plain EM) may then move further, as SQUAREM does (``mixfit.accel``).
     Every returned quantity belongs to the returned state: the loop ends on an E-step, so the
     log-likelihood, ``history[-1]`` and the responsibilities all describe the final parameters.
-    ``history[i]`` describes the parameters that entered iteration ``i`` (row 0: the start).
+    ``history[i]`` describes the parameters that entered iteration ``i`` (row 0: the start);
+    its ``e_steps`` column counts the E-step passes made up to and including the one at them.
 
-    A fit resumed from a checkpoint passes the state after ``start_iteration`` iterations and the
-    ``history`` rows before it; ``on_state(iteration, state, history, progress)`` is where
-    checkpoints are taken (plain EM's ``progress`` is empty: its E-step count is the iteration
-    count). EM is deterministic, so a resumed fit ends exactly where an uninterrupted one does.
+    A fit resumed from a checkpoint passes the state after ``resume.iteration`` iterations and
+    the ``history`` rows before it; ``on_state(iteration, state, history, progress)`` is where
+    checkpoints are taken. EM is deterministic, so a resumed fit ends exactly where an
+    uninterrupted one does.
     """
+    step = step or PlainStep()
+    resume = resume or Resume()
     summary = run_e_step(family, source, state)
-    history = list(history or [])
-    converged, n_iter, scale = False, start_iteration, roundoff_scale(source)
-    for n_iter in range(start_iteration + 1, max_iter + 1):
-        new_state = m_step(family, summary.stats, weights_prior)
-        warn_if_emptied(state, new_state, n_iter)
-        row = record(family, state, summary, new_state, n_iter, scale, weights_prior)
-        new_summary = run_e_step(family, source, new_state)
-        row["kl_after_m"] = new_summary.log_likelihood - row["elbo_after_m"]
+    history = list(resume.history)
+    passes = int(resume.progress.get("e_steps", resume.iteration + 1))
+    converged, n_iter, scale = False, resume.iteration, roundoff_scale(source)
+    for n_iter in range(resume.iteration + 1, settings.max_iter + 1):
+        theta1 = m_step(family, summary.stats, settings.weights_prior)
+        warn_if_emptied(state, theta1, n_iter)
+        row = record(family, state, summary, theta1, passes, scale, settings.weights_prior)
+        summary1 = run_e_step(family, source, theta1)
+        row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
         history.append(row)
-        before = row["log_posterior"]
-        after = new_summary.log_likelihood + log_prior(family, new_state, weights_prior)
-        check_monotone(before, after, row["ll_roundoff"], n_iter, debug)
-        change = abs(after - before) / source.total_weight
-        state, summary = new_state, new_summary
+        ctx = StepContext(family, source, settings, state)
+        objective1 = ctx.objective(theta1, summary1)
+        check_monotone(row["log_posterior"], objective1, row["ll_roundoff"], n_iter, settings.debug)
+        converged = abs(objective1 - row["log_posterior"]) / source.total_weight <= settings.tol
+        state, summary, passes = theta1, summary1, passes + 1
+        if not converged:
+            state, summary, passes = step.advance(ctx, theta1, summary1, passes)
+            if state is not theta1:
+                check_monotone(objective1, ctx.objective(state, summary), row["ll_roundoff"], n_iter, settings.debug)
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
         if on_state is not None:
-            on_state(n_iter, state, history, {})
-        if change <= tol:
-            converged = True
+            on_state(n_iter, state, history, step.progress(passes))
+        if converged:
             break
-    history.append(record(family, state, summary, None, n_iter + 1, scale, weights_prior))
+    history.append(record(family, state, summary, None, passes, scale, settings.weights_prior))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 

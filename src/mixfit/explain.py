@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from mixfit._data import as_table
-from mixfit._math import normalize_log_joint
 from mixfit._validation import check_int, check_option, check_weights
-from mixfit.em import EMState, log_weights, m_step
+from mixfit.em import EMState, m_step, posterior
 from mixfit.errors import ModelError
-from mixfit.families import Family
+from mixfit.families import Family, as_family
+from mixfit.prepare import fitted
 from mixfit.sources import unique_rows
 
 
@@ -63,10 +63,9 @@ def explain_steps(model: Any, X: Any, *, iterations: int = 1, start: str | None 
     labels = [f"c_{k + 1}" for k in range(len(state.weights))]
     steps = []
     for iteration in range(iterations):
-        log_joint = family.log_prob_by_component(design, state.params)
-        log_joint += log_weights(state.weights)[:, None]
-        log_likelihood = float(occurrences @ normalize_log_joint(log_joint))
-        resp = log_joint.T
+        resp_by_component, log_marginal = posterior(family, state, design)
+        log_likelihood = float(occurrences @ log_marginal)
+        resp = resp_by_component.T
         expected = resp * occurrences[:, None]
         stats = family.stats(design, expected)
         new_state = m_step(family, stats)
@@ -87,10 +86,10 @@ def explain_steps(model: Any, X: Any, *, iterations: int = 1, start: str | None 
 
 def _starting_point(model: Any, array: np.ndarray, columns: list[str], start: str) -> tuple[Family, EMState]:
     if start == "fitted":
-        return model._fitted()
+        return fitted(model)
     if model.params_init is None:
         raise ModelError("explain(start='init') needs params_init (and optionally weights_init)")
-    family = getattr(model, "family_", None) or model._base_family().fitted_to(array, columns)
+    family = getattr(model, "family_", None) or as_family(model.family).fitted_to(array, columns)
     n_features = len(family.feature_names(columns))
     params = family.check_params(model.params_init, model.n_components, n_features)
     k = model.n_components
@@ -123,17 +122,19 @@ class Outcomes:
 
     table : DataFrame of readable outcome values, one row per distinct row
     counts : ndarray of shape (m,), occurrences of each distinct row
-    joint : ndarray of shape (m, K), w_k p(x | component k) of each distinct row
+    resp : ndarray of shape (m, K), responsibilities p(component | outcome) (Table 6.1)
+    log_marginal : ndarray of shape (m,), log p(outcome)
     """
 
     table: pd.DataFrame
     counts: np.ndarray
-    joint: np.ndarray
+    resp: np.ndarray
+    log_marginal: np.ndarray
 
     @property
-    def resp(self) -> np.ndarray:
-        """Responsibilities p(component | outcome), shape (m, K) (Table 6.1)."""
-        return self.joint / self.joint.sum(axis=1, keepdims=True)
+    def joint(self) -> np.ndarray:
+        """w_k p(outcome | component k), shape (m, K)."""
+        return self.resp * np.exp(self.log_marginal)[:, None]
 
     def labels(self) -> list[str]:
         """One short label per outcome: its values joined by spaces."""
@@ -142,9 +143,9 @@ class Outcomes:
 
 def outcomes(model: Any, X: Any) -> Outcomes:
     """The distinct rows of ``X``, their counts, and each component's share of their probability."""
-    family, state = model._fitted()
+    family, state = fitted(model)
     array, columns, _ = as_table(X)
     distinct, _, counts = unique_rows(family.validate(array, columns))
-    log_joint = family.log_prob(family.design(distinct), state.params) + log_weights(state.weights)
+    resp, log_marginal = posterior(family, state, family.design(distinct))
     table = pd.DataFrame(family.describe_rows(distinct, family.feature_names(columns)))
-    return Outcomes(table, counts, np.exp(log_joint))
+    return Outcomes(table, counts, resp.T, log_marginal)

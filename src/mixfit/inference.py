@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixfit._math import scaled_rank
 from mixfit.em import EMState, flatten_state
 from mixfit.errors import IdentifiabilityWarning, ModelError
 from mixfit.families import Family, Gaussian, Independent
+from mixfit.prepare import fitted, fitted_source
 from mixfit.sources import ArraySource
 
 BOUNDARY = 1e-9
@@ -206,8 +208,6 @@ def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight:
     family, state, source = _in_memory(model, X, sample_weight)
     free = FreeParameters(family, state)
     info = information(family, state, source, method)
-    from mixfit.diagnostics import scaled_rank
-
     rank = scaled_rank(info)
     if rank < info.shape[0]:
         warnings.warn(
@@ -281,7 +281,7 @@ def _flat(state: EMState) -> np.ndarray:
 
 
 def _in_memory(model: Any, X: Any, sample_weight: Any = None) -> tuple[Family, EMState, ArraySource]:
-    family, state, source = model._source(X, sample_weight)
+    family, state, source = fitted_source(model, X, sample_weight)
     if not isinstance(source, ArraySource):
         raise ModelError("standard errors need the data in memory (not a FileTable or Dask collection)")
     if np.any(state.weights <= BOUNDARY):
@@ -314,9 +314,9 @@ def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str, sample_w
     if kind == "nonparametric":
         sample = array if counts is not None else array[rng.integers(0, n, n)]
     else:
-        family, state = model._fitted()
+        family, state = fitted(model)
         labels = rng.choice(len(state.weights), size=n, p=state.weights)
-        sample = np.asarray(family.sample(state.params, labels, rng)).reshape(n, -1)
+        sample = np.asarray(family.sample(state.params, np.asarray(labels), rng)).reshape(n, -1)
     data = pd.DataFrame(sample, columns=columns) if is_frame else sample
     refit = copy.deepcopy(model)
     base = model.family if not hasattr(model, "family_") else model.family_

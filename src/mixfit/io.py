@@ -7,7 +7,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,57 +18,10 @@ import pandas as pd
 from mixfit._optional import require
 from mixfit._validation import check_column, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
-from mixfit.families import from_dict
+from mixfit.families import as_family, from_dict
 from mixfit.sources.files import check_first_row
 
 FORMAT_VERSION = 1
-#: A data file larger than this fraction of the available memory is streamed chunk by chunk.
-STREAM_FRACTION = 0.25
-
-
-@contextmanager
-def open_data(
-    path: str | os.PathLike[str],
-    columns: list[str] | None = None,
-    sep: str = ",",
-    chunk_rows: int | None = None,
-    scheduler: str | None = None,
-    dask_workers: int | None = None,
-) -> Iterator[Any]:
-    """The data in ``path`` as a fit reads it, for the life of the ``with`` block.
-
-    A Dask collection on a cluster when ``scheduler`` (an address) or ``dask_workers`` (a local
-    cluster of that many worker processes) is given; a ``FileTable`` read ``chunk_rows`` rows at
-    a time when ``chunk_rows`` is given or the file is larger than ``STREAM_FRACTION`` of the
-    available memory; else a DataFrame in memory.
-    """
-    from mixfit.sources import CHUNK_ROWS, FileTable
-
-    if scheduler is not None or dask_workers is not None:
-        from mixfit.sources.cluster import dask_client, read_dask
-
-        with dask_client(scheduler, dask_workers):
-            yield read_dask(path, columns, sep, chunk_rows or CHUNK_ROWS)
-        return
-    if chunk_rows is None and Path(path).is_file() and Path(path).stat().st_size > STREAM_FRACTION * available_memory():
-        chunk_rows = CHUNK_ROWS
-    yield (
-        read_table(path, columns, sep)
-        if chunk_rows is None
-        else FileTable(path, columns=columns, chunk_rows=chunk_rows, sep=sep)
-    )
-
-
-def available_memory() -> float:
-    """Bytes of memory available to new allocations (``MemAvailable`` on Linux), else infinity."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return float("inf")
 
 
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, sep: str = ",") -> pd.DataFrame:
@@ -137,7 +90,7 @@ def model_to_dict(model: Any) -> dict[str, Any]:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model, ["weights_", "params_"])
-    family = getattr(model, "family_", None) or model._base_family()
+    family = getattr(model, "family_", None) or as_family(model.family)
     history = getattr(model, "history_", None)
     return {
         "format": "mixfit-model",
@@ -246,22 +199,20 @@ SETTINGS = {"init", "max_iter", "n_init", "tol"}
 FIT_FIELDS = {"log_likelihood", "n_iter", "converged"}
 
 
-def load_model(path: str | os.PathLike[str]) -> Any:
-    """A ``Mixture`` from a JSON model file written by ``save_model``.
+def read_model(path: str | os.PathLike[str], build: Callable[..., Any]) -> Any:
+    """The estimator ``build(family, n_components=k, **settings)`` with the fitted attributes of
+    the JSON model file ``path`` written by ``save_model`` (``mixfit.load`` builds a ``Mixture``).
 
     The file is treated as untrusted: it is parsed as JSON only (nothing in it is executed or
     imported), and unknown fields, non-finite numbers, wrong types and shapes, and sizes beyond
     what the declared shapes need are refused with a ``ModelError``.
     """
-    from mixfit.model import Mixture
-
     doc = _read_model_json(Path(path))
     family = _family_from(doc["family"])
     k = doc["n_components"]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10_000:
         raise ModelError(f"model n_components must be an int between 1 and 10000; got {k!r}")
-    model = Mixture(family, n_components=k, **_settings(doc.get("settings") or {}))
-    model._check_settings()
+    model = build(family, n_components=k, **_settings(doc.get("settings") or {}))
     columns = _strings("columns", doc.get("columns") or [])
     params = _params(family, doc.get("params"), k, columns)
     model.weights_ = check_weights(doc.get("weights"), k, "weights")

@@ -2,108 +2,36 @@
 
 from __future__ import annotations
 
-import os
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 from mixfit import restarts
-from mixfit._data import as_table
-from mixfit._math import FloatArray, normalize_log_joint
-from mixfit._validation import check_int, check_option, check_sample_weight, check_weights
-from mixfit.accel import ACCELERATIONS, fit_squarem
-from mixfit.em import EMState, FitResult, fit_em, log_weights, m_step, run_e_step, warn_if_emptied
-from mixfit.errors import (
-    ConvergenceWarning,
-    DataError,
-    EmptyComponentWarning,
-    IdentifiabilityWarning,
-    MixfitError,
-    ModelError,
-    ReplicationWarning,
-)
-from mixfit.families import Family, get_family
-from mixfit.init import INIT_METHODS, initial_state, start_method
+from mixfit._math import FloatArray
+from mixfit._validation import check_int, check_option, check_weights
+from mixfit.accel import ACCELERATIONS
+from mixfit.em import EMState, posterior, run_e_step
+from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, MixfitError, ModelError, ReplicationWarning
+from mixfit.families import Family
+from mixfit.init import INIT_METHODS
+from mixfit.io import read_model, save_model
 from mixfit.labels import order_of, permute
-from mixfit.online import DEFAULT_DECAY, step_size, stepwise_average
+from mixfit.online import DEFAULT_DECAY, Stream, check_decay
+from mixfit.prepare import (
+    TrainingData,
+    check_enough_rows,
+    compute_dtype,
+    fitted,
+    fitted_source,
+    training_data,
+)
 from mixfit.priors import check_dirichlet
-from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
-
-#: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
-DISTINCT_CHECK_ROWS = 200_000
-#: Starts are screened on a sample of this many rows when the data hold more distinct rows.
-SCREEN_ROWS = 20_000
-#: Starts run to convergence after the screening, for data that small (else 1).
-DEFAULT_CONVERGE = 4
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Training data as a fit sees it.
-
-    ``rows`` are every validated row when X is in memory (and ``init_source`` is ``source``);
-    for a table read pass by pass (``FileTable``, Dask) they are up to ``SAMPLE_ROWS`` rows
-    spread over the table, and ``init_source`` holds them for the initialisation.
-    """
-
-    family: Family
-    columns: list[str]
-    is_frame: bool
-    rows: FloatArray
-    source: DataSource
-    init_source: ArraySource
-    #: the user's frequency weights of ``rows`` (None: every row counts once)
-    row_weight: FloatArray | None = None
-
-
-def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) -> FloatArray:
-    """``known_labels`` of ``fit`` as (n, K) fixed responsibilities with NaN rows where unknown."""
-    try:
-        values = np.asarray(known_labels, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError("known_labels must hold component numbers (-1: unknown) or rows of probabilities") from None
-    if values.ndim == 1:
-        if values.shape != (n_rows,):
-            raise DataError(f"known_labels must have one entry per row ({n_rows}); got shape {values.shape}")
-        bad = (values != -1) & ~((values >= 0) & (values < n_components) & (values == np.floor(values)))
-        if bad.any():
-            raise DataError(
-                f"known_labels must hold component numbers 0..{n_components - 1} or -1 (unknown); "
-                f"got {values[bad][0]:g}"
-            )
-        fixed = np.full((n_rows, n_components), np.nan)
-        known = values >= 0
-        fixed[known] = np.eye(n_components)[values[known].astype(int)]
-        return fixed
-    if values.shape != (n_rows, n_components):
-        raise DataError(f"known_labels as probabilities must have shape ({n_rows}, {n_components}); got {values.shape}")
-    rows = ~np.isnan(values).all(axis=1)
-    given = values[rows]
-    if np.isnan(given).any() or np.any(given < 0) or np.any(np.abs(given.sum(axis=1) - 1) > 1e-6):
-        raise DataError("known_labels rows must be probabilities (>= 0, summing to 1) or all NaN (unknown)")
-    return values
-
-
-def _screens_whole(train: TrainingData) -> bool:
-    """Whether the starts are screened on all the training data: every row is in memory for the
-    start (``init_source``; streamed data of up to ``SAMPLE_ROWS`` rows included) and they hold at
-    most ``SCREEN_ROWS`` distinct rows. The kept starts then continue their screening iterations
-    on the training source, so in-memory, streamed and Dask fits stay the same fit."""
-    return train.rows.shape[0] == train.source.n_rows and train.init_source.design.shape[0] <= SCREEN_ROWS
-
-
-def _run_start(fit_loop: Any, family: Family, source: DataSource, state: EMState, options: dict) -> FitResult | str:
-    """One start run to convergence in a worker: the result, or the reason it failed."""
-    try:
-        return fit_loop(family, source, state, **options)
-    except ModelError as exc:
-        return str(exc)
+from mixfit.search import Search
+from mixfit.sources import ArraySource, DataSource
 
 
 class Mixture(BaseEstimator):
@@ -279,13 +207,12 @@ class Mixture(BaseEstimator):
         iteration (progress bars live in the caller, not here).
         """
         self._check_settings()
-        train = self._training_data(X, sample_weight, known_labels)
-        self._check_enough_rows(train)
+        train = training_data(self, X, sample_weight, known_labels)
+        check_enough_rows(train, self.n_components, self.params_init)
         problem = train.family.identifiability_problem(self.n_components, train.rows)
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=2)
-        n_features = len(train.family.feature_names(train.columns))
-        n_free = train.family.n_free_params(self.n_components, n_features) + self.n_components - 1
+        n_free = train.family.n_free_params(self.n_components, train.n_features) + self.n_components - 1
         if train.source.n_rows < n_free:
             warnings.warn(
                 f"fewer rows ({train.source.n_rows}) than free parameters ({n_free}): the estimates are "
@@ -293,7 +220,9 @@ class Mixture(BaseEstimator):
                 IdentifiabilityWarning,
                 stacklevel=2,
             )
-        best = self._fit_restarts(train, n_features, on_iteration, resume)
+        outcome = Search(self, train, on_iteration).run(resume)
+        self.best_restart_, self._restart_records = outcome.best_start, outcome.records
+        best = outcome.best
         if not best.converged:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of the mean "
@@ -301,7 +230,7 @@ class Mixture(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        reached, finished = restarts.replication(r.status for r in self._restart_records)
+        reached, finished = restarts.replication(r.status for r in outcome.records)
         if finished >= 2 and reached == 1:
             warnings.warn(
                 f"{self.replication_}: the best maximum was found once, so it may not be the "
@@ -323,7 +252,7 @@ class Mixture(BaseEstimator):
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.history_ = pd.DataFrame(best.history).rename_axis("iteration")
-        for name in ("_online_stats", "n_updates_", "n_rows_seen_", "_online_rows"):
+        for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
         return self
 
@@ -381,81 +310,40 @@ class Mixture(BaseEstimator):
         ([0.3, 0.7], [0.1, 0.8], 100000)
         """
         self._check_settings()
-        decay = self.online_decay
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.5 < decay <= 1:
-            raise ModelError(f"online_decay must be a number in (0.5, 1]; got {decay!r}")
-        if getattr(self, "_online_stats", None) is None:
+        decay = check_decay(self.online_decay)
+        stream = self.__dict__.get("_stream")
+        if stream is None:
             family, state, source = self._online_start(X, sample_weight)
-            running, n_updates, n_rows_seen, rows = None, 0, 0, []
+            stream = Stream()
         else:
-            family, state, source = self._source(X, sample_weight)
-            running, n_updates, n_rows_seen = self._online_stats, self.n_updates_, self.n_rows_seen_
-            rows = self._online_rows
-        summary = run_e_step(family, source, state)
-        running = stepwise_average(running, summary.stats, source.total_weight, n_updates, decay)
-        new_state = m_step(family, running, self._weights_prior())
-        rows.append(
-            {
-                "rows": source.n_rows,
-                "step_size": step_size(n_updates, decay),
-                "batch_mean_log_likelihood": summary.log_likelihood / source.total_weight,
-            }
-        )
+            family, state, source = fitted_source(self, X, sample_weight)
+        new_state = stream.update(family, state, source, decay, check_dirichlet(self.weights_prior, "weights_prior"))
         for name in ("log_likelihood_", "n_iter_", "converged_", "history_"):
             self.__dict__.pop(name, None)
-        self.weights_, self.params_, self._online_stats = new_state.weights, new_state.params, running
-        self.n_updates_, self.n_rows_seen_ = n_updates + 1, n_rows_seen + source.n_rows
-        self._online_rows = rows
+        self.weights_, self.params_, self._stream = new_state.weights, new_state.params, stream
+        self.n_updates_, self.n_rows_seen_ = stream.n_updates, stream.n_rows_seen
         return self
 
     @property
     def online_history_(self) -> pd.DataFrame:
         """One row per ``partial_fit`` update: rows, step size, the batch's mean log-likelihood."""
-        if "_online_rows" not in self.__dict__:
+        if "_stream" not in self.__dict__:
             raise AttributeError("online_history_ exists after partial_fit")
-        return pd.DataFrame(self._online_rows).rename_axis("update")
+        return pd.DataFrame(self._stream.rows).rename_axis("update")
 
     def _online_start(self, X: Any, sample_weight: Any) -> tuple[Family, EMState, DataSource]:
         """The family, starting parameters and source of the first ``partial_fit`` batch."""
         if hasattr(self, "weights_"):
-            return self._source(X, sample_weight)
-        train = self._training_data(X, sample_weight)
-        self._check_enough_rows(train)
-        n_features = len(train.family.feature_names(train.columns))
+            return fitted_source(self, X, sample_weight)
+        train = training_data(self, X, sample_weight)
+        check_enough_rows(train, self.n_components, self.params_init)
+        search = Search(self, train)
         if self.params_init is not None:
-            state = self._initial_state(train, n_features, check_random_state(self.random_state))
+            state = search.initial_state()
         else:  # a start from the first batch alone: batch EM on it, with the restarts asked for
-            state = self._fit_restarts(train, n_features, None, False).state
+            state = search.run().best.state
         self._set_columns(train)
         return train.family, state, train.source
-
-    def _training_data(self, X: Any, sample_weight: Any, known_labels: Any = None) -> TrainingData:
-        """X as a fit sees it (see ``TrainingData``)."""
-        table = open_table(X)
-        if table is None:
-            array, columns, is_frame = as_table(X)
-            family = self._base_family().fitted_to(array, columns)
-            data = family.validate(array, columns)
-            weight = check_sample_weight(sample_weight, data.shape[0])
-            fixed = (
-                None if known_labels is None else known_responsibilities(known_labels, data.shape[0], self.n_components)
-            )
-            source = as_source(
-                data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype(), fixed=fixed
-            )
-            return TrainingData(family, columns, is_frame, data, source, source, weight)
-        if known_labels is not None:
-            raise DataError(f"known_labels is supported for data in memory only, not {table!r}")
-        if sample_weight is not None:
-            raise DataError(
-                f"sample_weight is not supported for data read pass by pass ({table!r}); add the "
-                "weights as repeated rows or fit in memory"
-            )
-        family = table.learn_schema(self._base_family())
-        data = family.validate(table.sample_rows(SAMPLE_ROWS), table.columns)
-        source = table_source(table, family, self._compute_dtype())
-        init_source = as_source(data, family, compress=self.compress)  # as in memory when the sample is all rows
-        return TrainingData(family, table.columns, table.is_frame, data, source, init_source)
 
     def _set_columns(self, train: TrainingData) -> None:
         """The fitted family and what the training data's columns were."""
@@ -472,210 +360,6 @@ class Mixture(BaseEstimator):
         """Fit (``y`` ignored, ``sample_weight`` and ``known_labels`` as in ``fit``), then the most
         likely component of every row."""
         return self.fit(X, sample_weight=sample_weight, known_labels=known_labels).predict(X)
-
-    def _fit_restarts(self, train: TrainingData, n_features: int, on_iteration: Any, resume: bool) -> FitResult:
-        """Draw the starts, screen them when there are more than ``n_converge``, run the best to
-        convergence; record every start in ``restarts_`` (see ``mixfit.restarts``)."""
-        rng = check_random_state(self.random_state)
-        family, source = train.family, train.source
-        checkpoint = self._checkpointer(family, source)
-        resumed = checkpoint.load() if resume and checkpoint is not None else None
-        finals, records = self._screened_starts(train, n_features, rng, on_iteration)
-        if not finals:
-            raise ModelError(restarts.failures(records))
-        parallel = self.n_jobs not in (None, 1) and checkpoint is None and isinstance(source, ArraySource)
-        if len(finals) > 1 and parallel:
-            results = self._run_in_parallel(train, finals, on_iteration)
-        else:
-            results = self._run_in_turn(train, finals, on_iteration, checkpoint, resumed)
-        spurious = set()
-        for (start, _, _), result in zip(finals, results, strict=True):
-            if isinstance(result, str):
-                records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, result))
-            elif result is not None:
-                status = restarts.SAME if result.converged else restarts.MAX_ITER
-                reason = train.family.degenerate(result.state.params) or ""
-                if reason:
-                    spurious.add(start)
-                records.append(
-                    restarts.StartRecord(start, result.log_likelihood, result.n_iter, result.converged, status, reason)
-                )
-        done = [(start, r) for (start, _, _), r in zip(finals, results, strict=True) if isinstance(r, FitResult)]
-        if len(spurious) < len(done):  # a degenerate maximum wins only when every start is one
-            done = [(start, r) for start, r in done if start not in spurious]
-        best_start, best = None, None if resumed is None else resumed.best
-        for start, result in done:  # the first of equal objectives wins, as argmax does
-            if best is None or result.objective > best.objective:
-                best_start, best = start, result
-        if best is None:
-            raise ModelError(restarts.failures(records))
-        if best_start is None:  # resumed: the best finished before the interruption
-            best_start = finals[min(resumed.restart, len(finals) - 1)][0]
-            if all(r.start != best_start for r in records):
-                records.append(restarts.StartRecord(best_start, best.log_likelihood, best.n_iter, best.converged, ""))
-        self.best_restart_ = best_start
-        self._restart_records = restarts.classify(records, best_start)
-        if checkpoint is not None:
-            checkpoint.remove()
-        return best
-
-    def _screened_starts(
-        self, train: TrainingData, n_features: int, rng: np.random.RandomState, on_iteration: Any = None
-    ) -> tuple[list[tuple[int, EMState, FitResult | None]], list[restarts.StartRecord]]:
-        """The starts to run to convergence, as ``(start, state, screening result)``, and the
-        records of the starts that failed or were screened out.
-
-        With more than ``n_converge`` starts each runs ``screen_iter`` iterations first, on the
-        training data when they are small (plain EM's final stage then continues those iterations,
-        so a kept start ends exactly where it would have ended unscreened) or on a sample of
-        ``SCREEN_ROWS`` rows; the best ``n_converge`` go on (see ``_screens_whole``).
-        """
-        n_starts = 1 if self.params_init is not None else self.n_init
-        states: list[tuple[int, EMState]] = []
-        records: list[restarts.StartRecord] = []
-        for start in range(n_starts):
-            try:
-                states.append((start, self._initial_state(train, n_features, rng, start)))
-            except ModelError as exc:  # e.g. a singular covariance from a start's M-step
-                records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, str(exc)))
-        n_keep = self._n_converge(train)
-        if len(states) <= n_keep:
-            return [(start, state, None) for start, state in states], records
-        screen, whole = self._screening_source(train, rng)
-        screened: list[tuple[int, EMState, FitResult]] = []
-        for start, state in states:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", EmptyComponentWarning)  # said below if the start is kept
-                    result = fit_em(
-                        train.family,
-                        screen,
-                        state,
-                        max_iter=self.screen_iter,
-                        tol=self.tol,
-                        debug=self._debug(),
-                        on_iteration=self._progress(start, on_iteration) if whole else None,
-                        weights_prior=self._weights_prior(),
-                    )
-            except ModelError as exc:
-                records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, str(exc)))
-                continue
-            screened.append((start, state, result))
-        order = restarts.ranked([result.objective for _, _, result in screened])
-        keep = set(order[:n_keep])
-        finals = []
-        for index, (start, first, result) in enumerate(screened):
-            if index in keep:
-                warn_if_emptied(first, result.state, result.n_iter)  # silenced while screening
-                continue_from = result if whole and self.accelerate is None else None
-                finals.append((start, result.state, continue_from))
-            else:
-                records.append(
-                    restarts.StartRecord(start, result.log_likelihood, result.n_iter, False, restarts.SCREENED)
-                )
-        return finals, records
-
-    def _n_converge(self, train: TrainingData) -> int:
-        if self.n_converge is not None:
-            return int(self.n_converge)
-        return DEFAULT_CONVERGE if _screens_whole(train) else 1
-
-    def _screening_source(self, train: TrainingData, rng: np.random.RandomState) -> tuple[DataSource, bool]:
-        """``(source, is the training source)``: the training data when they hold at most
-        ``SCREEN_ROWS`` design rows, else a sample of that many rows (with their weights)."""
-        source = train.init_source
-        if _screens_whole(train):
-            return source, True
-        if source.design.shape[0] <= SCREEN_ROWS:
-            return source, False
-        rows = np.sort(rng.choice(train.rows.shape[0], size=SCREEN_ROWS, replace=False))
-        weight = None if train.row_weight is None else train.row_weight[rows]
-        fixed = None if source.fixed is None else source.fixed[rows]
-        sample = as_source(train.rows[rows], train.family, sample_weight=weight, compress=self.compress, fixed=fixed)
-        return sample, False
-
-    def _run_in_turn(
-        self,
-        train: TrainingData,
-        finals: list[tuple[int, EMState, FitResult | None]],
-        on_iteration: Any,
-        checkpoint: Any,
-        resumed: Any,
-    ) -> list[FitResult | str | None]:
-        """The final starts one after another, with checkpoints; a failed start is its reason,
-        a start finished before a resumed interruption is None."""
-        results: list[FitResult | str | None] = []
-        best: FitResult | None = None if resumed is None else resumed.best
-        for run, (start, state, screened) in enumerate(finals):
-            if resumed is not None and run < resumed.restart:
-                results.append(None)
-                continue
-            begin: tuple[int, Any, Any] = (0, None, None)
-            if screened is not None:
-                if screened.converged:
-                    results.append(screened)
-                    best = screened if best is None or screened.objective > best.objective else best
-                    continue
-                begin = (screened.n_iter, screened.history[:-1], None)
-            if resumed is not None and run == resumed.restart:
-                state, begin = resumed.state, (resumed.iteration, resumed.history, resumed.progress)
-
-            def save(iteration: int, current: EMState, history: list, progress: dict, run: int = run) -> None:
-                if checkpoint is not None:
-                    checkpoint.save(run, iteration, current, history, best, progress)  # noqa: B023 (best so far)
-
-            try:
-                result = self._fit_loop()(
-                    train.family,
-                    train.source,
-                    state,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
-                    debug=self._debug(),
-                    on_iteration=self._progress(start, on_iteration),
-                    on_state=save,
-                    start_iteration=begin[0],
-                    history=begin[1],
-                    progress=begin[2],
-                    weights_prior=self._weights_prior(),
-                )
-            except ModelError as exc:
-                results.append(str(exc))
-                continue
-            results.append(result)
-            best = result if best is None or result.objective > best.objective else best
-        return results
-
-    def _run_in_parallel(
-        self, train: TrainingData, finals: list[tuple[int, EMState, FitResult | None]], on_iteration: Any
-    ) -> list[FitResult | str | None]:
-        """The final starts on ``n_jobs`` joblib workers: the sequential result, to round-off
-        (workers run BLAS single-threaded, which adds in another order)."""
-        from joblib import Parallel, delayed
-
-        options = {
-            "max_iter": self.max_iter,
-            "tol": self.tol,
-            "debug": self._debug(),
-            "weights_prior": self._weights_prior(),
-        }
-        pending = [(i, state, screened) for i, (_, state, screened) in enumerate(finals)]
-        pending = [(i, state, screened) for i, state, screened in pending if screened is None or not screened.converged]
-        jobs = []
-        for _, state, screened in pending:
-            begin = {} if screened is None else {"start_iteration": screened.n_iter, "history": screened.history[:-1]}
-            jobs.append(delayed(_run_start)(self._fit_loop(), train.family, train.source, state, options | begin))
-        results: list[FitResult | str | None] = [screened for _, _, screened in finals]  # converged when screened
-        for (i, _, _), result in zip(pending, Parallel(n_jobs=self.n_jobs)(jobs), strict=True):
-            results[i] = result
-        for (start, _, _), result in zip(finals, results, strict=True):  # progress per finished start
-            report = self._progress(start, on_iteration)
-            if report is not None and isinstance(result, FitResult):
-                report(result.n_iter, result.log_likelihood)
-        return results
-
-    def _debug(self) -> bool:
-        return os.environ.get("MIXFIT_DEBUG") == "1"
 
     @property
     def restarts_(self) -> pd.DataFrame:
@@ -699,44 +383,6 @@ class Mixture(BaseEstimator):
             raise AttributeError("replication_ exists after fit")
         return restarts.replication_line(self._restart_records)
 
-    def _fit_loop(self) -> Any:
-        """The EM loop for the ``accelerate`` setting."""
-        return fit_squarem if self.accelerate == "squarem" else fit_em
-
-    def _initial_state(
-        self, train: TrainingData, n_features: int, rng: np.random.RandomState, start: int = 0
-    ) -> EMState:
-        return initial_state(
-            train.family,
-            train.init_source,
-            n_components=self.n_components,
-            n_features=n_features,
-            init=start_method(self.init, start),
-            weights_init=self.weights_init,
-            params_init=self.params_init,
-            rng=rng,
-        )
-
-    def _checkpointer(self, family: Family, source: DataSource) -> Any:
-        if self.checkpoint is None:
-            return None
-        from mixfit.checkpoint import Checkpointer, fingerprint
-
-        settings = {**self.get_params(), "family": family.to_dict(), "checkpoint": None}
-        return Checkpointer(self.checkpoint, self.checkpoint_every, fingerprint(settings, source))
-
-    def _progress(self, run: int, on_iteration: Any) -> Any:
-        if not self.verbose and on_iteration is None:
-            return None
-
-        def report(n_iter: int, ll: float) -> None:
-            if self.verbose:  # to stdout, as scikit-learn's estimators report progress
-                print(f"restart {run}: iteration {n_iter}, log-likelihood {ll:.10g}", flush=True)
-            if on_iteration is not None:
-                on_iteration(run, n_iter, ll)
-
-        return report
-
     def _check_settings(self) -> None:
         check_int("n_components", self.n_components, 1)
         check_int("n_init", self.n_init, 1)
@@ -752,107 +398,27 @@ class Mixture(BaseEstimator):
         check_option("init", self.init, INIT_METHODS)
         check_option("compress", self.compress, ("auto", True, False))
         check_option("accelerate", self.accelerate, ACCELERATIONS)
-        self._compute_dtype()
-        self._weights_prior()
+        compute_dtype(self.dtype)
+        check_dirichlet(self.weights_prior, "weights_prior")
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 <= self.tol < np.inf:
             raise ModelError(f"tol must be a finite number >= 0; got {self.tol!r}")
         if self.weights_init is not None:
             check_weights(self.weights_init, self.n_components)
 
-    def _weights_prior(self) -> float | None:
-        return check_dirichlet(self.weights_prior, "weights_prior")
-
-    def _compute_dtype(self) -> np.dtype:
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError:
-            dtype = None
-        if dtype not in (np.float64, np.float32):
-            raise ModelError(f"dtype must be np.float64 or np.float32; got {self.dtype!r}")
-        return dtype
-
-    def _base_family(self) -> Family:
-        if isinstance(self.family, Family):
-            return self.family
-        if isinstance(self.family, str):
-            return get_family(self.family)
-        raise ModelError(f"family must be a mixfit family or its name; got {self.family!r}")
-
-    def _check_enough_rows(self, train: TrainingData) -> None:
-        n_rows = train.source.n_rows
-        if self.n_components > n_rows:
-            raise ModelError(f"n_components must be <= the number of rows ({n_rows}); got {self.n_components}")
-        if train.init_source.compressed:
-            n_distinct = train.init_source.design.shape[0]
-        elif train.rows.shape[0] == n_rows <= DISTINCT_CHECK_ROWS:
-            head = train.rows[: 20 * self.n_components]  # usually enough to see K distinct rows
-            n_distinct = unique_rows(head)[0].shape[0]
-            if n_distinct < self.n_components:
-                n_distinct = unique_rows(train.rows)[0].shape[0]
-        else:
-            return
-        if self.params_init is None and self.n_components > n_distinct:
-            raise ModelError(
-                f"n_components must be <= the number of distinct rows ({n_distinct}); got {self.n_components}"
-            )
-
     # -------------------------------------------------------------- evaluation
-    def _fitted(self) -> tuple[Family, EMState]:
-        """The family and the parameters as they are now (fitted or set by hand)."""
-        check_is_fitted(self, ["weights_", "params_"])
-        family = getattr(self, "family_", None) or self._base_family()
-        weights = check_weights(self.weights_, len(np.atleast_1d(self.weights_)), "weights_")
-        return family, EMState(weights, dict(self.params_))
-
-    def _source(self, X: Any, sample_weight: Any = None) -> tuple[Family, EMState, DataSource]:
-        family, state = self._fitted()
-        table = open_table(X)
-        if table is None:
-            array, columns, is_frame = as_table(X)
-            self._check_columns(columns, is_frame)
-            data = family.validate(array, columns)
-            family = family.for_data(data)
-            weight = check_sample_weight(sample_weight, data.shape[0])
-            source = as_source(data, family, sample_weight=weight, compress=self.compress, dtype=self._compute_dtype())
-        elif sample_weight is not None:
-            raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
-        else:
-            columns = table.columns
-            self._check_columns(columns, table.is_frame)
-            source = table_source(table, family, self._compute_dtype())
-        n_features = len(family.feature_names(columns))
-        params = family.check_params(state.params, len(state.weights), n_features)
-        return family, EMState(state.weights, params), source
-
-    def _check_columns(self, columns: list[str], is_frame: bool) -> None:
-        expected = getattr(self, "n_features_in_", None)
-        if expected is not None and len(columns) != expected:
-            one_d = not is_frame and columns == ["x"]  # as_table's name for the one column of a 1-D X
-            hint = "; a 1-D X is read as one column (Reshape your data with X.reshape(1, -1) for a single row)"
-            hint = hint if one_d else ""
-            raise DataError(
-                f"X has {len(columns)} features, but Mixture is expecting {expected} features as input "
-                f"(the columns at fit){hint}"
-            )
-        names = getattr(self, "feature_names_in_", None)
-        if names is not None and is_frame and list(names) != columns:
-            raise DataError(f"X columns must be {list(names)}, as at fit; got {columns}")
-
     def _per_row(self, X: Any, what: str) -> np.ndarray:
-        family, state, source = self._source(X)
+        family, state, source = fitted_source(self, X)
 
         def rows(chunk: Any) -> np.ndarray:
-            log_joint = family.log_prob_by_component(chunk.X, state.params)
-            log_joint += log_weights(state.weights)[:, None]
-            log_marginal = normalize_log_joint(log_joint)
-            return log_joint.T if what == "proba" else log_marginal
+            resp, log_marginal = posterior(family, state, chunk.X)
+            return resp.T if what == "proba" else log_marginal
 
         return source.map_rows(rows)
 
     def _log_likelihood(self, X: Any, sample_weight: Any = None) -> tuple[float, float]:
         """(total log-likelihood of X, number of rows or sum of the frequency weights), in one
         pass with no per-row output."""
-        family, state, source = self._source(X, sample_weight)
+        family, state, source = fitted_source(self, X, sample_weight)
         return run_e_step(family, source, state).log_likelihood, float(source.total_weight)
 
     def predict_proba(self, X: Any) -> FloatArray:
@@ -874,7 +440,7 @@ class Mixture(BaseEstimator):
 
     def n_parameters(self) -> int:
         """Free parameters: component parameters plus K - 1 weights."""
-        family, state = self._fitted()
+        family, state = fitted(self)
         n_features = len(getattr(self, "feature_names_", [])) or next(iter(state.params.values())).shape[1]
         return family.n_free_params(len(state.weights), n_features) + len(state.weights) - 1
 
@@ -891,7 +457,7 @@ class Mixture(BaseEstimator):
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family."""
         n_samples = check_int("n_samples", n_samples, 1)
-        family, state = self._fitted()
+        family, state = fitted(self)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         labels = rng.choice(len(state.weights), size=n_samples, p=state.weights)
         return family.sample(state.params, labels, rng), labels
@@ -924,8 +490,6 @@ class Mixture(BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the model as a JSON file (atomically); read it back with ``mixfit.load``."""
-        from mixfit.io import save_model
-
         save_model(self, path)
 
     def report(self, X: Any, path: Any, command: str | None = None) -> Any:
@@ -943,3 +507,15 @@ class Mixture(BaseEstimator):
         from mixfit.explain import explain_steps
 
         return explain_steps(self, X, iterations=iterations, start=start)
+
+
+def load_model(path: Any) -> Mixture:
+    """A ``Mixture`` from a JSON model file written by ``Mixture.save`` (``mixfit.load``); the
+    file is untrusted input (see ``mixfit.io.read_model``)."""
+    return read_model(path, _checked_mixture)
+
+
+def _checked_mixture(family: Family, **settings: Any) -> Mixture:
+    model = Mixture(family, **settings)
+    model._check_settings()
+    return model

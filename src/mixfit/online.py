@@ -16,7 +16,13 @@ decay = 0.6 is the default (smaller decays forget the early batches faster).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
+
+from mixfit.em import EMState, m_step, run_e_step
+from mixfit.errors import ModelError
+from mixfit.families import Family
+from mixfit.sources import DataSource
 
 #: The default exponent of the step-size schedule.
 DEFAULT_DECAY = 0.6
@@ -34,3 +40,37 @@ def stepwise_average(running: Any, batch_stats: Any, batch_weight: float, update
         return per_row
     gamma = step_size(update, decay)
     return running * (1.0 - gamma) + per_row * gamma
+
+
+@dataclass
+class Stream:
+    """A stream of ``partial_fit`` batches: the running average of per-row statistics and one
+    record per update (rows, step size, the batch's mean log-likelihood before the update)."""
+
+    running: Any = None
+    n_updates: int = 0
+    n_rows_seen: int = 0
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    def update(
+        self, family: Family, state: EMState, source: DataSource, decay: float, weights_prior: float | None
+    ) -> EMState:
+        """One stepwise EM update from the batch in ``source``: the new parameters."""
+        summary = run_e_step(family, source, state)
+        self.running = stepwise_average(self.running, summary.stats, source.total_weight, self.n_updates, decay)
+        self.rows.append(
+            {
+                "rows": source.n_rows,
+                "step_size": step_size(self.n_updates, decay),
+                "batch_mean_log_likelihood": summary.log_likelihood / source.total_weight,
+            }
+        )
+        self.n_updates += 1
+        self.n_rows_seen += source.n_rows
+        return m_step(family, self.running, weights_prior)
+
+
+def check_decay(decay: Any) -> float:
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.5 < decay <= 1:
+        raise ModelError(f"online_decay must be a number in (0.5, 1]; got {decay!r}")
+    return float(decay)

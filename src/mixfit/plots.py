@@ -12,7 +12,8 @@ import numpy as np
 
 from mixfit._optional import require
 from mixfit.explain import Outcomes, outcomes
-from mixfit.families import Binomial
+from mixfit.families import Binomial, as_family
+from mixfit.prepare import fitted
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -91,17 +92,18 @@ def plot_trajectories(model: Any) -> Figure:
 
 def _fit_outcomes(model: Any, X: Any) -> Outcomes:
     seen = outcomes(model, X)
-    family = model.family_ if hasattr(model, "family_") else model._base_family()
+    family = model.family_ if hasattr(model, "family_") else as_family(model.family)
     single = len(seen.table.columns) == 1
     if isinstance(family, Binomial) and isinstance(family.n_trials, int) and single:
         name = seen.table.columns[0]
         every = outcomes(model, _frame(name, np.arange(family.n_trials + 1)))
         counts = np.zeros(family.n_trials + 1, dtype=np.int64)
         counts[seen.table[name].to_numpy()] = seen.counts
-        return Outcomes(every.table, counts, every.joint)
+        return Outcomes(every.table, counts, every.resp, every.log_marginal)
     if len(seen.counts) > MAX_PATTERNS:
         top = np.sort(np.argsort(-seen.counts, kind="stable")[:MAX_PATTERNS])
-        return Outcomes(seen.table.iloc[top].reset_index(drop=True), seen.counts[top], seen.joint[top])
+        table = seen.table.iloc[top].reset_index(drop=True)
+        return Outcomes(table, seen.counts[top], seen.resp[top], seen.log_marginal[top])
     return seen
 
 
@@ -132,7 +134,7 @@ def plot_fit(model: Any, X: Any) -> Figure:
 
 def plot_profiles(model: Any) -> Figure:
     """Item-response probabilities per class: the standard latent class plot."""
-    family, state = model._fitted()
+    family, state = fitted(model)
     names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(state.params["p"].shape[1])]
     fig = Figure(figsize=(max(6, 0.5 * len(names) + 3), 4), layout="constrained")
     ax = fig.add_subplot()

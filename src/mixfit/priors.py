@@ -20,7 +20,7 @@ from mixfit.errors import ModelError
 
 
 def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
         raise ModelError(f"{name} must be a finite number; got {value!r}")
     if value <= 0:
         raise ModelError(f"{name} must be positive; got {value!r}")

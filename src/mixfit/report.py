@@ -16,6 +16,7 @@ from mixfit import restarts
 from mixfit._data import as_table
 from mixfit.explain import outcomes
 from mixfit.io import write_atomic
+from mixfit.prepare import fitted
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -30,7 +31,7 @@ figure { margin: 1em 0; } img { max-width: 100%; }
 
 def diagnostics(model: Any, X: Any) -> list[str]:
     """Plain-language warnings about a fit: identifiability, convergence, emptied components."""
-    family, state = model._fitted()
+    family, state = fitted(model)
     array, columns, _ = as_table(X)
     notes = []
     problem = family.identifiability_problem(len(state.weights), family.validate(array, columns))

@@ -44,6 +44,7 @@ from mixfit.errors import (
 )
 from mixfit.families import Family
 from mixfit.model import Mixture
+from mixfit.prepare import fitted
 
 CRITERIA = ("aic", "bic", "sabic", "caic", "icl")
 COLUMNS = (
@@ -114,7 +115,7 @@ def _fit_one(
         if isinstance(exc, DataError):
             raise  # bad data fail every K alike: say it once
         return None, {"n_components": k, "converged": False, "status": f"not fitted: {exc}"}
-    row = {"n_components": k, **criteria(model, X, sample_weight), "converged": bool(model.converged_)}
+    row: dict[str, Any] = {"n_components": k, **criteria(model, X, sample_weight), "converged": bool(model.converged_)}
     row["n_iter"], row["best_restart"] = int(model.n_iter_), int(model.best_restart_)
     reached, finished = restarts.replication(model.restarts_["status"])
     row["replication"], row["status"] = f"{reached}/{finished}", "ok"
@@ -199,7 +200,7 @@ def _replicate(
     null: Mixture, n_rows: int, columns: list[str] | None, family: Any, k: int, options: dict[str, Any], seed: Any
 ) -> float:
     rng = np.random.default_rng(seed)
-    fitted_family, state = null._fitted()
+    fitted_family, state = fitted(null)
     labels = rng.choice(len(state.weights), size=n_rows, p=state.weights)
     sample = np.asarray(fitted_family.sample(state.params, labels, rng)).reshape(n_rows, -1)
     data = pd.DataFrame(sample, columns=columns) if columns is not None else sample

@@ -28,6 +28,15 @@ def get_family(name: str, **options: Any) -> Family:
     return cls(**options)
 
 
+def as_family(family: Family | str) -> Family:
+    """A family object, or the family registered under the name ``family``."""
+    if isinstance(family, Family):
+        return family
+    if isinstance(family, str):
+        return get_family(family)
+    raise ModelError(f"family must be a mixfit family or its name; got {family!r}")
+
+
 def from_dict(settings: dict[str, Any]) -> Family:
     """The inverse of ``Family.to_dict``."""
     options = dict(settings)
@@ -36,6 +45,7 @@ def from_dict(settings: dict[str, Any]) -> Family:
 
 __all__ = [
     "FAMILIES",
+    "as_family",
     "Bernoulli",
     "Binomial",
     "Categorical",

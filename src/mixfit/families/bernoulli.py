@@ -43,7 +43,7 @@ class Bernoulli(Family):
         self.missing = bool(missing)
         self.prior = check_beta(prior)
 
-    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Bernoulli:
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         return self.for_data(X)
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:

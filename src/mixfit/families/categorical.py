@@ -45,7 +45,7 @@ class Categorical(Family):
     supports_missing = True
 
     def __init__(
-        self, levels: Sequence[Sequence[Any]] | None = None, *, missing: bool = False, prior: float | None = None
+        self, levels: Sequence[Any] | None = None, *, missing: bool = False, prior: float | None = None
     ) -> None:
         self.levels = None if levels is None else [np.asarray(lv) for lv in levels]
         self.missing = bool(missing)
@@ -60,7 +60,7 @@ class Categorical(Family):
             raise ModelError("Categorical levels are unknown: fit the model first or give levels=")
         return self.levels
 
-    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Categorical:
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         if self.levels is not None:
             return self.for_data(X)
         levels = [_column_levels(X[:, j], column_label(columns, j)) for j in range(X.shape[1])]
@@ -175,7 +175,7 @@ class Categorical(Family):
         for j, name in enumerate(names):
             gaps = np.isnan(data[:, j])
             values = levels[j][np.where(gaps, 0, data[:, j]).astype(np.intp)]
-            rows[name] = np.where(gaps, None, values.astype(object)) if gaps.any() else values
+            rows[name] = np.where(gaps, np.array(None, dtype=object), values.astype(object)) if gaps.any() else values
         return rows
 
     def init_features(self, design: FloatArray) -> FloatArray:

@@ -83,7 +83,7 @@ class Gaussian(Family):
     def param_scale(self, name: str) -> str:
         return "positive" if name == "covariance" and self._diagonal else "real"
 
-    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Gaussian:
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         family = self
         if self.centre is None:
             try:
@@ -121,7 +121,7 @@ class Gaussian(Family):
         if self._diagonal:
             return [*names, *(f"{c}^2" for c in names)]
         upper = np.triu_indices(len(names))
-        return [*names, *(f"{names[i]}*{names[j]}" for i, j in zip(*upper, strict=True))]
+        return [*names, *(f"{names[int(i)]}*{names[int(j)]}" for i, j in zip(*upper, strict=True))]
 
     def _centre_of(self, n_columns: int) -> FloatArray:
         return np.zeros(n_columns) if self.centre is None else self.centre
@@ -339,8 +339,7 @@ def _precisions(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
             chol = np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
             chol = None
-        diag = None if chol is None else np.diag(chol) ** 2
-        if chol is None or np.any(diag <= SINGULAR_RTOL * np.maximum(np.diag(matrix), 1e-300)):
+        if chol is None or np.any(np.diag(chol) ** 2 <= SINGULAR_RTOL * np.maximum(np.diag(matrix), 1e-300)):
             raise ModelError(
                 f"covariance of component {k} is singular (not positive definite): the component "
                 "collapsed onto fewer dimensions than the data have; set a floor, e.g. "

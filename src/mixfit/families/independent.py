@@ -146,7 +146,7 @@ class Independent(Family):
         return [[columns[i] for i in idx] for idx in self._positions(columns)]
 
     # -------------------------------------------------------------- the Family contract
-    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Independent:
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         positions = self._positions(columns)
         parts = [
             (group, family.fitted_to(X[:, idx], [columns[i] for i in idx]).with_missing(False))

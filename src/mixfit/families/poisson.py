@@ -61,7 +61,7 @@ class Poisson(Family):
     def param_scale(self, name: str) -> str:
         return "positive"
 
-    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Poisson:
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         return self.for_data(X)
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from mixfit._math import FloatArray
-from mixfit.families import Family
-from mixfit.sources._base import SAMPLE_ROWS, Chunk, DataSource
+from mixfit.sources.base import SAMPLE_ROWS, Chunk, DataSource, Schema
 from mixfit.sources.cluster import DaskSource, DaskTable, is_dask_collection
 from mixfit.sources.files import CHUNK_ROWS, FileTable, StreamSource
 from mixfit.sources.memory import ArraySource, Ranges, distinct_bound, integer_ranges, unique_rows
@@ -22,11 +22,11 @@ Compress = bool | Literal["auto"]
 
 def as_source(
     data: FloatArray,
-    family: Family,
+    family: Schema,
     *,
     sample_weight: FloatArray | None = None,
     compress: Compress = "auto",
-    dtype: type = np.float64,
+    dtype: DTypeLike = np.float64,
     fixed: FloatArray | None = None,
 ) -> ArraySource:
     """An in-memory source of ``family.design(data)``, compressed to distinct rows when it pays.
@@ -63,7 +63,7 @@ def open_table(X: Any) -> Table | None:
     return None
 
 
-def table_source(table: Table, family: Family, dtype: type = np.float64) -> StreamSource | DaskSource:
+def table_source(table: Table, family: Schema, dtype: DTypeLike = np.float64) -> StreamSource | DaskSource:
     """The source that validates and designs ``table``'s rows for ``family`` on every pass."""
     return StreamSource(table, family, dtype) if isinstance(table, FileTable) else DaskSource(table, family, dtype)
 

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from mixfit._data import as_table
 from mixfit.errors import ClusterError, DataError
-from mixfit.families import Family
-from mixfit.sources._base import Chunk, distinct_per_column, learn_schema, sum_in_order
+from mixfit.sources.base import Addable, Chunk, Schema, sum_in_order
+from mixfit.sources.schema import distinct_per_column, learn_schema
 
-S = TypeVar("S")
+S = TypeVar("S", bound=Addable)
+F = TypeVar("F", bound=Schema)
 
 #: Partial results added per task of the reduction tree.
 TREE_WIDTH = 8
@@ -82,7 +84,7 @@ class DaskTable:
         ]
         return np.concatenate(_compute(*tasks))
 
-    def learn_schema(self, family: Family) -> Family:
+    def learn_schema(self, family: F) -> F:
         if not family.learns_from_data():
             return family
         return learn_schema(family, self.columns, _compute(*self.map_parts(_distinct)))
@@ -93,7 +95,7 @@ class DaskSource:
 
     weight = None
 
-    def __init__(self, table: DaskTable, family: Family, dtype: type = np.float64) -> None:
+    def __init__(self, table: DaskTable, family: Schema, dtype: DTypeLike = np.float64) -> None:
         self.table, self.family, self.dtype = table, family, np.dtype(dtype)
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
@@ -229,12 +231,12 @@ def _distinct(rows: np.ndarray, columns: list[str]) -> list[np.ndarray]:
     return distinct_per_column(rows)
 
 
-def _design(family: Family, dtype: np.dtype, rows: np.ndarray, columns: list[str]) -> Chunk:
+def _design(family: Schema, dtype: np.dtype, rows: np.ndarray, columns: list[str]) -> Chunk:
     return Chunk(np.asarray(family.design(family.validate(rows, columns)), dtype=dtype), None)
 
 
 def _apply_designed(
-    family: Family, dtype: np.dtype, fn: Callable[[Chunk], Any], rows: np.ndarray, columns: list[str]
+    family: Schema, dtype: np.dtype, fn: Callable[[Chunk], Any], rows: np.ndarray, columns: list[str]
 ) -> Any:
     return fn(_design(family, dtype, rows, columns))
 

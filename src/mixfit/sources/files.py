@@ -15,18 +15,22 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pandas as pd
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from mixfit._validation import check_column
 from mixfit.errors import DataError
-from mixfit.families import Family
-from mixfit.sources._base import Chunk, distinct_per_column, learn_schema, sum_in_order
-from mixfit.sources.memory import N_THREADS, blas_controller, thread_pool
+from mixfit.sources.base import Addable, Chunk, Schema, sum_in_order
+from mixfit.sources.memory import N_THREADS, blas_controller, in_context, thread_pool
+from mixfit.sources.schema import distinct_per_column, learn_schema
 
-S = TypeVar("S")
+S = TypeVar("S", bound=Addable)
+F = TypeVar("F", bound=Schema)
 
 #: Rows per chunk unless told otherwise.
 CHUNK_ROWS = 65_536
@@ -113,7 +117,7 @@ class FileTable:
             offset += len(frame)
         return np.concatenate(parts)
 
-    def learn_schema(self, family: Family) -> Family:
+    def learn_schema(self, family: F) -> F:
         """The family fitted to the whole file's value sets (a first pass, only when it learns any)."""
         if not family.learns_from_data():
             return family
@@ -158,7 +162,7 @@ class FileTable:
                 block = np.fromfile(file, dtype=dtype, count=rows * width)
                 if block.size != rows * width:
                     raise DataError(f"{str(self.path)!r} is shorter than its header says")
-                yield pd.DataFrame(block.reshape(rows, width), columns=self.all_columns, copy=False)
+                yield _pandas().DataFrame(block.reshape(rows, width), columns=self.all_columns, copy=False)
 
     # Parquet: record batches
     def _parquet_file(self) -> Any:
@@ -178,12 +182,12 @@ class FileTable:
 
     # CSV: pandas chunks
     def _csv_reader(self, **options: Any) -> Any:
-        return pd.read_csv(self.path, sep=self.sep, encoding="utf-8-sig", **options)
+        return _pandas().read_csv(self.path, sep=self.sep, encoding="utf-8-sig", **options)
 
     def _csv_header(self) -> list[str]:
         try:
             names = [str(c) for c in self._csv_reader(nrows=1, header=None).iloc[0]]
-        except pd.errors.EmptyDataError:
+        except _pandas().errors.EmptyDataError:
             raise DataError(f"data file {str(self.path)!r} is empty") from None
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
@@ -197,6 +201,13 @@ class FileTable:
     def _csv_frames(self) -> Iterator[pd.DataFrame]:
         # every column is parsed: with usecols, pandas would let a line with extra fields through
         yield from self._csv_reader(chunksize=self.chunk_rows)
+
+
+def _pandas() -> Any:
+    """pandas, imported when a file is read (the EM engine imports this package without it)."""
+    import pandas
+
+    return pandas
 
 
 def check_first_row(path: Any, sep: str, n_fields: int) -> None:
@@ -223,7 +234,7 @@ class StreamSource:
 
     weight = None
 
-    def __init__(self, table: FileTable, family: Family, dtype: type = np.float64) -> None:
+    def __init__(self, table: FileTable, family: Schema, dtype: DTypeLike = np.float64) -> None:
         self.table, self.family, self.dtype = table, family, dtype
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
@@ -246,7 +257,7 @@ class StreamSource:
         parts: list[S] = []
         with blas_controller().limit(limits=1, user_api="blas"):
             for frame in self.table.frames():
-                pending.append(thread_pool().submit(lambda rows: fn(self._chunk(rows)), frame))
+                pending.append(thread_pool().submit(in_context(lambda rows: fn(self._chunk(rows))), frame))
                 if len(pending) >= 2 * N_THREADS:
                     parts.append(pending.popleft().result())
                     parts = [sum_in_order(parts)]

@@ -6,6 +6,7 @@ count as a weight, so the cost of an iteration grows with the number of distinct
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,12 +14,15 @@ from functools import cache
 from typing import TypeVar
 
 import numpy as np
+from numpy.typing import DTypeLike
 from threadpoolctl import ThreadpoolController
 
 from mixfit._math import FloatArray, whole_numbers
-from mixfit.sources._base import Chunk
+from mixfit.sources.base import Addable, Chunk
 
-S = TypeVar("S")
+S = TypeVar("S", bound=Addable)
+A = TypeVar("A")
+R = TypeVar("R")
 
 #: Bytes of design rows per block: a block is read from memory once for both products.
 BLOCK_BYTES = 1 << 22
@@ -50,7 +54,7 @@ class ArraySource:
         weight: FloatArray | None = None,
         inverse: np.ndarray | None = None,
         block_rows: int | None = None,
-        dtype: type = np.float64,
+        dtype: DTypeLike = np.float64,
         fixed: FloatArray | None = None,
     ) -> None:
         self.dtype = np.dtype(dtype)
@@ -90,7 +94,7 @@ class ArraySource:
             parts = [fn(chunk) for chunk in self.chunks()]
         else:  # each thread converts its own block, so no float copy of the whole design exists
             with blas_controller().limit(limits=1, user_api="blas"):
-                parts = list(thread_pool().map(lambda block: fn(self.chunk(block)), range(self.n_blocks)))
+                parts = list(thread_pool().map(in_context(lambda block: fn(self.chunk(block))), range(self.n_blocks)))
         total = parts[0]
         for part in parts[1:]:
             total = total + part
@@ -128,6 +132,12 @@ def thread_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(N_THREADS, thread_name_prefix="mixfit")
 
 
+def in_context(fn: Callable[[A], R]) -> Callable[[A], R]:
+    """``fn`` run on a pool thread with the caller's context (``mixfit.config``'s settings)."""
+    context = contextvars.copy_context()
+    return lambda arg: context.copy().run(fn, arg)
+
+
 Ranges = tuple[np.ndarray, np.ndarray] | None
 
 
@@ -138,7 +148,7 @@ def unique_rows(data: FloatArray, ranges: Ranges | bool = True) -> tuple[FloatAr
     significant), then counted with ``bincount`` or a 1-D sort; other data use ``np.unique``.
     ``ranges`` may pass ``integer_ranges(data)`` when it is already known.
     """
-    codes, radix = _row_codes(data, integer_ranges(data) if ranges is True else ranges)
+    codes, radix = _row_codes(data, integer_ranges(data) if ranges is True else ranges or None)
     if codes is None:
         unique, inverse, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
         return unique, inverse.reshape(-1), counts
@@ -181,7 +191,7 @@ def column_ranges(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _row_codes(data: FloatArray, ranges: Ranges) -> tuple[np.ndarray | None, int]:
     bound = distinct_bound(ranges)
-    if bound >= 2**62:
+    if bound >= 2**62 or ranges is None:
         return None, 0
     low, high = (v.astype(np.int64) for v in ranges)
     spans = high - low + 1

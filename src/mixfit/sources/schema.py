@@ -1,78 +1,33 @@
-"""What the EM engine sees of data: chunks of design rows with weights."""
+"""What streamed and Dask tables teach a family before a fit: the value sets of their columns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from mixfit._math import FloatArray
-
-if TYPE_CHECKING:
-    from mixfit.families import Family
-
-S = TypeVar("S")
-
-#: Rows drawn evenly from a table too large for memory to start a fit (k-means++ runs on them).
-SAMPLE_ROWS = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Rows of a design matrix and their weights (sample weight x occurrences).
-
-    X : ndarray of shape (m, n_design_columns)
-    weight : ndarray of shape (m,), or None when every row counts once
-    fixed : ndarray of shape (m, K), optional
-        Responsibilities held fixed (semi-supervised rows); NaN rows are free.
-    """
-
-    X: FloatArray
-    weight: FloatArray | None
-    fixed: FloatArray | None = None
-
-
-class DataSource(Protocol):
-    """Where rows come from; the engine only reduces over chunks."""
-
-    n_rows: int
-    total_weight: float
-
-    def chunks(self) -> Iterator[Chunk]: ...
-
-    def reduce(self, fn: Callable[[Chunk], S]) -> S: ...
-
-    def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray: ...
-
-    def identity(self) -> bytes: ...
-
-
-def sum_in_order(parts: Iterable[S]) -> S:
-    """``parts[0] + parts[1] + ...`` left to right (fixed order: reproducible round-off)."""
-    iterator = iter(parts)
-    total = next(iterator)
-    for part in iterator:
-        total = total + part
-    return total
+from mixfit.sources.base import Schema
 
 
 def distinct_per_column(frame: np.ndarray) -> list[np.ndarray]:
     """The distinct values of every column of a chunk (in order of appearance)."""
+    import pandas as pd  # imported when a table is read: importing mixfit.sources does not load it
+
     return [
         pd.unique(np.asarray(frame[:, j], dtype=object if frame.dtype.kind == "O" else None))
         for j in range(frame.shape[1])
     ]
 
 
-def learn_schema(family: Family, columns: Sequence[str], distinct: Iterable[list[np.ndarray]]) -> Family:
+def learn_schema(family: Schema, columns: Sequence[str], distinct: Iterable[list[np.ndarray]]) -> Any:
     """``family.fitted_to`` the whole data, from the distinct values of each chunk's columns.
 
     ``fitted_to`` only learns value sets (category levels), so a table whose columns hold the
     union of every chunk's values, each column padded by repetition, teaches it the same.
     """
+    import pandas as pd
+
     merged: list[list[np.ndarray]] = [[] for _ in columns]
     for values in distinct:
         for j, column in enumerate(values):

@@ -1,0 +1,182 @@
+"""Data as the estimator sees it: the family fitted to the columns, validated rows, the source.
+
+Every function here reads only an estimator's public settings (``family``, ``compress``,
+``dtype``, ``n_components``) and fitted attributes (``family_``, ``weights_``, ``params_``,
+``n_features_in_``, ``feature_names_in_``), so the modules that evaluate a fitted model
+(``inference``, ``diagnostics``, ``explain``, ``plots``, ``report``) use them without reaching
+into ``Mixture``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from mixfit._data import as_table
+from mixfit._math import FloatArray
+from mixfit._validation import check_sample_weight, check_weights
+from mixfit.em import EMState
+from mixfit.errors import DataError, ModelError
+from mixfit.families import Family, as_family
+from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
+
+#: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
+DISTINCT_CHECK_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training data as a fit sees it.
+
+    ``rows`` are every validated row when X is in memory (and ``init_source`` is ``source``);
+    for a table read pass by pass (``FileTable``, Dask) they are up to ``SAMPLE_ROWS`` rows
+    spread over the table, and ``init_source`` holds them for the initialisation.
+    """
+
+    family: Family
+    columns: list[str]
+    is_frame: bool
+    rows: FloatArray
+    source: DataSource
+    init_source: ArraySource
+    #: the user's frequency weights of ``rows`` (None: every row counts once)
+    row_weight: FloatArray | None = None
+
+    @property
+    def n_features(self) -> int:
+        """Features the family sees (one-hot levels count one each)."""
+        return len(self.family.feature_names(self.columns))
+
+
+def compute_dtype(dtype: Any) -> np.dtype:
+    """The ``dtype`` setting, checked: float64 or float32."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        checked = None
+    if checked not in (np.float64, np.float32):
+        raise ModelError(f"dtype must be np.float64 or np.float32; got {dtype!r}")
+    return checked
+
+
+def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) -> FloatArray:
+    """``known_labels`` of ``fit`` as (n, K) fixed responsibilities with NaN rows where unknown."""
+    try:
+        values = np.asarray(known_labels, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError("known_labels must hold component numbers (-1: unknown) or rows of probabilities") from None
+    if values.ndim == 1:
+        if values.shape != (n_rows,):
+            raise DataError(f"known_labels must have one entry per row ({n_rows}); got shape {values.shape}")
+        bad = (values != -1) & ~((values >= 0) & (values < n_components) & (values == np.floor(values)))
+        if bad.any():
+            raise DataError(
+                f"known_labels must hold component numbers 0..{n_components - 1} or -1 (unknown); "
+                f"got {values[bad][0]:g}"
+            )
+        fixed = np.full((n_rows, n_components), np.nan)
+        known = values >= 0
+        fixed[known] = np.eye(n_components)[values[known].astype(int)]
+        return fixed
+    if values.shape != (n_rows, n_components):
+        raise DataError(f"known_labels as probabilities must have shape ({n_rows}, {n_components}); got {values.shape}")
+    rows = ~np.isnan(values).all(axis=1)
+    given = values[rows]
+    if np.isnan(given).any() or np.any(given < 0) or np.any(np.abs(given.sum(axis=1) - 1) > 1e-6):
+        raise DataError("known_labels rows must be probabilities (>= 0, summing to 1) or all NaN (unknown)")
+    return values
+
+
+def training_data(model: Any, X: Any, sample_weight: Any, known_labels: Any = None) -> TrainingData:
+    """X as a fit of ``model`` sees it (see ``TrainingData``)."""
+    dtype = compute_dtype(model.dtype)
+    table = open_table(X)
+    if table is None:
+        array, columns, is_frame = as_table(X)
+        family = as_family(model.family).fitted_to(array, columns)
+        data = family.validate(array, columns)
+        weight = check_sample_weight(sample_weight, data.shape[0])
+        n_rows, n_components = data.shape[0], model.n_components
+        fixed = None if known_labels is None else known_responsibilities(known_labels, n_rows, n_components)
+        source = as_source(data, family, sample_weight=weight, compress=model.compress, dtype=dtype, fixed=fixed)
+        return TrainingData(family, columns, is_frame, data, source, source, weight)
+    if known_labels is not None:
+        raise DataError(f"known_labels is supported for data in memory only, not {table!r}")
+    if sample_weight is not None:
+        raise DataError(
+            f"sample_weight is not supported for data read pass by pass ({table!r}); add the "
+            "weights as repeated rows or fit in memory"
+        )
+    family = table.learn_schema(as_family(model.family))
+    data = family.validate(table.sample_rows(SAMPLE_ROWS), table.columns)
+    streamed = table_source(table, family, dtype)
+    init_source = as_source(data, family, compress=model.compress)  # as in memory when the sample is all rows
+    return TrainingData(family, table.columns, table.is_frame, data, streamed, init_source)
+
+
+def check_enough_rows(train: TrainingData, n_components: int, params_init: Any) -> None:
+    """K must not exceed the rows, nor (without ``params_init``) the distinct rows."""
+    n_rows = train.source.n_rows
+    if n_components > n_rows:
+        raise ModelError(f"n_components must be <= the number of rows ({n_rows}); got {n_components}")
+    if train.init_source.compressed:
+        n_distinct = train.init_source.design.shape[0]
+    elif train.rows.shape[0] == n_rows <= DISTINCT_CHECK_ROWS:
+        head = train.rows[: 20 * n_components]  # usually enough to see K distinct rows
+        n_distinct = unique_rows(head)[0].shape[0]
+        if n_distinct < n_components:
+            n_distinct = unique_rows(train.rows)[0].shape[0]
+    else:
+        return
+    if params_init is None and n_components > n_distinct:
+        raise ModelError(f"n_components must be <= the number of distinct rows ({n_distinct}); got {n_components}")
+
+
+def fitted(model: Any) -> tuple[Family, EMState]:
+    """The family and the parameters of ``model`` as they are now (fitted or set by hand)."""
+    check_is_fitted(model, ["weights_", "params_"])
+    family = getattr(model, "family_", None) or as_family(model.family)
+    weights = check_weights(model.weights_, len(np.atleast_1d(model.weights_)), "weights_")
+    return family, EMState(weights, dict(model.params_))
+
+
+def check_columns(model: Any, columns: list[str], is_frame: bool) -> None:
+    """X's columns must be those the model was fitted on (their number; names for a frame)."""
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and len(columns) != expected:
+        one_d = not is_frame and columns == ["x"]  # as_table's name for the one column of a 1-D X
+        hint = "; a 1-D X is read as one column (Reshape your data with X.reshape(1, -1) for a single row)"
+        hint = hint if one_d else ""
+        raise DataError(
+            f"X has {len(columns)} features, but Mixture is expecting {expected} features as input "
+            f"(the columns at fit){hint}"
+        )
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and is_frame and list(names) != columns:
+        raise DataError(f"X columns must be {list(names)}, as at fit; got {columns}")
+
+
+def fitted_source(model: Any, X: Any, sample_weight: Any = None) -> tuple[Family, EMState, DataSource]:
+    """The fitted family (seen through X's rows), the parameters and a source of X."""
+    family, state = fitted(model)
+    dtype = compute_dtype(model.dtype)
+    table = open_table(X)
+    if table is None:
+        array, columns, is_frame = as_table(X)
+        check_columns(model, columns, is_frame)
+        data = family.validate(array, columns)
+        family = family.for_data(data)
+        weight = check_sample_weight(sample_weight, data.shape[0])
+        source: DataSource = as_source(data, family, sample_weight=weight, compress=model.compress, dtype=dtype)
+    elif sample_weight is not None:
+        raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
+    else:
+        columns = table.columns
+        check_columns(model, columns, table.is_frame)
+        source = table_source(table, family, dtype)
+    n_features = len(family.feature_names(columns))
+    params = family.check_params(state.params, len(state.weights), n_features)
+    return family, EMState(state.weights, params), source

@@ -1,0 +1,77 @@
+"""What the EM engine sees of data: chunks of design rows with weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from mixfit._math import FloatArray
+
+
+class Addable(Protocol):
+    """Statistics, summaries and totals: what a source adds up over its chunks."""
+
+    def __add__(self, other: Any) -> Any: ...
+
+
+S = TypeVar("S", bound=Addable)
+
+
+class Schema(Protocol):
+    """What a source needs of a family: validate rows, turn them into design rows, and learn
+    value sets (category levels) from data. Sources take it as a parameter and never import
+    ``mixfit.families``."""
+
+    def validate(self, data: Any, columns: Sequence[str]) -> np.ndarray: ...
+
+    def design(self, data: np.ndarray) -> np.ndarray: ...
+
+    def learns_from_data(self) -> bool: ...
+
+    def fitted_to(self, data: Any, columns: Sequence[str]) -> Any: ...
+
+
+#: Rows drawn evenly from a table too large for memory to start a fit (k-means++ runs on them).
+SAMPLE_ROWS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Rows of a design matrix and their weights (sample weight x occurrences).
+
+    X : ndarray of shape (m, n_design_columns)
+    weight : ndarray of shape (m,), or None when every row counts once
+    fixed : ndarray of shape (m, K), optional
+        Responsibilities held fixed (semi-supervised rows); NaN rows are free.
+    """
+
+    X: FloatArray
+    weight: FloatArray | None
+    fixed: FloatArray | None = None
+
+
+class DataSource(Protocol):
+    """Where rows come from; the engine only reduces over chunks."""
+
+    n_rows: int
+    total_weight: float
+
+    def chunks(self) -> Iterator[Chunk]: ...
+
+    def reduce(self, fn: Callable[[Chunk], S]) -> S: ...
+
+    def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray: ...
+
+    def identity(self) -> bytes: ...
+
+
+def sum_in_order(parts: Iterable[S]) -> S:
+    """``parts[0] + parts[1] + ...`` left to right (fixed order: reproducible round-off)."""
+    iterator = iter(parts)
+    total = next(iterator)
+    for part in iterator:
+        total = total + part
+    return total
