@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import mixfit as mf
+from mixfit.config import config_context
 from mixfit.em import EMSettings, EMState, fit_em
 from mixfit.sources import as_source
 
@@ -126,3 +127,28 @@ def test_an_emptied_component_is_frozen_with_a_warning_never_nan():
         m.fit(X)
     assert m.weights_[2] == 0 and np.all(np.isfinite(m.params_["p"]))
     assert np.all(np.isfinite(m.predict_proba(X)))
+
+
+@pytest.mark.parametrize("kind", ["select", "bootstrap_lrt"])
+def test_model_selection_shows_a_monotonicity_warning_it_does_not_silence_everything(kind):
+    """select and the bootstrap LRT silence the warnings they report otherwise (convergence,
+    identifiability), never a decrease of the log-likelihood, which is a bug."""
+
+    class Broken(mf.Bernoulli):
+        """Every M-step halves the MLE once more: the log-likelihood falls at every iteration."""
+
+        calls = 0
+
+        def m_step(self, stats):
+            Broken.calls += 1
+            return {"p": super().m_step(stats)["p"] * 0.5**Broken.calls}
+
+        def fitted_to(self, X, columns):
+            return self
+
+    X = (np.random.default_rng(4).random((200, 5)) < 0.4).astype(float)
+    with config_context(debug=False), pytest.warns(mf.MonotonicityWarning, match="decreased at iteration"):
+        if kind == "select":
+            mf.select(X, Broken(), [1], n_init=1, max_iter=3)
+        else:
+            mf.bootstrap_lrt(X, Broken(), 1, n_boot=1, n_init=1, max_iter=3, random_state=0)

@@ -136,8 +136,7 @@ def local_rank(family: Family, state: Any, source: ArraySource) -> tuple[int, st
     problem when it is below the number of free parameters."""
     from mixfit.inference import information
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with np.errstate(all="ignore"):  # a merged component's scores may divide by zero: rank says so
         info = information(family, state, source, "opg")
     rank = scaled_rank(info)
     if rank == info.shape[0]:

@@ -5,6 +5,10 @@ Every message names the problem in one line: ``"<what> must be <rule>; got <valu
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class MixfitError(Exception):
     """Base class of every error mixfit raises on purpose."""
@@ -49,3 +53,18 @@ class MissingDependencyError(MixfitError, ImportError):
 class ReplicationWarning(ConvergenceWarning):
     """Only one of several starts run to convergence reached the best log-likelihood: it may be a
     local maximum; more starts (``n_init``) would tell."""
+
+
+#: What a fit warns about its own result (convergence, restarts, identifiability, emptied
+#: components); a caller that reports these in its own way (a table row, a bootstrap replicate)
+#: silences these categories, never ``MonotonicityWarning`` (a bug) and never everything.
+FIT_RESULT_WARNINGS: tuple[type[Warning], ...] = (ConvergenceWarning, IdentifiabilityWarning, EmptyComponentWarning)
+
+
+@contextmanager
+def fit_result_warnings_silenced() -> Iterator[None]:
+    """Inside the block, ``FIT_RESULT_WARNINGS`` are not shown (see above)."""
+    with warnings.catch_warnings():
+        for category in FIT_RESULT_WARNINGS:
+            warnings.simplefilter("ignore", category)
+        yield

@@ -28,7 +28,7 @@ import pandas as pd
 
 from mixfit._math import scaled_rank
 from mixfit.em import EMState, flatten_state
-from mixfit.errors import IdentifiabilityWarning, ModelError
+from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
 from mixfit.families import Family, Gaussian, Independent
 from mixfit.prepare import fitted, fitted_source
 from mixfit.sources import ArraySource
@@ -323,8 +323,7 @@ def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str, sample_w
     refit.set_params(
         family=base, weights_init=model.weights_, params_init=dict(model.params_), n_init=1, n_jobs=None, order=None
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with fit_result_warnings_silenced():  # a replicate's warnings are not the user's fit's
         refit.fit(data, sample_weight=counts)
     aligned = align(refit, model)
     return flatten_state(EMState(aligned.weights_, dict(aligned.params_)))

@@ -23,7 +23,6 @@ log-likelihood.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,14 +33,7 @@ from scipy.special import xlogy
 
 from mixfit import restarts
 from mixfit._validation import check_option
-from mixfit.errors import (
-    ConvergenceWarning,
-    DataError,
-    EmptyComponentWarning,
-    IdentifiabilityWarning,
-    MixfitError,
-    ModelError,
-)
+from mixfit.errors import DataError, MixfitError, ModelError, fit_result_warnings_silenced
 from mixfit.families import Family
 from mixfit.model import Mixture
 from mixfit.prepare import fitted
@@ -107,9 +99,7 @@ def _fit_one(
 ) -> tuple[Mixture | None, dict[str, Any]]:
     """The model and table row of one K; a K that cannot be fitted is a row saying why."""
     try:
-        with warnings.catch_warnings():  # reported in the table instead of once per K
-            for category in (ConvergenceWarning, IdentifiabilityWarning, EmptyComponentWarning):
-                warnings.simplefilter("ignore", category)
+        with fit_result_warnings_silenced():  # reported in the table instead of once per K
             model = Mixture(family, k, **options).fit(X, sample_weight=sample_weight)
     except MixfitError as exc:
         if isinstance(exc, DataError):
@@ -189,8 +179,7 @@ class LikelihoodRatioTest:
 
 
 def _lr(X: Any, family: Family | str, k: int, options: dict[str, Any]) -> tuple[float, Mixture, Mixture]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with fit_result_warnings_silenced():
         null = Mixture(family, k, **options).fit(X)
         alternative = Mixture(family, k + 1, **options).fit(X)
     return 2.0 * (alternative.log_likelihood_ - null.log_likelihood_), null, alternative
