@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ class Case:
     oracle: Callable[[np.ndarray, dict], np.ndarray]  # (n, K) log-densities
     group_mle: Callable[[np.ndarray], dict]  # MLE of one group's rows
     n_free: int  # for K = 3 on the case's data
+    #: absolute tolerance of parameters re-estimated from 20,000 sampled rows (a few standard errors)
+    sample_atol: float = 0.02
 
 
 def _bern_params(rng, k):
@@ -44,6 +47,33 @@ def _object_columns(*columns):
     for j, col in enumerate(columns):
         out[:, j] = col
     return out
+
+
+def _poisson_params(rng, k):
+    return {"rate": rng.uniform(0.5, 6.0, size=(k, 3))}
+
+
+def _multinomial_params(rng, k):
+    return {"p": rng.dirichlet(np.ones(3), size=k)}
+
+
+def _gaussian_full_params(rng, k):
+    a = rng.normal(size=(k, 2, 2))
+    return {"mean": rng.normal(0, 3, size=(k, 2)), "covariance": a @ np.swapaxes(a, 1, 2) + 0.5 * np.eye(2)}
+
+
+def _gaussian_diag_params(rng, k):
+    return {"mean": rng.normal(0, 3, size=(k, 2)), "covariance": rng.uniform(0.5, 2.0, size=(k, 2))}
+
+
+def _independent_params(rng, k):
+    return {"x0.rate": rng.uniform(0.5, 6.0, size=(k, 1)), "x1..x2.p": rng.uniform(0.05, 0.95, size=(k, 2))}
+
+
+def _gaussian_oracle(X, prm):
+    cov = prm["covariance"]
+    full = cov if cov.ndim == 3 else np.stack([np.diag(c) for c in cov])
+    return np.stack([st.multivariate_normal(m, c).logpdf(X) for m, c in zip(prm["mean"], full, strict=True)], axis=1)
 
 
 TRIALS = 7
@@ -88,6 +118,61 @@ CASES = [
         },
         3 * (2 + 1),
     ),
+    Case(
+        "poisson",
+        mf.Poisson(),
+        lambda rng: rng.poisson([1.0, 3.0, 6.0], size=(60, 3)),
+        _poisson_params,
+        lambda X, prm: np.stack([st.poisson.logpmf(X, r).sum(axis=1) for r in prm["rate"]], axis=1),
+        lambda X: {"rate": X.mean(axis=0)},
+        3 * 3,
+        sample_atol=0.15,
+    ),
+    Case(
+        "multinomial",
+        mf.Multinomial(n_trials=TRIALS),
+        lambda rng: rng.multinomial(TRIALS, [0.2, 0.3, 0.5], size=60),
+        _multinomial_params,
+        lambda X, prm: np.stack([st.multinomial.logpmf(X, TRIALS, p) for p in prm["p"]], axis=1),
+        lambda X: {"p": X.sum(axis=0) / X.sum()},
+        3 * 2,
+    ),
+    Case(
+        "gaussian-full",
+        mf.Gaussian("full"),
+        lambda rng: rng.multivariate_normal([1.0, -2.0], [[2.0, 0.6], [0.6, 1.0]], size=60),
+        _gaussian_full_params,
+        _gaussian_oracle,
+        lambda X: {"mean": X.mean(axis=0), "covariance": np.cov(X.T, bias=True)},
+        3 * 2 + 3 * 3,
+        sample_atol=0.25,
+    ),
+    Case(
+        "gaussian-diag",
+        mf.Gaussian("diag"),
+        lambda rng: rng.normal([1.0, -2.0], [1.5, 0.7], size=(60, 2)),
+        _gaussian_diag_params,
+        _gaussian_oracle,
+        lambda X: {"mean": X.mean(axis=0), "covariance": X.var(axis=0)},
+        3 * 2 + 3 * 2,
+        sample_atol=0.1,
+    ),
+    Case(
+        "independent",
+        mf.Independent([(["x0"], mf.Poisson()), (["x1", "x2"], mf.Bernoulli())]),
+        lambda rng: np.column_stack([rng.poisson(3.0, 60), rng.random((60, 2)) < 0.4]).astype(int),
+        _independent_params,
+        lambda X, prm: np.stack(
+            [
+                st.poisson.logpmf(X[:, 0], r[0]) + st.bernoulli.logpmf(X[:, 1:], p).sum(axis=1)
+                for r, p in zip(prm["x0.rate"], prm["x1..x2.p"], strict=True)
+            ],
+            axis=1,
+        ),
+        lambda X: {"x0.rate": X[:, :1].mean(axis=0), "x1..x2.p": X[:, 1:].mean(axis=0)},
+        3 * 1 + 3 * 2,
+        sample_atol=0.1,
+    ),
 ]
 CASES_BY_ID = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 
@@ -111,8 +196,10 @@ def test_stats_add_across_chunks(case, rng):
     resp = rng.dirichlet(np.ones(3), size=len(X))
     whole = case.family.stats(design, resp)
     parts = case.family.stats(design[:17], resp[:17]) + case.family.stats(design[17:], resp[17:])
-    np.testing.assert_allclose(parts.t_sum, whole.t_sum, rtol=1e-13)
-    np.testing.assert_allclose(parts.resp_sum, whole.resp_sum, rtol=1e-13)
+    for field in dataclasses.fields(whole):  # every named statistic adds
+        if getattr(whole, field.name) is not None:
+            np.testing.assert_allclose(getattr(parts, field.name), getattr(whole, field.name), rtol=1e-13)
+    np.testing.assert_allclose(parts.t_sum, resp.T @ design, rtol=1e-13)  # the design product, in order
     assert sum([case.family.stats(design, resp)]).t_sum.shape == whole.t_sum.shape
 
 
@@ -123,8 +210,8 @@ def test_m_step_on_one_hot_resp_is_the_group_mle(case, rng):
     resp = np.eye(3)[labels]
     params = case.family.m_step(case.family.stats(_design(case, X), resp))
     for k in range(3):
-        expected = case.group_mle(X[labels == k])["p"]
-        np.testing.assert_allclose(params["p"][k], expected, atol=1e-12)
+        for name, expected in case.group_mle(X[labels == k]).items():
+            np.testing.assert_allclose(params[name][k], expected, atol=1e-12)
 
 
 @CASES_BY_ID
@@ -150,8 +237,9 @@ def test_sample_draws_valid_rows_with_the_right_frequencies(case, rng):
     X = case.family.sample(params, labels, rng)
     design = _design(case, X)
     mean_design = design.mean(axis=0)
-    expected = case.family.m_step(case.family.stats(design, np.eye(3)[labels]))["p"][0]
-    np.testing.assert_allclose(expected, params["p"][0], atol=0.02)
+    estimated = case.family.m_step(case.family.stats(design, np.eye(3)[labels]))
+    for name, value in params.items():
+        np.testing.assert_allclose(estimated[name][0], value[0], atol=case.sample_atol)
     assert np.all(np.isfinite(mean_design))
 
 

@@ -45,6 +45,27 @@ def test_convergence_plot_draws_the_history():
     np.testing.assert_array_equal(line.get_ydata(), m.history_["log_likelihood"])
 
 
+@pytest.mark.parametrize(
+    ("family", "panels"),
+    [
+        (mf.Gaussian("diag"), {"mean": 4, "variance": 4}),  # K = 2 components x D = 2 columns each
+        (mf.Gaussian("spherical"), {"mean": 4, "variance": 2}),
+        (mf.Gaussian("full"), {"mean": 4}),  # covariance matrices are not drawn
+        (mf.Poisson(), {"rate": 4}),
+    ],
+    ids=["diag", "spherical", "full", "poisson"],
+)
+def test_trajectories_draw_every_declared_parameter_kind_on_its_own_axis(family, panels):
+    rng = np.random.default_rng(5)
+    X = np.r_[rng.poisson([1, 2], (100, 2)), rng.poisson([8, 9], (100, 2))].astype(float)
+    m = mf.Mixture(family, 2, random_state=0).fit(X)
+    axes = plots.plot_trajectories(m).axes
+    assert [ax.get_title() for ax in axes] == ["weights", *(f"{k} (colour = component)" for k in panels)]
+    assert [len(ax.get_lines()) for ax in axes[1:]] == list(panels.values())
+    name = next(iter(m.params_))  # the first panel's lines are that parameter's history columns
+    np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), m.history_[f"{name}[0,0]"])
+
+
 def test_elbo_plot_shows_touching_bound_and_kl_gap():
     with pytest.warns(mf.IdentifiabilityWarning):
         m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(TEN_FLIPS)

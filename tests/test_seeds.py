@@ -104,9 +104,10 @@ def test_seed002_elbo_equals_log_likelihood_at_e_step(family):
         m = mf.Mixture(family, n_components=2, **SEED002).fit(TEN_FLIPS)
     first = m.history_.iloc[0]
     assert round(first["log_likelihood"], 5) == -9.28686
-    assert round(first["elbo"], 5) == -9.28686
-    assert abs(first["kl"]) < 1e-12
-    # the seed's own lower bound: sum_nk gamma (log mu_k + log B(x_n | p_k)) - gamma log gamma
+    # The recorded elbo and kl are defined from Q and H = ll - Q, so comparing them with ll would
+    # hold by construction; the seed's claim (ELBO = log-likelihood at the E-step) is checked on
+    # Q and H against the seed's own lower bound sum_nk gamma (log mu_k + log B(x_n | p_k)) -
+    # gamma log gamma, computed here directly:
     x = np.array(TEN_FLIPS)[:, None]
     joint = np.array([0.3, 0.7]) * np.where(x == 1, [0.6, 0.8], [0.4, 0.2])
     gamma = joint / joint.sum(axis=1, keepdims=True)

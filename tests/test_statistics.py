@@ -133,7 +133,7 @@ def test_independent_log_likelihood_is_the_sum_of_its_parts():
     np.testing.assert_allclose(m.score_samples(X), np.log(dens), rtol=1e-10)
     assert sorted(m.params_["x3.rate"][:, 0].round(0).tolist()) == [1.0, 6.0]
     assert m.n_parameters() == 2 * 3 + 2 + 2 * 2 + 1
-    parts = m.family_.part_stats(mf.families.LinearStats(np.ones(2), np.arange(2 * 8.0).reshape(2, 8)))
+    parts = m.family_.part_stats(m.family_.named_stats(np.ones(2), np.arange(2 * 8.0).reshape(2, 8)))
     assert [part.t_sum.shape[1] for part in parts] == [3, 2, 2]  # (x), (x, -log x!), (z, z^2)
 
 

@@ -18,33 +18,11 @@ import numpy as np
 import pandas as pd
 
 from mixfit._math import scaled_rank
-from mixfit.errors import IdentifiabilityWarning, ModelError
-from mixfit.families import Bernoulli, Binomial, Categorical, Family, Independent
+from mixfit.em import EMState
+from mixfit.errors import IdentifiabilityWarning, MixfitError, ModelError
+from mixfit.families import Family
 from mixfit.prepare import check_columns, fitted, fitted_source
-from mixfit.sources import ArraySource, unique_rows
-
-
-def n_patterns(family: Family, data: np.ndarray) -> int | None:
-    """How many distinct rows the family's data can take (None: unbounded or continuous)."""
-    if isinstance(family, Bernoulli):
-        return 2 ** data.shape[1]
-    if isinstance(family, Categorical):
-        return int(np.prod(family._sizes.astype(float)))
-    if isinstance(family, Binomial) and isinstance(family.n_trials, int):
-        return (family.n_trials + 1) ** (data.shape[1] - 1)
-    if isinstance(family, Independent):
-        total = 1
-        for (_, part), piece in zip(family.parts, _split(family, data), strict=True):
-            count = n_patterns(part, piece)
-            if count is None:
-                return None
-            total *= count
-        return total
-    return None
-
-
-def _split(family: Independent, data: np.ndarray) -> list[np.ndarray]:
-    return [data[:, part] for part in family._slices(family._widths())]
+from mixfit.sources import ArraySource, DataSource, unique_rows
 
 
 @dataclass
@@ -76,7 +54,7 @@ def goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> GoodnessOf
     data = family.validate(array, columns)
     if data.dtype.kind == "f" and np.isnan(data).any():
         raise ModelError("goodness of fit needs complete rows; these data have missing values")
-    total = n_patterns(family, data)
+    total = family.n_patterns(data)
     if total is None:
         raise ModelError(
             f"goodness of fit needs a discrete family with finitely many patterns; {type(family).__name__} has not"
@@ -131,6 +109,28 @@ FIT_CHECK_SIZE = 2_000_000
 FIT_CHECK_PARAMS = 400
 
 
+def local_identifiability(family: Family, state: EMState, source: DataSource) -> tuple[str | None, str | None]:
+    """``(problem, note)`` of the rank check of ``check_identifiability`` at a fit's estimate,
+    run when it is cheap: data in memory, at most ``FIT_CHECK_PARAMS`` free parameters and
+    distinct rows x free parameters below ``FIT_CHECK_SIZE``. It never fails a fit: when it is
+    skipped or cannot be computed, the note says so."""
+    n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
+    if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or not isinstance(source, ArraySource):
+        return None, None
+    if source.fixed is not None:
+        return None, None
+    if n_free > FIT_CHECK_PARAMS or source.design.shape[0] * n_free > FIT_CHECK_SIZE:
+        note = (
+            f"local identifiability not checked after the fit ({n_free} free parameters, "
+            f"{source.design.shape[0]} distinct rows); run mixfit.check_identifiability(model, X) for it"
+        )
+        return None, note
+    try:
+        return local_rank(family, state, source)[1], None
+    except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        return None, f"local identifiability could not be checked at the estimate: {exc}"
+
+
 def local_rank(family: Family, state: Any, source: ArraySource) -> tuple[int, str | None]:
     """Rank of the information matrix (outer product of row scores) at ``state``, and the
     problem when it is below the number of free parameters."""
@@ -177,7 +177,7 @@ def check_identifiability(model: Any, X: Any, warn: bool = True) -> Identifiabil
     if rule is not None:
         problems.append(rule)
     n_free = model.n_parameters()
-    total = n_patterns(family, data)
+    total = family.n_patterns(data)
     frequencies = None if total is None else total - 1
     if frequencies is not None and n_free > frequencies and rule is None:
         problems.append(f"{n_free} free parameters but only {frequencies} free pattern frequencies: not identifiable")

@@ -126,7 +126,7 @@ def hold_fixed(
 def m_step(family: Family, stats: Any, weights_prior: float | None = None) -> EMState:
     """New weights (seed 000, eq. (9); with a symmetric Dirichlet(alpha) prior, the posterior
     mode ``(n_k + alpha - 1) / (n + K (alpha - 1))``) and the family's M-step."""
-    counts = stats.resp_sum if weights_prior is None else stats.resp_sum + (weights_prior - 1.0)
+    counts = stats.n if weights_prior is None else stats.n + (weights_prior - 1.0)
     return EMState(counts / counts.sum(), family.m_step(stats))
 
 
@@ -137,7 +137,7 @@ def log_prior(family: Family, state: EMState, weights_prior: float | None = None
 
 def expected_complete_ll(family: Family, stats: Any, state: EMState) -> float:
     """Q(state | responsibilities behind ``stats``): seed 000's ACDLF, eq. (1), from statistics."""
-    weights_term = xlogy(stats.resp_sum, state.weights).sum()
+    weights_term = xlogy(stats.n, state.weights).sum()
     return float(weights_term + family.expected_log_prob(stats, state.params).sum())
 
 

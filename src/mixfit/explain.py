@@ -103,7 +103,7 @@ def _with_outcomes(outcomes: pd.DataFrame, values: np.ndarray, labels: list[str]
 
 
 def _stats_table(family: Family, stats: Any, names: list[str], labels: list[str]) -> pd.DataFrame:
-    rows = np.vstack([stats.resp_sum[None, :], stats.t_sum.T])
+    rows = np.vstack([stats.n[None, :], stats.t_sum.T])
     observed = [f"observed({c})" for c in names] if family.missing else []
     index = ["expected_rows", *family.design_names(names), *observed]
     return pd.DataFrame(rows, index=index, columns=labels)

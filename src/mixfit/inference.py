@@ -29,7 +29,7 @@ import pandas as pd
 from mixfit._math import scaled_rank
 from mixfit.em import EMState, flatten_state
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
-from mixfit.families import Family, Gaussian, Independent
+from mixfit.families import COVARIANCE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Family
 from mixfit.prepare import fitted, fitted_source
 from mixfit.sources import ArraySource
 
@@ -39,26 +39,21 @@ Z95 = 1.959963984540054
 
 # ----------------------------------------------------------------------------- free parameters
 def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Which entries of each parameter are free."""
-    if isinstance(family, Independent):
-        out = {}
-        for label, (_, part), sub in zip(family.part_labels, family.parts, family.split_params(params), strict=True):
-            out.update({f"{label}.{k}": v for k, v in _masks(part, sub).items()})
-        return out
+    """Which entries of each parameter are free, from its declared domain."""
     masks = {}
     for name, value in params.items():
         value = np.asarray(value, dtype=float)
-        scale = family.param_scale(name)
-        if scale == "simplex":
+        domain = family.param_spec(name).domain
+        if domain == SIMPLEX:
             mask = value > BOUNDARY
             last = mask.shape[-1] - 1 - np.argmax(mask[..., ::-1], axis=-1)  # last free entry per simplex
             np.put_along_axis(mask, last[..., None], False, axis=-1)
-        elif scale == "probability":
+        elif domain == PROBABILITY:
             mask = (value > BOUNDARY) & (value < 1 - BOUNDARY)
-        elif isinstance(family, Gaussian) and name == "covariance" and value.ndim == 3:
+        elif domain in (COVARIANCE, TIED_COVARIANCE):  # the lower triangle (of the first, when tied)
             mask = np.zeros(value.shape, dtype=bool)
             rows, cols = np.tril_indices(value.shape[1])
-            mask[: 1 if family.covariance == "tied" else None, rows, cols] = True
+            mask[: 1 if domain == TIED_COVARIANCE else None, rows, cols] = True
         else:
             mask = np.ones(value.shape, dtype=bool)
         masks[name] = mask
@@ -67,23 +62,17 @@ def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarra
 
 def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Dependent entries from the free ones: simplexes' last entries, mirrored and tied covariances."""
-    if isinstance(family, Independent):
-        out = {}
-        for label, (_, part), sub in zip(family.part_labels, family.parts, family.split_params(params), strict=True):
-            sub_masks = {k: masks[f"{label}.{k}"] for k in sub}
-            out.update({f"{label}.{k}": v for k, v in _complete(part, sub, sub_masks).items()})
-        return out
     out = {}
     for name, value in params.items():
         value = np.array(value, dtype=float)
-        if family.param_scale(name) == "simplex":
+        domain = family.param_spec(name).domain
+        if domain == SIMPLEX:
             held = ~masks[name] & (value > BOUNDARY)  # the dependent entry of each simplex
             others = np.where(held, 0.0, value).sum(axis=-1, keepdims=True)
             value = np.where(held, 1.0 - others, value)
-        elif isinstance(family, Gaussian) and name == "covariance" and value.ndim == 3:
-            lower = np.tril(value)
-            value = lower + np.swapaxes(np.tril(value, -1), 1, 2)
-            if family.covariance == "tied":
+        elif domain in (COVARIANCE, TIED_COVARIANCE):
+            value = np.tril(value) + np.swapaxes(np.tril(value, -1), 1, 2)
+            if domain == TIED_COVARIANCE:
                 value = np.repeat(value[:1], len(value), axis=0)
         out[name] = value
     return out
@@ -262,18 +251,8 @@ def _structural(family: Family, state: EMState) -> np.ndarray:
     """Entries fixed by the model's structure rather than the data, flattened like ``_flat``."""
     parts = [np.full(len(state.weights), len(state.weights) == 1)]
     for name, value in state.params.items():
-        parts.append(_padding(family, name, np.shape(value)).ravel())
+        parts.append(family.structural_zeros(name, np.shape(value)).ravel())
     return np.concatenate(parts)
-
-
-def _padding(family: Family, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    if isinstance(family, Independent):
-        label, _, inner = name.rpartition(".")
-        return _padding(family.parts[family.part_labels.index(label)][1], inner, shape)
-    mask = getattr(family, "_mask", None)
-    if callable(mask) and family.param_scale(name) == "simplex" and len(shape) == 3:
-        return np.broadcast_to(~mask(), shape)
-    return np.zeros(shape, dtype=bool)
 
 
 def _flat(state: EMState) -> np.ndarray:

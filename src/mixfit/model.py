@@ -12,26 +12,25 @@ from sklearn.utils import check_random_state
 
 from mixfit import restarts
 from mixfit._math import FloatArray
-from mixfit._validation import check_int, check_option, check_weights
-from mixfit.accel import ACCELERATIONS
+from mixfit._validation import check_int
+from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, posterior, run_e_step
-from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, MixfitError, ModelError, ReplicationWarning
+from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, ReplicationWarning
 from mixfit.families import Family
-from mixfit.init import INIT_METHODS
 from mixfit.io import read_model, save_model
 from mixfit.labels import order_of, permute
-from mixfit.online import DEFAULT_DECAY, Stream, check_decay
+from mixfit.online import DEFAULT_DECAY, Stream
 from mixfit.prepare import (
     TrainingData,
     check_enough_rows,
-    compute_dtype,
     fitted,
     fitted_source,
     training_data,
 )
 from mixfit.priors import check_dirichlet
 from mixfit.search import Search
-from mixfit.sources import ArraySource, DataSource
+from mixfit.settings import check_settings
+from mixfit.sources import DataSource
 
 
 class Mixture(BaseEstimator):
@@ -206,7 +205,7 @@ class Mixture(BaseEstimator):
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
         iteration (progress bars live in the caller, not here).
         """
-        self._check_settings()
+        check_settings(self)
         train = training_data(self, X, sample_weight, known_labels)
         check_enough_rows(train, self.n_components, self.params_init)
         problem = train.family.identifiability_problem(self.n_components, train.rows)
@@ -239,8 +238,11 @@ class Mixture(BaseEstimator):
                 stacklevel=2,
             )
         self.fit_notes_: list[str] = []
-        if problem is None:
-            self._warn_if_not_locally_identified(train, best.state)
+        if problem is None:  # the rank check at the estimate, when it is cheap (else a note)
+            rank_problem, note = local_identifiability(train.family, best.state, train.source)
+            if rank_problem is not None:
+                warnings.warn(rank_problem, IdentifiabilityWarning, stacklevel=2)
+            self.fit_notes_ += [note] if note else []
         self._set_columns(train)
         state = best.state
         if self.order is not None:
@@ -255,33 +257,6 @@ class Mixture(BaseEstimator):
         for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
         return self
-
-    def _warn_if_not_locally_identified(self, train: TrainingData, state: EMState) -> None:
-        """The rank check of ``mixfit.check_identifiability`` at the estimate, when it is cheap:
-        data in memory, at most ``FIT_CHECK_PARAMS`` free parameters and distinct rows x free
-        parameters below ``FIT_CHECK_SIZE``. It never fails a fit: when it is skipped or cannot
-        be computed, ``fit_notes_`` says so."""
-        from mixfit.diagnostics import FIT_CHECK_PARAMS, FIT_CHECK_SIZE, local_rank
-
-        source = train.source
-        n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
-        if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or not isinstance(source, ArraySource):
-            return
-        if source.fixed is not None:
-            return
-        if n_free > FIT_CHECK_PARAMS or source.design.shape[0] * n_free > FIT_CHECK_SIZE:
-            self.fit_notes_.append(
-                f"local identifiability not checked after the fit ({n_free} free parameters, "
-                f"{source.design.shape[0]} distinct rows); run mixfit.check_identifiability(model, X) for it"
-            )
-            return
-        try:
-            problem = local_rank(train.family, state, source)[1]
-        except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            self.fit_notes_.append(f"local identifiability could not be checked at the estimate: {exc}")
-            return
-        if problem is not None:
-            warnings.warn(problem, IdentifiabilityWarning, stacklevel=3)
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Mixture:
         """One update of online (stepwise) EM from a batch of rows of a stream.
@@ -309,8 +284,8 @@ class Mixture(BaseEstimator):
         >>> m.weights_.round(2).tolist(), m.params_["p"][:, 0].round(2).tolist(), m.n_rows_seen_
         ([0.3, 0.7], [0.1, 0.8], 100000)
         """
-        self._check_settings()
-        decay = check_decay(self.online_decay)
+        check_settings(self)
+        decay = float(self.online_decay)
         stream = self.__dict__.get("_stream")
         if stream is None:
             family, state, source = self._online_start(X, sample_weight)
@@ -382,28 +357,6 @@ class Mixture(BaseEstimator):
         if "_restart_records" not in self.__dict__:
             raise AttributeError("replication_ exists after fit")
         return restarts.replication_line(self._restart_records)
-
-    def _check_settings(self) -> None:
-        check_int("n_components", self.n_components, 1)
-        check_int("n_init", self.n_init, 1)
-        if self.n_converge is not None:
-            check_int("n_converge", self.n_converge, 1)
-        check_int("screen_iter", self.screen_iter, 1)
-        check_int("max_iter", self.max_iter, 1)
-        check_int("checkpoint_every", self.checkpoint_every, 1)
-        if self.n_jobs is not None and (
-            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs == 0
-        ):
-            raise ModelError(f"n_jobs must be None or a nonzero int (-1: all cores); got {self.n_jobs!r}")
-        check_option("init", self.init, INIT_METHODS)
-        check_option("compress", self.compress, ("auto", True, False))
-        check_option("accelerate", self.accelerate, ACCELERATIONS)
-        compute_dtype(self.dtype)
-        check_dirichlet(self.weights_prior, "weights_prior")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 <= self.tol < np.inf:
-            raise ModelError(f"tol must be a finite number >= 0; got {self.tol!r}")
-        if self.weights_init is not None:
-            check_weights(self.weights_init, self.n_components)
 
     # -------------------------------------------------------------- evaluation
     def _per_row(self, X: Any, what: str) -> np.ndarray:
@@ -517,5 +470,5 @@ def load_model(path: Any) -> Mixture:
 
 def _checked_mixture(family: Family, **settings: Any) -> Mixture:
     model = Mixture(family, **settings)
-    model._check_settings()
+    check_settings(model)
     return model

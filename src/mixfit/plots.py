@@ -12,7 +12,7 @@ import numpy as np
 
 from mixfit._optional import require
 from mixfit.explain import Outcomes, outcomes
-from mixfit.families import Binomial, as_family
+from mixfit.families import COVARIANCE, TIED_COVARIANCE, Binomial, as_family
 from mixfit.prepare import fitted
 
 if TYPE_CHECKING:
@@ -71,23 +71,36 @@ def plot_elbo(model: Any, max_iterations: int = 12) -> Figure:
 
 
 def plot_trajectories(model: Any) -> Figure:
-    """Weights and component parameters, iteration by iteration."""
+    """Weights and component parameters, iteration by iteration: one panel for the weights and
+    one per kind of parameter the family declares (probabilities, rates, means, variances;
+    covariance matrices are not drawn)."""
     history = model.history_
     k = len(model.weights_)
     colors = _colors(k)
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
-    ax_w, ax_p = fig.subplots(1, 2)
+    family = model.family_ if hasattr(model, "family_") else as_family(model.family)
+    kinds: dict[str, list[str]] = {}
+    for spec in family.param_specs():
+        if spec.domain not in (COVARIANCE, TIED_COVARIANCE) and spec.name in model.params_:
+            kinds.setdefault(spec.quantity, []).append(spec.name)
+    fig = Figure(figsize=(4.5 * (1 + len(kinds)), 3.5), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, 1 + len(kinds)))
     for j in range(k):
-        ax_w.plot(history.index, history[f"weight[{j}]"], color=colors[j], label=f"c_{j + 1}")
-        params = [
-            c for c in history.columns if c.startswith(("p[", "rate[")) and c[c.index("[") + 1 :].startswith(f"{j},")
-        ]
-        for column in params:
-            ax_p.plot(history.index, history[column], color=colors[j], alpha=0.7, linewidth=1)
-    ax_w.set(title="weights", xlabel="iteration")
-    ax_p.set(title="component parameters (colour = component)", xlabel="iteration")
-    ax_w.legend(fontsize=8)
+        axes[0].plot(history.index, history[f"weight[{j}]"], color=colors[j], label=f"c_{j + 1}")
+        for ax, names in zip(axes[1:], kinds.values(), strict=True):
+            for column in _component_columns(history.columns, names, j):
+                ax.plot(history.index, history[column], color=colors[j], alpha=0.7, linewidth=1)
+    axes[0].set(title="weights", xlabel="iteration", ylabel="weight")
+    for ax, quantity in zip(axes[1:], kinds, strict=True):
+        ax.set(title=f"{quantity} (colour = component)", xlabel="iteration", ylabel=quantity)
+    axes[0].legend(fontsize=8)
     return fig
+
+
+def _component_columns(columns: Any, names: list[str], component: int) -> list[str]:
+    """History columns of parameters ``names`` for one component: ``name[k,...]`` or ``name[k]``."""
+    heads = tuple(f"{name}[{component}," for name in names)
+    whole = {f"{name}[{component}]" for name in names}
+    return [c for c in columns if c.startswith(heads) or c in whole]
 
 
 def _fit_outcomes(model: Any, X: Any) -> Outcomes:

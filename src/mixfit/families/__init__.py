@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from mixfit.errors import ModelError
-from mixfit.families._base import Family, LinearStats, Stats
+from mixfit.families._base import (
+    COVARIANCE,
+    POSITIVE,
+    PROBABILITY,
+    REAL,
+    SIMPLEX,
+    TIED_COVARIANCE,
+    DesignStats,
+    Family,
+    ParamSpec,
+    Stats,
+)
 from mixfit.families.bernoulli import Bernoulli
 from mixfit.families.binomial import Binomial
 from mixfit.families.categorical import Categorical
@@ -43,6 +54,9 @@ def from_dict(settings: dict[str, Any]) -> Family:
     return get_family(str(options.pop("family", "")), **options)
 
 
+#: The former name of ``DesignStats`` (statistics were one positional (resp_sum, t_sum) pair).
+LinearStats = DesignStats
+
 __all__ = [
     "FAMILIES",
     "as_family",
@@ -54,6 +68,14 @@ __all__ = [
     "Independent",
     "Multinomial",
     "Poisson",
+    "COVARIANCE",
+    "POSITIVE",
+    "PROBABILITY",
+    "REAL",
+    "SIMPLEX",
+    "TIED_COVARIANCE",
+    "DesignStats",
+    "ParamSpec",
     "LinearStats",
     "Stats",
     "from_dict",

@@ -27,6 +27,33 @@ from mixfit.errors import DataError, ModelError
 
 Params = Mapping[str, FloatArray]
 
+#: Parameter domains: each entry a probability in (0, 1); rows (last axis) on the simplex; each
+#: entry > 0; unconstrained; a symmetric positive-definite matrix per component; one such
+#: matrix shared by every component (stored once per component).
+PROBABILITY, SIMPLEX, POSITIVE, REAL = "probability", "simplex", "positive", "real"
+COVARIANCE, TIED_COVARIANCE = "covariance", "tied covariance"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a family, declared once: ``name`` (its key in ``params_``), its
+    ``domain`` and the ``quantity`` its values measure (axis labels of plots). SQUAREM's
+    scales, the free parameters of standard errors, and plots are derived from it."""
+
+    name: str
+    domain: str
+    quantity: str
+
+    @property
+    def scale(self) -> str:
+        """Where SQUAREM extrapolates it (``mixfit.accel``): "probability" (logit), "simplex"
+        (log, renormalised), "positive" (log) or "real" (as is; a matrix jump that is not
+        positive definite is refused)."""
+        return self.domain if self.domain in (PROBABILITY, SIMPLEX, POSITIVE) else REAL
+
+    def prefixed(self, prefix: str) -> ParamSpec:
+        return ParamSpec(f"{prefix}.{self.name}", self.domain, self.quantity)
+
 
 def as_float_design(design: np.ndarray) -> FloatArray:
     """Design rows as floats for BLAS: float32/float64 as they are, compact integers as float64."""
@@ -44,55 +71,90 @@ def has_missing(X: np.ndarray) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Expected sufficient statistics; subclasses declare array fields only. Adds field-wise."""
+    """Expected sufficient statistics; subclasses declare array fields only (None: a block the
+    data do not have). Adds field-wise, so statistics of chunks add up to those of the whole."""
 
     def __add__(self, other: Any) -> Any:
         if type(other) is not type(self):
             return NotImplemented
-        return type(self)(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        return type(self)(*(_add(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)))
 
     def __radd__(self, other: Any) -> Any:  # sum(chunk_stats) starts from 0
         return self if isinstance(other, int) and other == 0 else NotImplemented
 
     def __mul__(self, factor: float) -> Any:
         """Every field times a number (online EM averages statistics with step sizes)."""
-        return type(self)(*(getattr(self, f.name) * factor for f in fields(self)))
+        return type(self)(
+            *(None if getattr(self, f.name) is None else getattr(self, f.name) * factor for f in fields(self))
+        )
 
     __rmul__ = __mul__
 
 
-@dataclass(frozen=True, slots=True)
-class LinearStats(Stats):
-    """Statistics of a linear family.
+def _add(a: Any, b: Any) -> Any:
+    return None if a is None and b is None else a + b
 
-    resp_sum : ndarray of shape (n_components,)
-        ``sum_n w_n r_nk``, the expected number of rows per component (seed 001, eq. (6.10)).
-    t_sum : ndarray of shape (n_components, n_design_columns)
-        ``sum_n w_n r_nk design[n]`` (seed 001, Table 6.3 for the binomial counts).
+
+@dataclass(frozen=True, slots=True)
+class DesignStats(Stats):
+    """Statistics of a linear family, by name: ``n`` (``sum_n w_n r_nk``, the expected rows per
+    component, seed 001 eq. (6.10)) and then one field per block of design columns, in design
+    order, each ``sum_n w_n r_nk design[n, block]`` of shape (K, block width).
+
+    A family's ``named_stats`` cuts the product ``resp.T @ design`` into its fields once; its
+    M-step reads them by name. ``t_sum`` is the product again (the design-order concatenation),
+    which Q and the round-off bound use with the natural coefficients.
     """
 
-    resp_sum: FloatArray
-    t_sum: FloatArray
+    n: FloatArray
+
+    @property
+    def t_sum(self) -> FloatArray:
+        blocks = [getattr(self, f.name) for f in fields(self)[1:]]
+        return np.hstack([b for b in blocks if b is not None])
+
+
+def observed_split(product: FloatArray, n_columns: int, missing: bool) -> tuple[FloatArray, FloatArray | None]:
+    """``(complete-design part, observed counts or None)`` of a design product: with missing
+    data the last ``n_columns`` design columns are the "observed" indicators."""
+    return (product[:, :-n_columns], product[:, -n_columns:]) if missing else (product, None)
+
+
+def observed_or_all(n: FloatArray, observed: FloatArray | None, n_columns: int) -> FloatArray:
+    """Expected observed rows per data column (K, n_columns): ``observed``, or ``n`` for every
+    column when the data are complete."""
+    return np.repeat(n[:, None], n_columns, axis=1) if observed is None else observed
 
 
 class Family(ABC):
     """One component distribution: densities, statistics and the M-step; no loops, no files."""
 
     name: ClassVar[str]
-    #: Parameters whose last axis sums to 1 (category probabilities); the others are
-    #: probabilities each in (0, 1). SQUAREM (``mixfit.accel``) extrapolates them on the log
-    #: and logit scales respectively.
-    simplex_params: ClassVar[frozenset[str]] = frozenset()
     #: Whether NaN entries may be modelled as missing at random (full-information likelihood).
     supports_missing: ClassVar[bool] = False
     #: Whether the design carries one "observed" indicator column per data column (set when the
     #: training data have gaps, or by ``missing=True`` for data read pass by pass).
     missing: bool = False
 
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        """The family's parameters (default: probabilities ``p`` of shape (K, D))."""
+        return (ParamSpec("p", PROBABILITY, "probability"),)
+
+    def param_spec(self, name: str) -> ParamSpec:
+        """The declaration of parameter ``name``."""
+        for spec in self.param_specs():
+            if spec.name == name:
+                return spec
+        raise ModelError(f"{type(self).__name__} has no parameter {name!r}")
+
     def param_scale(self, name: str) -> str:
-        """How SQUAREM extrapolates parameter ``name``: "simplex" (log scale, renormalised),
-        "probability" (logit), "positive" (log) or "real" (as is)."""
-        return "simplex" if name in self.simplex_params else "probability"
+        """How SQUAREM extrapolates parameter ``name`` (see ``ParamSpec.scale``)."""
+        return self.param_spec(name).scale
+
+    def structural_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Entries of parameter ``name`` fixed at 0 by the model's structure, not estimated
+        (categorical padding of columns with fewer levels); none by default."""
+        return np.zeros(shape, dtype=bool)
 
     def with_missing(self, missing: bool = True) -> Family:
         """This family with the missing-value design switched on (parameters unchanged)."""
@@ -164,18 +226,17 @@ class Family(ABC):
             return np.hstack([coef, column_bias]), np.zeros(coef.shape[0])
         return coef, column_bias.sum(axis=1)
 
-    def split_stats(self, stats: LinearStats, n_columns: int) -> tuple[FloatArray, FloatArray]:
-        """``(feature statistics (K, P), expected observed rows per data column (K, n_columns))``."""
-        if self.missing:
-            return stats.t_sum[:, :-n_columns], stats.t_sum[:, -n_columns:]
-        return stats.t_sum, np.repeat(stats.resp_sum[:, None], n_columns, axis=1)
-
     def log_prior(self, params: Params) -> float:
         """log density of the family's prior at ``params`` (0 without a prior: plain EM)."""
         return 0.0
 
     @abstractmethod
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+    @abstractmethod
+    def named_stats(self, n: FloatArray, product: FloatArray) -> DesignStats:
+        """The family's statistics from ``n`` (K,) and the design product ``resp.T @ design``."""
+
+    @abstractmethod
+    def m_step(self, stats: Any) -> dict[str, FloatArray]:
         """The maximum-likelihood parameters given expected statistics (seed 001, eq. (6.5))."""
 
     @abstractmethod
@@ -210,6 +271,11 @@ class Family(ABC):
         """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""
         return design
 
+    def n_patterns(self, data: FloatArray) -> int | None:
+        """How many distinct rows validated data like ``data`` can take (None: unbounded or
+        continuous): the cells of the goodness-of-fit table."""
+        return None
+
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         """Why this model cannot be identified from such data, or ``None``."""
         return None
@@ -223,7 +289,7 @@ class Family(ABC):
         """Component log-densities with all constants, of shape (n, K)."""
         return self.log_prob_by_component(design, params).T
 
-    def stats(self, design: FloatArray, resp: FloatArray) -> LinearStats:
+    def stats(self, design: FloatArray, resp: FloatArray) -> DesignStats:
         """Expected sufficient statistics; ``resp`` (n, K) already multiplied by row weights."""
         return self.stats_by_component(design, resp.T)
 
@@ -239,28 +305,30 @@ class Family(ABC):
         out += bias[:, None]
         return out
 
-    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> LinearStats:
-        """``stats`` from responsibilities of shape (K, n), accumulated in float64."""
-        t_sum = resp @ as_float_design(design)
-        return LinearStats(resp_sum=resp.sum(axis=1, dtype=np.float64), t_sum=t_sum.astype(np.float64, copy=False))
+    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> DesignStats:
+        """``stats`` from responsibilities of shape (K, n), accumulated in float64: one product
+        ``resp @ design`` (the fast path), cut into the family's named fields."""
+        product = (resp @ as_float_design(design)).astype(np.float64, copy=False)
+        return self.named_stats(resp.sum(axis=1, dtype=np.float64), product)
 
-    def expected_log_prob(self, stats: LinearStats, params: Params) -> FloatArray:
+    def expected_log_prob(self, stats: DesignStats, params: Params) -> FloatArray:
         """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.
 
         This is seed 002's expected complete-data log-likelihood without the weights term, so
         Q(theta_new | theta_old) needs no second pass over the data.
         """
         coef, bias = self.natural(params)
-        return np.einsum("kp,kp->k", stats.t_sum, coef) + stats.resp_sum * bias
+        return np.einsum("kp,kp->k", stats.t_sum, coef) + stats.n * bias
 
-    def log_likelihood_roundoff(self, stats: LinearStats, params: Params) -> float:
+    def log_likelihood_roundoff(self, stats: DesignStats, params: Params) -> float:
         """How far the log-likelihood may move for reasons other than EM: floating-point round-off
         of the terms it adds up (1e-12 of their summed magnitudes; with a million trials per row,
         terms of 1e6 cancel to a few hundred) and the clamping of probabilities to
         [PROB_EPS, 1 - PROB_EPS] after an M-step (PROB_EPS per row and design column)."""
         coef, bias = self.natural(params)
-        magnitude = np.einsum("kp,kp->", np.abs(stats.t_sum), np.abs(coef)) + np.abs(stats.resp_sum * bias).sum()
-        return float(1e-12 * magnitude + PROB_EPS * stats.resp_sum.sum() * stats.t_sum.shape[1])
+        t_sum = stats.t_sum
+        magnitude = np.einsum("kp,kp->", np.abs(t_sum), np.abs(coef)) + np.abs(stats.n * bias).sum()
+        return float(1e-12 * magnitude + PROB_EPS * stats.n.sum() * t_sum.shape[1])
 
     # scikit-learn's parameter protocol: a family is a parameter of the estimator, so a grid
     # search can set ``family__covariance`` and ``clone`` copies it.

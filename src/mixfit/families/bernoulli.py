@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,17 @@ from mixfit._validation import (
     get_param,
 )
 from mixfit.errors import DataError
-from mixfit.families._base import Family, LinearStats, Params
+from mixfit.families._base import DesignStats, Family, Params, observed_or_all, observed_split
 from mixfit.priors import beta_log_density, check_beta
+
+
+@dataclass(frozen=True, slots=True)
+class BernoulliStats(DesignStats):
+    """``ones``: expected ones per column, ``sum_n r_nk x_nd`` (K, D); ``observed``: expected
+    rows observing each column (K, D), with missing data only."""
+
+    ones: FloatArray
+    observed: FloatArray | None = None
 
 
 class Bernoulli(Family):
@@ -67,11 +77,14 @@ class Bernoulli(Family):
         log1m = np.log1p(-p)
         return np.log(p) - log1m, log1m
 
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
-        n_columns = stats.t_sum.shape[1] // 2 if self.missing else stats.t_sum.shape[1]
-        ones, observed = self.split_stats(stats, n_columns)
+    def named_stats(self, n: FloatArray, product: FloatArray) -> BernoulliStats:
+        n_columns = product.shape[1] // 2 if self.missing else product.shape[1]
+        return BernoulliStats(n, *observed_split(product, n_columns, self.missing))
+
+    def m_step(self, stats: BernoulliStats) -> dict[str, FloatArray]:
+        observed = observed_or_all(stats.n, stats.observed, stats.ones.shape[1])
         a, b = self.prior or (1.0, 1.0)
-        return {"p": clamp_probs(safe_divide(ones + a - 1, observed + a + b - 2, 0.5))}
+        return {"p": clamp_probs(safe_divide(stats.ones + a - 1, observed + a + b - 2, 0.5))}
 
     def log_prior(self, params: Params) -> float:
         return beta_log_density(params["p"], self.prior)
@@ -99,6 +112,9 @@ class Bernoulli(Family):
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.name, "missing": self.missing, "prior": self.prior}
+
+    def n_patterns(self, data: FloatArray) -> int | None:
+        return int(2 ** data.shape[1])
 
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         n_features = data.shape[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,18 @@ from mixfit._validation import (
     get_param,
 )
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import Family, LinearStats, Params
+from mixfit.families._base import DesignStats, Family, Params
 from mixfit.priors import beta_log_density, check_beta
+
+
+@dataclass(frozen=True, slots=True)
+class BinomialStats(DesignStats):
+    """``successes``: ``sum_n r_nk x_nd`` (K, D), seed 001's Table 6.3; ``trials``:
+    ``sum_n r_nk n_n`` (K, 1); ``log_binom_coef``: ``sum_n r_nk sum_d log C(n_n, x_nd)`` (K, 1)."""
+
+    successes: FloatArray
+    trials: FloatArray
+    log_binom_coef: FloatArray
 
 
 class Binomial(Family):
@@ -112,10 +123,12 @@ class Binomial(Family):
     def validated_width(self, n_columns: int) -> int:
         return n_columns if isinstance(self.n_trials, str) else n_columns + 1
 
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
-        successes, trials = stats.t_sum[:, :-2], stats.t_sum[:, -2:-1]
+    def named_stats(self, n: FloatArray, product: FloatArray) -> BinomialStats:
+        return BinomialStats(n, product[:, :-2], product[:, -2:-1], product[:, -1:])
+
+    def m_step(self, stats: BinomialStats) -> dict[str, FloatArray]:
         a, b = self.prior or (1.0, 1.0)
-        return {"p": clamp_probs(safe_divide(successes + a - 1, trials + a + b - 2, 0.5))}
+        return {"p": clamp_probs(safe_divide(stats.successes + a - 1, stats.trials + a + b - 2, 0.5))}
 
     def log_prior(self, params: Params) -> float:
         return beta_log_density(params["p"], self.prior)
@@ -145,6 +158,10 @@ class Binomial(Family):
 
     def init_features(self, design: FloatArray) -> FloatArray:
         return design[:, :-2] / design[:, -2:-1]
+
+    def n_patterns(self, data: FloatArray) -> int | None:
+        """(n_trials + 1) ** D for a fixed n_trials (the last column of ``data`` holds it)."""
+        return (self.n_trials + 1) ** (data.shape[1] - 1) if isinstance(self.n_trials, int) else None
 
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         max_trials = int(data[:, -1].max())

@@ -8,6 +8,7 @@ beyond a column's number of levels are 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,18 @@ import numpy as np
 from mixfit._math import PROB_EPS, FloatArray
 from mixfit._validation import as_float_array, column_label, get_param
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import Family, LinearStats, Params
+from mixfit.families._base import SIMPLEX, DesignStats, Family, Params, ParamSpec, observed_split
 from mixfit.priors import check_dirichlet, dirichlet_log_density, dirichlet_mode
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalStats(DesignStats):
+    """``level_counts``: ``sum_n r_nk [x_nd = level]`` for every (column, level) in design order
+    (K, total levels), seed 001's expected counts; ``observed``: expected rows observing each
+    column (K, D), with missing data only."""
+
+    level_counts: FloatArray
+    observed: FloatArray | None = None
 
 
 class Categorical(Family):
@@ -41,7 +52,6 @@ class Categorical(Family):
     """
 
     name = "categorical"
-    simplex_params = frozenset({"p"})
     supports_missing = True
 
     def __init__(
@@ -107,6 +117,16 @@ class Categorical(Family):
             onehot[rows, offset + data[rows, j].astype(np.intp)] = 1.0
         return onehot
 
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return (ParamSpec("p", SIMPLEX, "probability"),)
+
+    def n_patterns(self, data: FloatArray) -> int | None:
+        return int(np.prod(self._sizes.astype(float)))
+
+    def structural_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The padding of ``p`` (K, D, max levels) beyond each column's levels."""
+        return np.broadcast_to(~self._mask(), shape)
+
     def _mask(self) -> np.ndarray:
         sizes = self._sizes
         return np.arange(sizes.max())[None, :] < sizes[:, None]
@@ -115,13 +135,15 @@ class Categorical(Family):
         p = params["p"][:, self._mask()]
         return np.log(np.maximum(p, PROB_EPS)), np.zeros((p.shape[0], len(self._sizes)))
 
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+    def named_stats(self, n: FloatArray, product: FloatArray) -> CategoricalStats:
+        return CategoricalStats(n, *observed_split(product, len(self._sizes), self.missing))
+
+    def m_step(self, stats: CategoricalStats) -> dict[str, FloatArray]:
         """Each column's expected level counts over its observed rows, normalised (the posterior
         mode with a Dirichlet prior); a column no row of the component observed is uniform."""
         mask = self._mask()
-        level_counts, _ = self.split_stats(stats, len(mask))
-        counts = np.zeros((stats.t_sum.shape[0], *mask.shape))
-        counts[:, mask] = level_counts
+        counts = np.zeros((len(stats.n), *mask.shape))
+        counts[:, mask] = stats.level_counts
         p = dirichlet_mode(counts, self.prior, mask)
         fill = 1.0 / mask.sum(axis=1)[None, :, None]
         empty = counts.sum(axis=2, keepdims=True) == 0

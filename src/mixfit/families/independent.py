@@ -13,6 +13,7 @@ first and last column joined with ".." for a group.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,17 @@ import numpy as np
 from mixfit._math import FloatArray
 from mixfit._validation import check_column
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import Family, LinearStats, Params
+from mixfit.families._base import DesignStats, Family, Params, ParamSpec
 
 Key = str | int | tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndependentStats(DesignStats):
+    """``products``: the whole design product (K, all design columns); ``Independent.part_stats``
+    cuts it into each part's own named statistics."""
+
+    products: FloatArray
 
 
 class Independent(Family):
@@ -83,17 +92,26 @@ class Independent(Family):
     def supports_missing(self) -> bool:  # type: ignore[override]
         return all(family.supports_missing for _, family in self.parts)
 
-    @property
-    def simplex_params(self) -> frozenset[str]:  # type: ignore[override]
-        return frozenset(
-            f"{label}.{name}"
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        """Every part's parameters, named ``"<part>.<name>"``."""
+        return tuple(
+            spec.prefixed(label)
             for label, (_, family) in zip(self.part_labels, self.parts, strict=True)
-            for name in family.simplex_params
+            for spec in family.param_specs()
         )
 
-    def param_scale(self, name: str) -> str:
+    def n_patterns(self, data: FloatArray) -> int | None:
+        total = 1
+        for (_, family), part in zip(self.parts, self._slices(self._widths()), strict=True):
+            count = family.n_patterns(data[:, part])
+            if count is None:
+                return None
+            total *= count
+        return total
+
+    def structural_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         label, _, inner = name.rpartition(".")
-        return self.parts[self.part_labels.index(label)][1].param_scale(inner)
+        return self.parts[self.part_labels.index(label)][1].structural_zeros(inner, shape)
 
     def with_missing(self, missing: bool = True) -> Independent:
         if missing and not self.supports_missing:
@@ -204,20 +222,24 @@ class Independent(Family):
             out[labels.index(label)][inner] = value
         return out
 
-    def part_stats(self, stats: LinearStats) -> list[LinearStats]:
-        """The statistics of each part (its design columns, then its observed-indicator columns)."""
+    def named_stats(self, n: FloatArray, product: FloatArray) -> IndependentStats:
+        return IndependentStats(n, product)
+
+    def part_stats(self, stats: IndependentStats) -> list[DesignStats]:
+        """The statistics of each part, named by the part (its design columns, then its
+        observed-indicator columns)."""
         design_parts = self._slices(self._design_widths())
         observed_parts = self._slices(self._widths())
         total = sum(self._design_widths())
         out = []
-        for design_part, observed_part in zip(design_parts, observed_parts, strict=True):
-            t = stats.t_sum[:, design_part]
+        for (_, family), design_part, observed_part in zip(self.parts, design_parts, observed_parts, strict=True):
+            t = stats.products[:, design_part]
             if self.missing:
-                t = np.hstack([t, stats.t_sum[:, total + observed_part.start : total + observed_part.stop]])
-            out.append(LinearStats(stats.resp_sum, t))
+                t = np.hstack([t, stats.products[:, total + observed_part.start : total + observed_part.stop]])
+            out.append(family.named_stats(stats.n, t))
         return out
 
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
+    def m_step(self, stats: IndependentStats) -> dict[str, FloatArray]:
         params: dict[str, FloatArray] = {}
         for label, (_, family), part in zip(self.part_labels, self.parts, self.part_stats(stats), strict=True):
             params.update({f"{label}.{name}": value for name, value in family.m_step(part).items()})

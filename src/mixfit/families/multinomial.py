@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,18 @@ from scipy.special import gammaln
 from mixfit._math import PROB_EPS, FloatArray
 from mixfit._validation import as_float_array, check_finite_numeric, get_param
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import Family, LinearStats, Params
+from mixfit.families._base import SIMPLEX, DesignStats, Family, Params, ParamSpec
 from mixfit.families.poisson import check_counts
 from mixfit.priors import check_dirichlet, dirichlet_log_density, dirichlet_mode
+
+
+@dataclass(frozen=True, slots=True)
+class MultinomialStats(DesignStats):
+    """``counts``: ``sum_n r_nk x_nd`` (K, D); ``log_coef``: ``sum_n r_nk log multinomial
+    coefficient of row n`` (K, 1)."""
+
+    counts: FloatArray
+    log_coef: FloatArray
 
 
 class Multinomial(Family):
@@ -40,7 +50,6 @@ class Multinomial(Family):
     """
 
     name = "multinomial"
-    simplex_params = frozenset({"p"})
 
     def __init__(self, n_trials: int | None = None, *, prior: float | None = None) -> None:
         self.n_trials = n_trials
@@ -71,8 +80,14 @@ class Multinomial(Family):
         coef = np.hstack([np.log(np.maximum(p, PROB_EPS)), np.ones((p.shape[0], 1))])
         return coef, np.zeros(p.shape)
 
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
-        counts = stats.t_sum[:, :-1]
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return (ParamSpec("p", SIMPLEX, "probability"),)
+
+    def named_stats(self, n: FloatArray, product: FloatArray) -> MultinomialStats:
+        return MultinomialStats(n, product[:, :-1], product[:, -1:])
+
+    def m_step(self, stats: MultinomialStats) -> dict[str, FloatArray]:
+        counts = stats.counts
         p = dirichlet_mode(counts, self.prior)
         empty = counts.sum(axis=1) == 0
         p[empty] = 1.0 / counts.shape[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy.special import gammaln
 from mixfit._math import FloatArray, safe_divide
 from mixfit._validation import as_float_array, check_finite_numeric, column_label, get_param
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import Family, LinearStats, Params
+from mixfit.families._base import POSITIVE, DesignStats, Family, Params, ParamSpec, observed_or_all, observed_split
 from mixfit.priors import check_gamma, gamma_log_density
 
 #: Rates are kept at or above this, so that log(rate) is finite for a column a component never counts.
@@ -25,6 +26,16 @@ def check_counts(data: FloatArray, columns: Sequence[str], family: str) -> None:
         j = int(np.argmax(bad.any(axis=0)))
         value = data[:, j][bad[:, j]][0]
         raise DataError(f"{column_label(columns, j)} must hold whole counts >= 0 for {family}; got {value:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class PoissonStats(DesignStats):
+    """``counts``: ``sum_n r_nk x_nd`` (K, D); ``log_factorial``: ``-sum_n r_nk sum_d log x_nd!``
+    (K, 1); ``observed``: expected rows observing each column (K, D), with missing data only."""
+
+    counts: FloatArray
+    log_factorial: FloatArray
+    observed: FloatArray | None = None
 
 
 class Poisson(Family):
@@ -58,8 +69,8 @@ class Poisson(Family):
         self.missing = bool(missing)
         self.prior = check_gamma(prior)
 
-    def param_scale(self, name: str) -> str:
-        return "positive"
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return (ParamSpec("rate", POSITIVE, "rate"),)
 
     def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
         return self.for_data(X)
@@ -83,11 +94,15 @@ class Poisson(Family):
         rate = np.maximum(params["rate"], RATE_FLOOR)
         return np.hstack([np.log(rate), np.ones((rate.shape[0], 1))]), -rate
 
-    def m_step(self, stats: LinearStats) -> dict[str, FloatArray]:
-        n_columns = (stats.t_sum.shape[1] - 1) // 2 if self.missing else stats.t_sum.shape[1] - 1
-        features, observed = self.split_stats(stats, n_columns)
+    def named_stats(self, n: FloatArray, product: FloatArray) -> PoissonStats:
+        n_columns = (product.shape[1] - 1) // 2 if self.missing else product.shape[1] - 1
+        complete, observed = observed_split(product, n_columns, self.missing)
+        return PoissonStats(n, complete[:, :n_columns], complete[:, n_columns:], observed)
+
+    def m_step(self, stats: PoissonStats) -> dict[str, FloatArray]:
+        observed = observed_or_all(stats.n, stats.observed, stats.counts.shape[1])
         shape, rate = self.prior or (1.0, 0.0)
-        return {"rate": np.maximum(safe_divide(features[:, :n_columns] + shape - 1, observed + rate, 1.0), RATE_FLOOR)}
+        return {"rate": np.maximum(safe_divide(stats.counts + shape - 1, observed + rate, 1.0), RATE_FLOOR)}
 
     def log_prior(self, params: Params) -> float:
         return gamma_log_density(params["rate"], self.prior)
