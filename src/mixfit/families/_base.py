@@ -98,20 +98,16 @@ def _add(a: Any, b: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class DesignStats(Stats):
     """Statistics of a linear family, by name: ``n`` (``sum_n w_n r_nk``, the expected rows per
-    component, seed 001 eq. (6.10)) and then one field per block of design columns, in design
-    order, each ``sum_n w_n r_nk design[n, block]`` of shape (K, block width).
+    component, seed 001 eq. (6.10)), ``t_sum`` (the design product ``sum_n w_n r_nk design[n]``,
+    (K, design columns), which Q and the round-off bound use with the natural coefficients), and
+    then one field per block of design columns, in design order, each of shape (K, block width).
 
-    A family's ``named_stats`` cuts the product ``resp.T @ design`` into its fields once; its
-    M-step reads them by name. ``t_sum`` is the product again (the design-order concatenation),
-    which Q and the round-off bound use with the natural coefficients.
+    A family's ``named_stats`` cuts the product into its fields once; its M-step reads them by
+    name. Every field adds (the named ones are sums of the same rows as ``t_sum``'s blocks).
     """
 
     n: FloatArray
-
-    @property
-    def t_sum(self) -> FloatArray:
-        blocks = [getattr(self, f.name) for f in fields(self)[1:]]
-        return np.hstack([b for b in blocks if b is not None])
+    t_sum: FloatArray
 
 
 def observed_split(product: FloatArray, n_columns: int, missing: bool) -> tuple[FloatArray, FloatArray | None]:

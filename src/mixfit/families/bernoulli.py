@@ -79,7 +79,7 @@ class Bernoulli(Family):
 
     def named_stats(self, n: FloatArray, product: FloatArray) -> BernoulliStats:
         n_columns = product.shape[1] // 2 if self.missing else product.shape[1]
-        return BernoulliStats(n, *observed_split(product, n_columns, self.missing))
+        return BernoulliStats(n, product, *observed_split(product, n_columns, self.missing))
 
     def m_step(self, stats: BernoulliStats) -> dict[str, FloatArray]:
         observed = observed_or_all(stats.n, stats.observed, stats.ones.shape[1])

@@ -124,7 +124,7 @@ class Binomial(Family):
         return n_columns if isinstance(self.n_trials, str) else n_columns + 1
 
     def named_stats(self, n: FloatArray, product: FloatArray) -> BinomialStats:
-        return BinomialStats(n, product[:, :-2], product[:, -2:-1], product[:, -1:])
+        return BinomialStats(n, product, product[:, :-2], product[:, -2:-1], product[:, -1:])
 
     def m_step(self, stats: BinomialStats) -> dict[str, FloatArray]:
         a, b = self.prior or (1.0, 1.0)

@@ -136,7 +136,7 @@ class Categorical(Family):
         return np.log(np.maximum(p, PROB_EPS)), np.zeros((p.shape[0], len(self._sizes)))
 
     def named_stats(self, n: FloatArray, product: FloatArray) -> CategoricalStats:
-        return CategoricalStats(n, *observed_split(product, len(self._sizes), self.missing))
+        return CategoricalStats(n, product, *observed_split(product, len(self._sizes), self.missing))
 
     def m_step(self, stats: CategoricalStats) -> dict[str, FloatArray]:
         """Each column's expected level counts over its observed rows, normalised (the posterior

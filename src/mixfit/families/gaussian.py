@@ -140,7 +140,7 @@ class Gaussian(Family):
     def named_stats(self, n: FloatArray, product: FloatArray) -> GaussianStats:
         n_columns = self._n_columns(product.shape[1])
         complete, observed = observed_split(product, n_columns, self.missing)
-        return GaussianStats(n, complete[:, :n_columns], complete[:, n_columns:], observed)
+        return GaussianStats(n, product, complete[:, :n_columns], complete[:, n_columns:], observed)
 
     def m_step(self, stats: GaussianStats) -> dict[str, FloatArray]:
         """Means and covariances from first and second moments, as scikit-learn computes them."""

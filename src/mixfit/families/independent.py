@@ -28,10 +28,8 @@ Key = str | int | tuple[str | int, ...]
 
 @dataclass(frozen=True, slots=True)
 class IndependentStats(DesignStats):
-    """``products``: the whole design product (K, all design columns); ``Independent.part_stats``
-    cuts it into each part's own named statistics."""
-
-    products: FloatArray
+    """The whole design product is ``t_sum``; ``Independent.part_stats`` cuts it into each
+    part's own named statistics."""
 
 
 class Independent(Family):
@@ -233,9 +231,9 @@ class Independent(Family):
         total = sum(self._design_widths())
         out = []
         for (_, family), design_part, observed_part in zip(self.parts, design_parts, observed_parts, strict=True):
-            t = stats.products[:, design_part]
+            t = stats.t_sum[:, design_part]
             if self.missing:
-                t = np.hstack([t, stats.products[:, total + observed_part.start : total + observed_part.stop]])
+                t = np.hstack([t, stats.t_sum[:, total + observed_part.start : total + observed_part.stop]])
             out.append(family.named_stats(stats.n, t))
         return out
 

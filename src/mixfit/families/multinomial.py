@@ -84,7 +84,7 @@ class Multinomial(Family):
         return (ParamSpec("p", SIMPLEX, "probability"),)
 
     def named_stats(self, n: FloatArray, product: FloatArray) -> MultinomialStats:
-        return MultinomialStats(n, product[:, :-1], product[:, -1:])
+        return MultinomialStats(n, product, product[:, :-1], product[:, -1:])
 
     def m_step(self, stats: MultinomialStats) -> dict[str, FloatArray]:
         counts = stats.counts

@@ -97,7 +97,7 @@ class Poisson(Family):
     def named_stats(self, n: FloatArray, product: FloatArray) -> PoissonStats:
         n_columns = (product.shape[1] - 1) // 2 if self.missing else product.shape[1] - 1
         complete, observed = observed_split(product, n_columns, self.missing)
-        return PoissonStats(n, complete[:, :n_columns], complete[:, n_columns:], observed)
+        return PoissonStats(n, product, complete[:, :n_columns], complete[:, n_columns:], observed)
 
     def m_step(self, stats: PoissonStats) -> dict[str, FloatArray]:
         observed = observed_or_all(stats.n, stats.observed, stats.counts.shape[1])
