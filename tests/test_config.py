@@ -55,3 +55,11 @@ def test_a_fit_takes_the_debug_setting_in_force_when_it_starts():
         assert em_settings(model).debug is True
     with config_context(debug=False):
         assert em_settings(model).debug is False
+
+
+def test_joblib_workers_run_with_the_callers_settings():
+    from mixfit.parallel import map_jobs
+
+    with config_context(kernel="numpy", debug=True):
+        seen = map_jobs(lambda i: (i, get_config().kernel, get_config().debug), [(0,), (1,)], n_jobs=2)
+    assert seen == [(0, "numpy", True), (1, "numpy", True)]

@@ -97,6 +97,13 @@ def posterior(
     return resp, normalize_log_joint(resp, row_weight)
 
 
+def draw(family: Family, state: EMState, n_rows: int, rng: Any) -> tuple[Any, np.ndarray]:
+    """``(rows, labels)`` from the mixture's generative story (seed 000): a component per row
+    drawn by the weights, then the row from that component."""
+    labels = np.asarray(rng.choice(len(state.weights), size=n_rows, p=state.weights))
+    return family.sample(state.params, labels, rng), labels
+
+
 def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
     if chunk.fixed is None:

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from mixfit._math import scaled_rank
-from mixfit.em import EMState, flatten_state
+from mixfit.em import EMState, draw, flatten_state
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
 from mixfit.families import COVARIANCE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Family
+from mixfit.parallel import map_jobs
 from mixfit.prepare import fitted, fitted_source
 from mixfit.sources import ArraySource
 
@@ -294,8 +295,7 @@ def _refit(model: Any, X: Any, seed: np.random.SeedSequence, kind: str, sample_w
         sample = array if counts is not None else array[rng.integers(0, n, n)]
     else:
         family, state = fitted(model)
-        labels = rng.choice(len(state.weights), size=n, p=state.weights)
-        sample = np.asarray(family.sample(state.params, np.asarray(labels), rng)).reshape(n, -1)
+        sample = np.asarray(draw(family, state, n, rng)[0]).reshape(n, -1)
     data = pd.DataFrame(sample, columns=columns) if is_frame else sample
     refit = copy.deepcopy(model)
     base = model.family if not hasattr(model, "family_") else model.family_
@@ -328,12 +328,7 @@ def bootstrap(
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ModelError(f"n_boot must be an int >= 2; got {n_boot!r}")
     seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
-    if n_jobs in (None, 1):
-        rows = [_refit(model, X, seed, kind, sample_weight) for seed in seeds]
-    else:
-        from joblib import Parallel, delayed
-
-        rows = Parallel(n_jobs=n_jobs)(delayed(_refit)(model, X, seed, kind, sample_weight) for seed in seeds)
+    rows = map_jobs(_refit, [(model, X, seed, kind, sample_weight) for seed in seeds], n_jobs)
     replicates = pd.DataFrame(rows).rename_axis("replicate")
     fitted = pd.Series(flatten_state(EMState(np.asarray(model.weights_), dict(model.params_))))
     table = pd.DataFrame(

@@ -14,7 +14,7 @@ from mixfit import restarts
 from mixfit._math import FloatArray
 from mixfit._validation import check_int
 from mixfit.diagnostics import local_identifiability
-from mixfit.em import EMState, posterior, run_e_step
+from mixfit.em import EMState, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, ReplicationWarning
 from mixfit.families import Family
 from mixfit.io import read_model, save_model
@@ -412,8 +412,7 @@ class Mixture(BaseEstimator):
         n_samples = check_int("n_samples", n_samples, 1)
         family, state = fitted(self)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
-        labels = rng.choice(len(state.weights), size=n_samples, p=state.weights)
-        return family.sample(state.params, labels, rng), labels
+        return draw(family, state, n_samples, rng)
 
     def standard_errors(self, X: Any, method: str = "observed", sample_weight: Any = None) -> Any:
         """Standard errors from the information matrix on the training data X (see

@@ -26,6 +26,7 @@ from mixfit.em import EMSettings, EMState, FitResult, Resume, fit_em, warn_if_em
 from mixfit.errors import EmptyComponentWarning, ModelError
 from mixfit.families import Family
 from mixfit.init import initial_state, start_method
+from mixfit.parallel import map_jobs
 from mixfit.prepare import TrainingData
 from mixfit.priors import check_dirichlet
 from mixfit.sources import ArraySource, DataSource, as_source
@@ -245,8 +246,6 @@ class Search:
     def run_in_parallel(self, finals: list[Final]) -> list[FitResult | str | None]:
         """The final starts on ``n_jobs`` joblib workers: the sequential result, to round-off
         (workers run BLAS single-threaded, which adds in another order)."""
-        from joblib import Parallel, delayed
-
         train, settings = self.train, em_settings(self.model)
         pending = [(i, state, screened) for i, (_, state, screened) in enumerate(finals)]
         pending = [(i, state, screened) for i, state, screened in pending if screened is None or not screened.converged]
@@ -254,9 +253,9 @@ class Search:
         for _, state, screened in pending:
             begin = Resume() if screened is None else Resume(screened.n_iter, screened.history[:-1])
             step = step_for(self.model.accelerate)
-            jobs.append(delayed(run_start)(train.family, train.source, state, settings, step=step, resume=begin))
+            jobs.append((train.family, train.source, state, settings, step, begin))
         results: list[FitResult | str | None] = [screened for _, _, screened in finals]  # converged when screened
-        for (i, _, _), result in zip(pending, Parallel(n_jobs=self.model.n_jobs)(jobs), strict=True):
+        for (i, _, _), result in zip(pending, map_jobs(run_start, jobs, self.model.n_jobs), strict=True):
             results[i] = result
         for (start, _, _), result in zip(finals, results, strict=True):  # progress per finished start
             report = self.progress(start)

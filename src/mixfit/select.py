@@ -33,9 +33,11 @@ from scipy.special import xlogy
 
 from mixfit import restarts
 from mixfit._validation import check_option
+from mixfit.em import draw
 from mixfit.errors import DataError, MixfitError, ModelError, fit_result_warnings_silenced
 from mixfit.families import Family
 from mixfit.model import Mixture
+from mixfit.parallel import map_jobs
 from mixfit.prepare import fitted
 
 CRITERIA = ("aic", "bic", "sabic", "caic", "icl")
@@ -151,12 +153,7 @@ def select(
     if not ks or ks[0] < 1:
         raise ModelError(f"n_components must be ints >= 1; got {list(n_components)}")
     settings = {"n_init": n_init, "random_state": random_state, **options}
-    if n_jobs in (None, 1) or len(ks) == 1:
-        results = [_fit_one(X, family, k, settings, sample_weight) for k in ks]
-    else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(X, family, k, settings, sample_weight) for k in ks)
+    results = map_jobs(_fit_one, [(X, family, k, settings, sample_weight) for k in ks], n_jobs)
     table = pd.DataFrame([row for _, row in results], columns=list(COLUMNS)).set_index("n_components", drop=False)
     table.index.name = None
     models = {k: model for k, (model, _) in zip(ks, results, strict=True) if model is not None}
@@ -190,8 +187,7 @@ def _replicate(
 ) -> float:
     rng = np.random.default_rng(seed)
     fitted_family, state = fitted(null)
-    labels = rng.choice(len(state.weights), size=n_rows, p=state.weights)
-    sample = np.asarray(fitted_family.sample(state.params, labels, rng)).reshape(n_rows, -1)
+    sample = np.asarray(draw(fitted_family, state, n_rows, rng)[0]).reshape(n_rows, -1)
     data = pd.DataFrame(sample, columns=columns) if columns is not None else sample
     return _lr(data, family, k, {**options, "random_state": int(rng.integers(2**31 - 1))})[0]
 
@@ -227,14 +223,8 @@ def bootstrap_lrt(
     array, columns, is_frame = as_table(X)
     seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
     names = columns if is_frame else None
-    if n_jobs in (None, 1):
-        values = [_replicate(null, array.shape[0], names, family, k, settings, seed) for seed in seeds]
-    else:
-        from joblib import Parallel, delayed
-
-        values = Parallel(n_jobs=n_jobs)(
-            delayed(_replicate)(null, array.shape[0], names, family, k, settings, seed) for seed in seeds
-        )
+    jobs = [(null, array.shape[0], names, family, k, settings, seed) for seed in seeds]
+    values = map_jobs(_replicate, jobs, n_jobs)
     replicates = np.asarray(values)
     p_value = float((1 + np.sum(replicates >= statistic - 1e-9 * abs(statistic))) / (n_boot + 1))
     return LikelihoodRatioTest(k, float(statistic), p_value, replicates, null, alternative)
