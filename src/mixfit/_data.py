@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from mixfit._validation import check_unique_columns
 from mixfit.errors import DataError
 
 
@@ -18,9 +19,7 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
         raise DataError("X must be dense: sparse input is not supported; convert it with X.toarray()")
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
         columns = [str(c) for c in X.columns]
-        if len(set(columns)) != len(columns):
-            duplicated = sorted({c for c in columns if columns.count(c) > 1})
-            raise DataError(f"column names must be unique; got duplicates {duplicated}")
+        check_unique_columns(columns)
         array, is_frame = X.to_numpy(), True
     else:
         try:

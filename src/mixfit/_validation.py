@@ -123,3 +123,13 @@ def check_column(name: str, columns: Sequence[str], where: str) -> None:
     close = difflib.get_close_matches(name, [str(c) for c in columns], n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {list(columns)}"
     raise DataError(f"column {name!r} not in {where}{hint}")
+
+
+def check_unique_columns(columns: Sequence[Any], path: Any = None) -> None:
+    """Column names must differ: ``DataError`` naming the duplicates (and the file, if any)."""
+    names = [str(c) for c in columns]
+    duplicated = sorted({c for c in names if names.count(c) > 1})
+    if duplicated and path is not None:
+        raise DataError(f"{str(path)!r} has duplicated column names {duplicated}")
+    if duplicated:
+        raise DataError(f"column names must be unique; got duplicates {duplicated}")

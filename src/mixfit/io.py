@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit._optional import require
-from mixfit._validation import check_column, check_weights
+from mixfit._validation import check_column, check_unique_columns, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import as_family, from_dict
 from mixfit.sources.files import check_first_row
@@ -39,7 +39,7 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
             frame = pd.read_parquet(path)
         else:
             header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None)
-            _check_unique(list(header.iloc[0]) if len(header) else [], path)
+            check_unique_columns(list(header.iloc[0]) if len(header) else [], path)
             check_first_row(path, sep, header.shape[1])
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     except MixfitError:
@@ -67,12 +67,6 @@ def _check_short_lines(path: Path, sep: str, n_fields: int) -> None:
         for number, row in enumerate(csv.reader(handle, delimiter=sep), start=1):
             if row and len(row) < n_fields:
                 raise DataError(f"{str(path)!r} line {number} has {len(row)} field(s); the header has {n_fields}")
-
-
-def _check_unique(names: list[Any], path: Path) -> None:
-    duplicated = sorted({str(n) for n in names if names.count(n) > 1})
-    if duplicated:
-        raise DataError(f"{str(path)!r} has duplicated column names {duplicated}")
 
 
 def _check_delimiter(frame: pd.DataFrame, path: Path, sep: str) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from mixfit._data import as_table
+from mixfit._validation import check_unique_columns
 from mixfit.errors import ClusterError, DataError
 from mixfit.sources.base import Addable, Chunk, Schema, sum_in_order
 from mixfit.sources.schema import distinct_per_column, learn_schema
@@ -53,9 +54,7 @@ class DaskTable:
         else:
             self.columns = [str(c) for c in collection.columns]
             self.is_frame = True
-            duplicated = sorted({c for c in self.columns if self.columns.count(c) > 1})
-            if duplicated:
-                raise DataError(f"column names must be unique; got duplicates {duplicated}")
+            check_unique_columns(self.columns)
         parts = list(np.ravel(collection.to_delayed()))
         self.token = dask.base.tokenize(collection)
         lengths = [int(n) for n in _compute(*(dask.delayed(_part_rows)(part) for part in parts))]

@@ -23,7 +23,7 @@ from numpy.typing import DTypeLike
 if TYPE_CHECKING:
     import pandas as pd
 
-from mixfit._validation import check_column
+from mixfit._validation import check_column, check_unique_columns
 from mixfit.errors import DataError
 from mixfit.sources.base import Addable, Chunk, Schema, sum_in_order
 from mixfit.sources.memory import N_THREADS, blas_controller, in_context, thread_pool
@@ -189,9 +189,7 @@ class FileTable:
             names = [str(c) for c in self._csv_reader(nrows=1, header=None).iloc[0]]
         except _pandas().errors.EmptyDataError:
             raise DataError(f"data file {str(self.path)!r} is empty") from None
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise DataError(f"{str(self.path)!r} has duplicated column names {duplicated}")
+        check_unique_columns(names, self.path)
         check_first_row(self.path, self.sep, len(names))
         return names
 
