@@ -275,7 +275,7 @@ def fit_em(
 def roundoff_scale(source: DataSource) -> float:
     """How much coarser than float64 the source's arithmetic is: 1, or 1e6 for float32 (whose
     relative precision is ~6e-8 against float64's ~1e-16, with a margin for sums of many rows)."""
-    return 1e6 if np.dtype(getattr(source, "dtype", np.float64)) == np.float32 else 1.0
+    return 1e6 if source.dtype == np.float32 else 1.0
 
 
 def record(

@@ -58,6 +58,8 @@ class DataSource(Protocol):
 
     n_rows: int
     total_weight: float
+    #: the compute dtype of the chunks' design rows (float64, or float32)
+    dtype: np.dtype
 
     def chunks(self) -> Iterator[Chunk]: ...
 

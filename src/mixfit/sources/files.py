@@ -233,7 +233,7 @@ class StreamSource:
     weight = None
 
     def __init__(self, table: FileTable, family: Schema, dtype: DTypeLike = np.float64) -> None:
-        self.table, self.family, self.dtype = table, family, dtype
+        self.table, self.family, self.dtype = table, family, np.dtype(dtype)
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
 
