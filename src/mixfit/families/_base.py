@@ -122,6 +122,15 @@ def observed_or_all(n: FloatArray, observed: FloatArray | None, n_columns: int) 
     return np.repeat(n[:, None], n_columns, axis=1) if observed is None else observed
 
 
+def free_entries(domain: str, shape: tuple[int, ...], fixed: np.ndarray) -> int:
+    """Free entries of a parameter of ``shape`` in ``domain`` with entries ``fixed`` by structure."""
+    if domain in (COVARIANCE, TIED_COVARIANCE):
+        per_matrix = shape[-1] * (shape[-1] + 1) // 2
+        return per_matrix if domain == TIED_COVARIANCE else int(np.prod(shape[:-2])) * per_matrix
+    free = int(np.prod(shape)) - int(np.count_nonzero(fixed))
+    return free - int(np.prod(shape[:-1])) if domain == SIMPLEX else free
+
+
 class Family(ABC):
     """One component distribution: densities, statistics and the M-step; no loops, no files."""
 
@@ -239,9 +248,19 @@ class Family(ABC):
     def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
         """User-given parameters as arrays with leading axis K, else ``ModelError``."""
 
-    @abstractmethod
+    def param_shape(self, name: str, n_components: int, n_features: int) -> tuple[int, ...]:
+        """The shape of parameter ``name`` for K components and D features (default (K, D))."""
+        return (n_components, n_features)
+
     def n_free_params(self, n_components: int, n_features: int) -> int:
-        """Free parameters of the component distributions (weights not included)."""
+        """Free parameters of the component distributions (weights not included), counted from
+        the declarations: each parameter's entries less those fixed by the structure, less one
+        per simplex row; a covariance matrix counts D (D + 1) / 2 (once when tied)."""
+        total = 0
+        for spec in self.param_specs():
+            shape = self.param_shape(spec.name, n_components, n_features)
+            total += free_entries(spec.domain, shape, self.structural_zeros(spec.name, shape))
+        return total
 
     @abstractmethod
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -4,7 +4,8 @@
 Each knows the second-moment columns of the design (``[z_i z_j, i <= j]`` for full and tied,
 ``[z_i^2]`` for diag and spherical), the natural coefficients of a density from a mean and a
 covariance, the M-step from first and second moments, the shape and checks of a covariance
-given by the user, its number of free parameters and its eigenvalues.
+given by the user, and its eigenvalues; its free parameters follow from its shape and domain
+(``Family.n_free_params``).
 """
 
 from __future__ import annotations
@@ -34,9 +35,6 @@ class Covariance:
 
     def shape(self, n_components: int, n_columns: int) -> tuple[int, ...]:
         return (n_components, n_columns, n_columns)
-
-    def n_free(self, n_components: int, n_columns: int) -> int:
-        return n_components * n_columns * (n_columns + 1) // 2
 
     def second_design(self, z: FloatArray) -> FloatArray:
         upper = np.triu_indices(z.shape[1])
@@ -112,9 +110,6 @@ class Tied(Covariance):
     name = "tied"
     domain = TIED_COVARIANCE
 
-    def n_free(self, n_components: int, n_columns: int) -> int:
-        return n_columns * (n_columns + 1) // 2
-
     def m_step(
         self, n: FloatArray, first: FloatArray, second: FloatArray, observed: FloatArray, reg: float
     ) -> FloatArray:
@@ -147,9 +142,6 @@ class Diag(Covariance):
 
     def shape(self, n_components: int, n_columns: int) -> tuple[int, ...]:
         return (n_components, n_columns)
-
-    def n_free(self, n_components: int, n_columns: int) -> int:
-        return n_components * n_columns
 
     def second_design(self, z: FloatArray) -> FloatArray:
         return z * z
@@ -206,9 +198,6 @@ class Spherical(Diag):
 
     def shape(self, n_components: int, n_columns: int) -> tuple[int, ...]:
         return (n_components,)
-
-    def n_free(self, n_components: int, n_columns: int) -> int:
-        return n_components
 
     def variances(self, cov: FloatArray, shape: tuple[int, int]) -> FloatArray:
         return np.broadcast_to(np.asarray(cov, dtype=float)[:, None], shape)

@@ -95,9 +95,6 @@ class Bernoulli(Family):
             p = p[:, None]
         return {"p": check_probability_table("params_init['p']", p, (n_components, n_features))}
 
-    def n_free_params(self, n_components: int, n_features: int) -> int:
-        return n_components * n_features
-
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         p = params["p"][labels]
         return (rng.random(p.shape) < p).astype(np.int64)

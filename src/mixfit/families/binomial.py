@@ -139,9 +139,6 @@ class Binomial(Family):
             p = p[:, None]
         return {"p": check_probability_table("params_init['p']", p, (n_components, n_features))}
 
-    def n_free_params(self, n_components: int, n_features: int) -> int:
-        return n_components * n_features
-
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if not isinstance(self.n_trials, int):
             raise ModelError(f"sampling needs an int n_trials; this model has n_trials={self.n_trials!r}")

@@ -123,6 +123,10 @@ class Categorical(Family):
     def n_patterns(self, data: FloatArray) -> int | None:
         return int(np.prod(self._sizes.astype(float)))
 
+    def param_shape(self, name: str, n_components: int, n_features: int) -> tuple[int, ...]:
+        """(K, columns, most levels): one row of level probabilities per column, padded."""
+        return (n_components, len(self._sizes), int(self._sizes.max()))
+
     def structural_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """The padding of ``p`` (K, D, max levels) beyond each column's levels."""
         return np.broadcast_to(~self._mask(), shape)
@@ -177,9 +181,6 @@ class Categorical(Family):
                 f"params_init['p'] must sum to 1 over each column's levels; got sums {sums.round(6).tolist()}"
             )
         return {"p": p / sums[:, :, None]}
-
-    def n_free_params(self, n_components: int, n_features: int) -> int:
-        return n_components * int((self._sizes - 1).sum())
 
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         levels = self._known_levels()

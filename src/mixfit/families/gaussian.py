@@ -198,8 +198,10 @@ class Gaussian(Family):
         cov = self.structure.check(cov, n_components, n_features)
         return {"mean": mean, "covariance": cov}
 
-    def n_free_params(self, n_components: int, n_features: int) -> int:
-        return n_components * n_features + self.structure.n_free(n_components, n_features)
+    def param_shape(self, name: str, n_components: int, n_features: int) -> tuple[int, ...]:
+        if name == "covariance":
+            return self.structure.shape(n_components, n_features)
+        return (n_components, n_features)
 
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         mean = params["mean"]

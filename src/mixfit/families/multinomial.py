@@ -104,9 +104,6 @@ class Multinomial(Family):
             raise ModelError("params_init['p'] rows must be >= 0 and sum to 1")
         return {"p": p / p.sum(axis=1, keepdims=True)}
 
-    def n_free_params(self, n_components: int, n_features: int) -> int:
-        return n_components * (n_features - 1)
-
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.n_trials is None:
             raise ModelError("sampling a Multinomial needs its total per row: give Multinomial(n_trials=...)")

@@ -117,9 +117,6 @@ class Poisson(Family):
             raise ModelError(f"params_init['rate'] must be > 0; got min {rate.min():.6g}")
         return {"rate": rate}
 
-    def n_free_params(self, n_components: int, n_features: int) -> int:
-        return n_components * n_features
-
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return rng.poisson(params["rate"][labels])
 
