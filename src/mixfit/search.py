@@ -69,11 +69,18 @@ def em_settings(model: Any, max_iter: int | None = None) -> EMSettings:
 
 
 def run_start(
-    family: Family, source: DataSource, state: EMState, settings: EMSettings, **options: Any
+    family: Family,
+    source: DataSource,
+    state: EMState,
+    settings: EMSettings,
+    step: Any = None,
+    resume: Resume | None = None,
+    **hooks: Any,
 ) -> FitResult | str:
-    """One start run to convergence in a worker: the result, or the reason it failed."""
+    """One start run to convergence (perhaps in a worker): the result, or why it failed;
+    ``hooks`` are ``fit_em``'s ``on_iteration`` and ``on_state``."""
     try:
-        return fit_em(family, source, state, settings, **options)
+        return fit_em(family, source, state, settings, step=step, resume=resume, **hooks)
     except ModelError as exc:
         return str(exc)
 

@@ -1,0 +1,206 @@
+"""Speed where most users are: small tables, many starts, many iterations.
+
+    python benchmarks/bench_small.py [--repeats 5]
+
+Per-iteration cost of mixfit on small tables (history row included) beside a lean hand-written
+NumPy EM iteration on the same compressed table (distinct rows with counts: log-likelihood,
+responsibilities, statistics, M-step), and beside scikit-learn's ``GaussianMixture`` for the
+Gaussian case, all from the same start; the fixed cost of one fit (validation, compression,
+start, final E-step, post-fit checks); and 40-start fits beside poLCA's times, which are
+constants measured by the issue that set these targets (poLCA 1.6 in R on the same 2-core
+machine; R is not installed here). The data are simulated in the shapes of public data sets:
+poLCA's ``carcinoma`` (118 slides x 7 pathologists, binary), poLCA's ``gss82`` (1202 x 4 items
+with 3, 2, 2, 3 levels) and R's ``faithful`` (272 x 2); the raw tables are not bundled.
+
+A per-iteration time is the median over repeats of (t(201 iterations) - t(1 iteration)) / 200,
+so the fixed cost cancels; the fixed cost is t(1 iteration) less one iteration. Tools take turns
+within each repeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import mixfit as mf
+
+#: poLCA's times for the 40-start fits (issue 19's side-by-side run, tol 1e-10).
+POLCA_SECONDS = {"binary 118x7, K=3, 40 starts": 0.155, "categorical 1202x4, K=3, 40 starts": 16.3}
+#: The targets: a fraction of poLCA's time.
+POLCA_TARGET = {"binary 118x7, K=3, 40 starts": 1 / 3, "categorical 1202x4, K=3, 40 starts": 1 / 20}
+
+
+def carcinoma_shape(rng: np.random.Generator) -> np.ndarray:
+    p = np.array(
+        [
+            [0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.05],
+            [0.9, 0.95, 0.4, 0.85, 1.0, 0.3, 0.95],
+            [0.8, 1.0, 0.05, 0.7, 1.0, 0.0, 0.9],
+        ]
+    )
+    z = rng.choice(3, 118, p=[0.37, 0.45, 0.18])
+    return (rng.random((118, 7)) < np.clip(p[z], 0.01, 0.99)).astype(np.int64)
+
+
+def gss_shape(rng: np.random.Generator) -> pd.DataFrame:
+    levels = (3, 2, 2, 3)
+    z = rng.choice(3, 1202, p=[0.6, 0.25, 0.15])
+    columns = {}
+    for j, n_levels in enumerate(levels):
+        p = rng.dirichlet(np.ones(n_levels) * 2, size=3)
+        columns[f"q{j}"] = np.array([rng.choice(n_levels, p=p[k]) for k in z])
+    return pd.DataFrame(columns)
+
+
+def faithful_shape(rng: np.random.Generator) -> np.ndarray:
+    z = rng.choice(2, 272, p=[0.35, 0.65])
+    means = np.array([[2.0, 54.0], [4.3, 80.0]])
+    sd = np.array([[0.3, 6.0], [0.4, 6.0]])
+    return means[z] + rng.standard_normal((272, 2)) * sd[z]
+
+
+# ------------------------------------------------------------------ lean hand-written NumPy EM
+def lean_bernoulli(X: np.ndarray, w: np.ndarray, weights: np.ndarray, p: np.ndarray) -> tuple:
+    """One EM iteration on distinct rows ``X`` with counts ``w``: the floor mixfit is held to."""
+    logit, log1m = np.log(p) - np.log1p(-p), np.log1p(-p)
+    joint = X @ logit.T + (log1m.sum(axis=1) + np.log(weights))
+    top = joint.max(axis=1, keepdims=True)
+    e = np.exp(joint - top)
+    total = e.sum(axis=1, keepdims=True)
+    ll = w @ (top[:, 0] + np.log(total[:, 0]))
+    r = e * (w[:, None] / total)
+    n = r.sum(axis=0)
+    return n / n.sum(), np.clip((r.T @ X) / n[:, None], 1e-12, 1 - 1e-12), ll
+
+
+def lean_categorical(onehot: np.ndarray, w: np.ndarray, weights: np.ndarray, p: np.ndarray, blocks: list) -> tuple:
+    """The same for one-hot designs; ``p`` holds each column's level probabilities side by side."""
+    joint = onehot @ np.log(p).T + np.log(weights)
+    top = joint.max(axis=1, keepdims=True)
+    e = np.exp(joint - top)
+    total = e.sum(axis=1, keepdims=True)
+    ll = w @ (top[:, 0] + np.log(total[:, 0]))
+    r = e * (w[:, None] / total)
+    n = r.sum(axis=0)
+    counts = r.T @ onehot
+    new = np.hstack([counts[:, b] / counts[:, b].sum(axis=1, keepdims=True) for b in blocks])
+    return n / n.sum(), np.maximum(new, 1e-12), ll
+
+
+def per_iteration(run, n_iter: int = 200) -> tuple[float, float]:
+    """(seconds per iteration, seconds of one run of 1 iteration) from runs of 1 and 1 + n_iter."""
+    t0 = time.perf_counter()
+    run(1)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run(1 + n_iter)
+    many = time.perf_counter() - t0
+    return (many - one) / n_iter, one
+
+
+def mixfit_run(family, X, k, start, **options):
+    def run(max_iter: int) -> None:
+        m = mf.Mixture(family, k, max_iter=max_iter, tol=0.0, **start, **options)
+        m.fit(X)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(19)
+    binary, gss, faithful = carcinoma_shape(rng), gss_shape(rng), faithful_shape(rng)
+    k = 3
+    p0 = rng.uniform(0.2, 0.8, (k, 7))
+    w0 = np.full(k, 1 / k)
+    distinct, counts = np.unique(binary, axis=0, return_counts=True)
+    cat_family = mf.Categorical().fitted_to(gss.to_numpy(), list(gss.columns))
+    onehot_rows = cat_family.design(cat_family.validate(gss.to_numpy(), list(gss.columns)))
+    onehot, cat_counts = np.unique(onehot_rows, axis=0, return_counts=True)
+    sizes = [3, 2, 2, 3]
+    blocks = [np.arange(sum(sizes[:j]), sum(sizes[: j + 1])) for j in range(4)]
+    padded = np.zeros((k, 4, 3))  # each column's level probabilities, padded to 3 levels
+    flat = np.zeros((k, sum(sizes)))  # the same side by side, for the lean EM
+    for j, s in enumerate(sizes):
+        padded[:, j, :s] = rng.dirichlet(np.ones(s), size=k)
+        flat[:, blocks[j]] = padded[:, j, :s]
+    means = np.array([[2.0, 50.0], [3.5, 70.0], [4.5, 85.0]])
+    covs = np.repeat(np.diag([0.3, 40.0])[None], k, axis=0)
+
+    from sklearn.mixture import GaussianMixture
+
+    def sklearn_run(max_iter: int) -> None:
+        GaussianMixture(
+            k, max_iter=max_iter, tol=0.0, means_init=means, precisions_init=np.linalg.inv(covs), weights_init=w0
+        ).fit(faithful)
+
+    def lean_run(step, *state_and_data):
+        def run(max_iter: int) -> None:
+            weights, params, *data = state_and_data
+            for _ in range(max_iter):
+                weights, params, _ = step(*data[:2], weights, params, *data[2:])
+
+        return run
+
+    cases = {
+        "bernoulli 118x7 (34 distinct), K=3": (
+            mixfit_run(mf.Bernoulli(), binary, k, {"weights_init": w0, "params_init": {"p": p0}}),
+            "lean NumPy",
+            lean_run(lean_bernoulli, w0, p0, distinct.astype(float), counts.astype(float)),
+        ),
+        f"categorical 1202x4 ({len(onehot)} distinct), K=3": (
+            mixfit_run(mf.Categorical(), gss, k, {"weights_init": w0, "params_init": {"p": padded}}),
+            "lean NumPy",
+            lean_run(lean_categorical, w0, flat, onehot, cat_counts.astype(float), blocks),
+        ),
+        "gaussian full 272x2, K=3": (
+            mixfit_run(
+                mf.Gaussian("full"),
+                faithful,
+                k,
+                {"weights_init": w0, "params_init": {"mean": means, "covariance": covs}},
+            ),
+            "scikit-learn",
+            sklearn_run,
+        ),
+    }
+    rows = []
+    for name, (mixfit_case, peer_name, peer_case) in cases.items():
+        timings = {"mixfit": [], "peer": [], "fixed": []}
+        for _ in range(args.repeats):
+            it, one = per_iteration(mixfit_case)
+            timings["mixfit"].append(it)
+            timings["fixed"].append(one - it)
+            timings["peer"].append(per_iteration(peer_case)[0])
+        mixfit_us, peer_us = 1e6 * np.median(timings["mixfit"]), 1e6 * np.median(timings["peer"])
+        rows.append((name, peer_name, peer_us, mixfit_us, mixfit_us / peer_us, 1e3 * np.median(timings["fixed"])))
+    print(f"per EM iteration from the same start, median of {args.repeats} repeats")
+    print(f"{'case':44s} {'peer':>12s} {'peer µs':>9s} {'mixfit µs':>10s} {'ratio':>6s} {'fit fixed ms':>13s}")
+    for name, peer_name, peer_us, mixfit_us, ratio, fixed_ms in rows:
+        print(f"{name:44s} {peer_name:>12s} {peer_us:9.1f} {mixfit_us:10.1f} {ratio:6.2f} {fixed_ms:13.2f}")
+
+    print("\n40 starts with the default settings but n_init=40, tol=1e-10, beside poLCA")
+    print(f"{'case':44s} {'poLCA s':>8s} {'mixfit s':>9s} {'ratio':>6s} {'target':>7s}")
+    for name, X, family in (
+        ("binary 118x7, K=3, 40 starts", binary, mf.Bernoulli()),
+        ("categorical 1202x4, K=3, 40 starts", gss, mf.Categorical()),
+    ):
+        seconds = []
+        for repeat in range(max(1, args.repeats // 2)):
+            t0 = time.perf_counter()
+            mf.Mixture(family, k, n_init=40, tol=1e-10, random_state=repeat).fit(X)
+            seconds.append(time.perf_counter() - t0)
+        took = float(np.median(seconds))
+        ratio = took / POLCA_SECONDS[name]
+        print(f"{name:44s} {POLCA_SECONDS[name]:8.3f} {took:9.3f} {ratio:6.3f} {POLCA_TARGET[name]:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
