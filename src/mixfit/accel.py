@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import expit
 
 from mixfit._math import PROB_EPS, clamp_probs
-from mixfit.em import EMState, PlainStep, Step, StepContext, Summary, m_step, run_e_step
+from mixfit.em import EMState, PlainStep, Step, StepContext, Summary, m_step, natural_of, run_e_step
 from mixfit.errors import ModelError
 from mixfit.families import Family
 
@@ -159,7 +159,7 @@ def _valid(family: Family, state: EMState) -> bool:
     if not (np.all(np.isfinite(state.weights)) and all(np.all(np.isfinite(v)) for v in state.params.values())):
         return False
     try:
-        family.natural(state.params)
+        natural_of(family, state)
     except ModelError:
         return False
     return True

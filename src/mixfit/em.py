@@ -9,13 +9,12 @@ expected complete-data log-likelihood Q.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.special import xlogy
 
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.errors import EmptyComponentWarning, MonotonicityError, MonotonicityWarning
@@ -45,10 +44,31 @@ MONOTONE_RTOL = 1e-10
 
 @dataclass(frozen=True, slots=True)
 class EMState:
-    """Mixture weights (K,) and component parameters (leading axis K)."""
+    """Mixture weights (K,) and component parameters (leading axis K).
+
+    ``natural`` holds the family's ``(coef, bias)`` of these parameters and ``log_weights``
+    ``log w`` once computed (``natural_of``, ``log_weights_of``): an iteration's E-step, Q and
+    round-off bound at one state share them.
+    """
 
     weights: FloatArray
     params: dict[str, FloatArray]
+    natural: tuple[FloatArray, FloatArray] | None = field(default=None, compare=False, repr=False)
+    log_weights: FloatArray | None = field(default=None, compare=False, repr=False)
+
+
+def log_weights_of(state: EMState) -> FloatArray:
+    """``log w`` of the state, computed once (``log 0 = -inf``)."""
+    if state.log_weights is None:
+        object.__setattr__(state, "log_weights", log_weights(state.weights))
+    return state.log_weights  # type: ignore[return-value]
+
+
+def natural_of(family: Family, state: EMState) -> tuple[FloatArray, FloatArray]:
+    """``family.natural(state.params)``, computed once per state (states are never mutated)."""
+    if state.natural is None:
+        object.__setattr__(state, "natural", family.natural(state.params))
+    return state.natural  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +103,8 @@ def log_weights(weights: FloatArray) -> FloatArray:
 
 def log_joint(family: Family, state: EMState, X: FloatArray) -> FloatArray:
     """log p(x_n, z=k) = log w_k + log p(x_n | theta_k), laid out (K, n)."""
-    out = family.log_prob_by_component(X, state.params)
-    out += log_weights(state.weights)[:, None]
+    out = family.log_prob_by_component(X, state.params, natural_of(family, state))
+    out += log_weights_of(state)[:, None]
     return out
 
 
@@ -144,8 +164,9 @@ def log_prior(family: Family, state: EMState, weights_prior: float | None = None
 
 def expected_complete_ll(family: Family, stats: Any, state: EMState) -> float:
     """Q(state | responsibilities behind ``stats``): seed 000's ACDLF, eq. (1), from statistics."""
-    weights_term = xlogy(stats.n, state.weights).sum()
-    return float(weights_term + family.expected_log_prob(stats, state.params).sum())
+    log_w = log_weights_of(state)
+    weights_term = stats.n @ np.where(stats.n > 0, log_w, 0.0)  # 0 log 0 = 0: an emptied component
+    return float(weights_term + family.expected_log_prob(stats, state.params, natural_of(family, state)).sum())
 
 
 def run_e_step(family: Family, source: DataSource, state: EMState) -> Summary:
@@ -245,11 +266,11 @@ def fit_em(
     summary = run_e_step(family, source, state)
     history = list(resume.history)
     passes = int(resume.progress.get("e_steps", resume.iteration + 1))
-    converged, n_iter, scale = False, resume.iteration, roundoff_scale(source)
+    converged, n_iter, scale, names = False, resume.iteration, roundoff_scale(source), flat_names(state)
     for n_iter in range(resume.iteration + 1, settings.max_iter + 1):
         theta1 = m_step(family, summary.stats, settings.weights_prior)
         warn_if_emptied(state, theta1, n_iter)
-        row = record(family, state, summary, theta1, passes, scale, settings.weights_prior)
+        row = record(family, state, summary, theta1, passes, scale, settings.weights_prior, names)
         summary1 = run_e_step(family, source, theta1)
         row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
         history.append(row)
@@ -268,7 +289,7 @@ def fit_em(
             on_state(n_iter, state, history, step.progress(passes))
         if converged:
             break
-    history.append(record(family, state, summary, None, passes, scale, settings.weights_prior))
+    history.append(record(family, state, summary, None, passes, scale, settings.weights_prior, names))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 
@@ -286,6 +307,7 @@ def record(
     e_steps: int,
     scale: float = 1.0,
     weights_prior: float | None = None,
+    names: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
     ``e_steps`` is the number of E-step passes made up to and including the one at ``state``."""
@@ -294,7 +316,9 @@ def record(
     entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
     row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
     row["kl"] = ll - row["elbo"]
-    roundoff = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(summary.stats, state.params)
+    roundoff = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(
+        summary.stats, state.params, natural_of(family, state)
+    )
     row["ll_roundoff"] = scale * roundoff
     row["e_steps"] = float(e_steps)
     row["log_prior"] = log_prior(family, state, weights_prior)
@@ -307,16 +331,21 @@ def record(
         q_new = expected_complete_ll(family, summary.stats, new_state)
         row["expected_complete_ll_after_m"] = q_new
         row["elbo_after_m"] = q_new + entropy
-    row.update(flatten_state(state))
+    row.update(flatten_state(state, names))
     return row
 
 
-def flatten_state(state: EMState) -> dict[str, float]:
-    """``{"weight[k]": .., "p[k,d]": ..}``: parameters as named scalars."""
+def flat_names(state: EMState) -> tuple[str, ...]:
+    """The names of ``flatten_state``'s entries: ``weight[k]``, then ``p[k,d]``..."""
     shapes = tuple((name, np.shape(values)) for name, values in state.params.items())
-    names = _flat_names(len(state.weights), shapes)
+    return _flat_names(len(state.weights), shapes)
+
+
+def flatten_state(state: EMState, names: Sequence[str] | None = None) -> dict[str, float]:
+    """``{"weight[k]": .., "p[k,d]": ..}``: parameters as named scalars (``names``: the state's
+    ``flat_names`` when the caller has them)."""
     values = np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values())])
-    return dict(zip(names, values.tolist(), strict=True))
+    return dict(zip(names or flat_names(state), values.tolist(), strict=True))
 
 
 @cache
@@ -341,6 +370,8 @@ def check_monotone(previous: float, current: float, roundoff: float, n_iter: int
 
 
 def warn_if_emptied(old: EMState, new: EMState, n_iter: int) -> None:
+    if new.weights.min() > 0:
+        return
     emptied = np.flatnonzero((new.weights == 0) & (old.weights > 0))
     if emptied.size:
         warnings.warn(

@@ -26,6 +26,8 @@ from mixfit._math import PROB_EPS, FloatArray
 from mixfit.errors import DataError, ModelError
 
 Params = Mapping[str, FloatArray]
+#: ``(coef, bias)`` of a family's density for given parameters (``Family.natural``).
+Natural = tuple[FloatArray, FloatArray]
 
 #: Parameter domains: each entry a probability in (0, 1); rows (last axis) on the simplex; each
 #: entry > 0; unconstrained; a symmetric positive-definite matrix per component; one such
@@ -116,10 +118,10 @@ def observed_split(product: FloatArray, n_columns: int, missing: bool) -> tuple[
     return (product[:, :-n_columns], product[:, -n_columns:]) if missing else (product, None)
 
 
-def observed_or_all(n: FloatArray, observed: FloatArray | None, n_columns: int) -> FloatArray:
-    """Expected observed rows per data column (K, n_columns): ``observed``, or ``n`` for every
-    column when the data are complete."""
-    return np.repeat(n[:, None], n_columns, axis=1) if observed is None else observed
+def observed_or_all(n: FloatArray, observed: FloatArray | None) -> FloatArray:
+    """Expected observed rows per data column, broadcastable to (K, n_columns): ``observed``, or
+    ``n`` (K, 1) for every column when the data are complete."""
+    return n[:, None] if observed is None else observed
 
 
 def free_entries(domain: str, shape: tuple[int, ...], fixed: np.ndarray) -> int:
@@ -308,13 +310,14 @@ class Family(ABC):
         """Expected sufficient statistics; ``resp`` (n, K) already multiplied by row weights."""
         return self.stats_by_component(design, resp.T)
 
-    def log_prob_by_component(self, design: FloatArray, params: Params) -> FloatArray:
+    def log_prob_by_component(self, design: FloatArray, params: Params, natural: Natural | None = None) -> FloatArray:
         """``log_prob`` laid out component-major, shape (K, n): the EM engine's hot path.
 
         With K short rows of length n, the log-sum-exp over components is K - 1 vectorised
-        operations over n instead of n reductions over K.
+        operations over n instead of n reductions over K. ``natural`` may pass
+        ``self.natural(params)`` when the caller has it (the engine computes it once per state).
         """
-        coef, bias = self.natural(params)
+        coef, bias = natural or self.natural(params)
         design = as_float_design(design)
         out = coef.astype(design.dtype, copy=False) @ design.T  # float32 designs stay float32
         out += bias[:, None]
@@ -326,23 +329,23 @@ class Family(ABC):
         product = (resp @ as_float_design(design)).astype(np.float64, copy=False)
         return self.named_stats(resp.sum(axis=1, dtype=np.float64), product)
 
-    def expected_log_prob(self, stats: DesignStats, params: Params) -> FloatArray:
+    def expected_log_prob(self, stats: DesignStats, params: Params, natural: Natural | None = None) -> FloatArray:
         """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.
 
         This is seed 002's expected complete-data log-likelihood without the weights term, so
         Q(theta_new | theta_old) needs no second pass over the data.
         """
-        coef, bias = self.natural(params)
-        return np.einsum("kp,kp->k", stats.t_sum, coef) + stats.n * bias
+        coef, bias = natural or self.natural(params)
+        return (stats.t_sum * coef).sum(axis=1) + stats.n * bias
 
-    def log_likelihood_roundoff(self, stats: DesignStats, params: Params) -> float:
+    def log_likelihood_roundoff(self, stats: DesignStats, params: Params, natural: Natural | None = None) -> float:
         """How far the log-likelihood may move for reasons other than EM: floating-point round-off
         of the terms it adds up (1e-12 of their summed magnitudes; with a million trials per row,
         terms of 1e6 cancel to a few hundred) and the clamping of probabilities to
         [PROB_EPS, 1 - PROB_EPS] after an M-step (PROB_EPS per row and design column)."""
-        coef, bias = self.natural(params)
+        coef, bias = natural or self.natural(params)
         t_sum = stats.t_sum
-        magnitude = np.einsum("kp,kp->", np.abs(t_sum), np.abs(coef)) + np.abs(stats.n * bias).sum()
+        magnitude = np.vdot(np.abs(t_sum), np.abs(coef)) + np.abs(stats.n * bias).sum()
         return float(1e-12 * magnitude + PROB_EPS * stats.n.sum() * t_sum.shape[1])
 
     # scikit-learn's parameter protocol: a family is a parameter of the estimator, so a grid

@@ -82,7 +82,7 @@ class Bernoulli(Family):
         return BernoulliStats(n, product, *observed_split(product, n_columns, self.missing))
 
     def m_step(self, stats: BernoulliStats) -> dict[str, FloatArray]:
-        observed = observed_or_all(stats.n, stats.observed, stats.ones.shape[1])
+        observed = observed_or_all(stats.n, stats.observed)
         a, b = self.prior or (1.0, 1.0)
         return {"p": clamp_probs(safe_divide(stats.ones + a - 1, observed + a + b - 2, 0.5))}
 

@@ -15,7 +15,7 @@ import numpy as np
 from mixfit._math import FloatArray, safe_divide
 from mixfit._validation import as_float_array, check_finite_numeric, check_option, get_param
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import REAL, DesignStats, Family, Params, ParamSpec, observed_or_all, observed_split
+from mixfit.families._base import REAL, DesignStats, Family, Natural, Params, ParamSpec, observed_or_all, observed_split
 from mixfit.families._covariance import COVARIANCES, Covariance
 
 COVARIANCE_TYPES = tuple(COVARIANCES)
@@ -144,17 +144,17 @@ class Gaussian(Family):
 
     def m_step(self, stats: GaussianStats) -> dict[str, FloatArray]:
         """Means and covariances from first and second moments, as scikit-learn computes them."""
-        observed = observed_or_all(stats.n, stats.observed, stats.sum_z.shape[1])
+        observed = np.broadcast_to(observed_or_all(stats.n, stats.observed), stats.sum_z.shape)
         m = safe_divide(stats.sum_z, observed, 0.0)
         cov = self.structure.m_step(stats.n, stats.sum_z, stats.sum_zz, observed, self.reg_covar)
         return {"mean": m + self._centre_of(m.shape[1]), "covariance": cov}
 
-    def log_likelihood_roundoff(self, stats: DesignStats, params: Params) -> float:
+    def log_likelihood_roundoff(self, stats: DesignStats, params: Params, natural: Natural | None = None) -> float:
         """Round-off, plus what the ``reg_covar`` floor may cost: the M-step's covariance is
         S + reg I, not the maximiser S of Q, so one EM step may lose up to
         Q(S) - Q(S + reg I) = sum_k n_k / 2 sum_i [log(mu_i / (mu_i - reg)) - reg / mu_i] (mu_i the
         eigenvalues of S + reg I); twice that, since the bound is taken at the entering state."""
-        base = super().log_likelihood_roundoff(stats, params)
+        base = super().log_likelihood_roundoff(stats, params, natural)
         if self.reg_covar == 0:
             return base
         reg = self.reg_covar

@@ -100,7 +100,7 @@ class Poisson(Family):
         return PoissonStats(n, product, complete[:, :n_columns], complete[:, n_columns:], observed)
 
     def m_step(self, stats: PoissonStats) -> dict[str, FloatArray]:
-        observed = observed_or_all(stats.n, stats.observed, stats.counts.shape[1])
+        observed = observed_or_all(stats.n, stats.observed)
         shape, rate = self.prior or (1.0, 0.0)
         return {"rate": np.maximum(safe_divide(stats.counts + shape - 1, observed + rate, 1.0), RATE_FLOOR)}
 

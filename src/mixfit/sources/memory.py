@@ -67,6 +67,8 @@ class ArraySource:
         row_bytes = max(1, design.shape[1] * self.dtype.itemsize)
         self.block_rows = block_rows or max(256, BLOCK_BYTES // row_bytes)
         self.n_blocks = -(-design.shape[0] // self.block_rows)
+        #: a table of one block is converted to the compute dtype once, not on every pass
+        self._whole = self._convert(0) if self.n_blocks == 1 else None
 
     @property
     def compressed(self) -> bool:
@@ -78,6 +80,11 @@ class ArraySource:
 
     def chunk(self, block: int) -> Chunk:
         """Block ``block`` of the design rows, in the compute dtype (converted here, per block)."""
+        if self._whole is not None:
+            return self._whole
+        return self._convert(block)
+
+    def _convert(self, block: int) -> Chunk:
         start, stop = block * self.block_rows, (block + 1) * self.block_rows
         weight = None if self.weight is None else self.weight[start:stop]
         fixed = None if self.fixed is None else self.fixed[start:stop]
@@ -90,7 +97,9 @@ class ArraySource:
         BLAS, so the element-wise work of the E-step runs in parallel too; the partial results
         are still added in block order, so a fit is reproducible run to run.
         """
-        if self.n_blocks == 1 or N_THREADS == 1:
+        if self.n_blocks == 1:
+            return fn(self.chunk(0))
+        if N_THREADS == 1:
             parts = [fn(chunk) for chunk in self.chunks()]
         else:  # each thread converts its own block, so no float copy of the whole design exists
             with blas_controller().limit(limits=1, user_api="blas"):
