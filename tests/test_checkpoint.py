@@ -86,6 +86,8 @@ def _fit_command(data, checkpoint, *extra):
         str(checkpoint),
         "--checkpoint-every",
         "1",
+        "--accelerate",
+        "none",  # textbook EM: 150 iterations, long enough to be killed half-way
         *extra,
     ]
 

@@ -35,7 +35,7 @@ from mixfit.em import EMState, PlainStep, Step, StepContext, Summary, m_step, na
 from mixfit.errors import ModelError
 from mixfit.families import Family
 
-ACCELERATIONS = (None, "squarem")
+ACCELERATIONS = ("auto", None, "squarem")
 #: How much ``step_max`` grows after an accepted full-length jump and shrinks after a refused one.
 STEP_FACTOR = 4.0
 
@@ -149,8 +149,17 @@ class Squarem:
         return {"e_steps": float(passes), "step_max": self.step_max}
 
 
+def resolved(accelerate: str | None, params_init: object) -> str | None:
+    """The ``accelerate`` setting with "auto" decided: SQUAREM for fits from data, plain EM for
+    fits from given parameters (``params_init``: the textbook iterates, one EM update per
+    iteration, as the seeds' worked examples and ``max_iter=1`` promise)."""
+    if accelerate == "auto":
+        return "squarem" if params_init is None else None
+    return accelerate
+
+
 def step_for(accelerate: str | None, progress: dict[str, float] | None = None) -> Step:
-    """The step of the ``accelerate`` setting: plain EM (None) or SQUAREM."""
+    """The step of a resolved ``accelerate`` setting: plain EM (None) or SQUAREM."""
     return Squarem(progress) if accelerate == "squarem" else PlainStep()
 
 

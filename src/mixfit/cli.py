@@ -64,6 +64,7 @@ class CriterionName(str, Enum):
 
 
 class AccelerationName(str, Enum):
+    auto = "auto"
     none = "none"
     squarem = "squarem"
 
@@ -73,7 +74,8 @@ RegCovar = Annotated[float | None, typer.Option(help="Gaussian: floor added to e
 Trials = Annotated[int | None, typer.Option(min=1, help="Binomial: trials per row.")]
 TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
 Accelerate = Annotated[
-    AccelerationName, typer.Option(help="squarem: the same maximum in fewer passes over the data (SQUAREM).")
+    AccelerationName,
+    typer.Option(help="squarem: the same maximum in fewer passes (SQUAREM); none: textbook EM; auto: squarem."),
 ]
 Float32 = Annotated[bool, typer.Option("--float32", help="Compute the E-step in float32 (sums stay float64).")]
 
@@ -242,7 +244,7 @@ def fit(
     gof: Annotated[
         bool, typer.Option("--gof", help="Also print goodness of fit (X^2, G^2) for discrete data.")
     ] = False,
-    accelerate: Accelerate = AccelerationName.none,
+    accelerate: Accelerate = AccelerationName.auto,
     float32: Float32 = False,
     n_jobs: Annotated[int | None, typer.Option(help="Run the restarts on this many processes (-1: all cores).")] = None,
     sep: Sep = ",",
@@ -597,7 +599,7 @@ def select_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     covariance: Covariance = None,
     reg_covar: RegCovar = None,
-    accelerate: Accelerate = AccelerationName.none,
+    accelerate: Accelerate = AccelerationName.auto,
     float32: Float32 = False,
     sep: Sep = ",",
 ) -> None:

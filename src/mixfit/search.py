@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mixfit import restarts
-from mixfit.accel import step_for
+from mixfit.accel import resolved, step_for
 from mixfit.config import get_config
 from mixfit.em import EMSettings, EMState, FitResult, Resume, fit_em, warn_if_emptied
 from mixfit.errors import EmptyComponentWarning, ModelError
@@ -90,6 +90,7 @@ class Search:
 
     def __init__(self, model: Any, train: TrainingData, on_iteration: Any = None) -> None:
         self.model, self.train, self.on_iteration = model, train, on_iteration
+        self.accelerate = resolved(model.accelerate, model.params_init)
         self.rng = check_random_state(model.random_state)
 
     def initial_state(self, start: int = 0) -> EMState:
@@ -187,7 +188,7 @@ class Search:
         for index, (start, first, result) in enumerate(screened):
             if index in keep:
                 warn_if_emptied(first, result.state, result.n_iter)  # silenced while screening
-                continue_from = result if whole and model.accelerate is None else None
+                continue_from = result if whole and self.accelerate is None else None
                 finals.append((start, result.state, continue_from))
             else:
                 records.append(
@@ -240,7 +241,7 @@ class Search:
                 train.source,
                 state,
                 settings,
-                step=step_for(self.model.accelerate, begin.progress),
+                step=step_for(self.accelerate, begin.progress),
                 on_iteration=self.progress(start),
                 on_state=save,
                 resume=begin,
@@ -259,7 +260,7 @@ class Search:
         jobs = []
         for _, state, screened in pending:
             begin = Resume() if screened is None else Resume(screened.n_iter, screened.history[:-1])
-            step = step_for(self.model.accelerate)
+            step = step_for(self.accelerate)
             jobs.append((train.family, train.source, state, settings, step, begin))
         results: list[FitResult | str | None] = [screened for _, _, screened in finals]  # converged when screened
         for (i, _, _), result in zip(pending, map_jobs(run_start, jobs, self.model.n_jobs), strict=True):
