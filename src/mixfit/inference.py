@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit._math import scaled_rank
-from mixfit.em import EMState, draw, flatten_state
+from mixfit.em import EMState, draw, flatten_state, posterior
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
 from mixfit.families import COVARIANCE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Family
 from mixfit.parallel import map_jobs
@@ -62,7 +62,8 @@ def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarra
 
 
 def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Dependent entries from the free ones: simplexes' last entries, mirrored and tied covariances."""
+    """Dependent entries from the free ones: simplexes' last entries, mirrored and tied covariances.
+    The parameters may carry leading batch axes before the component axis (the masks broadcast)."""
     out = {}
     for name, value in params.items():
         value = np.array(value, dtype=float)
@@ -72,9 +73,9 @@ def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np
             others = np.where(held, 0.0, value).sum(axis=-1, keepdims=True)
             value = np.where(held, 1.0 - others, value)
         elif domain in (COVARIANCE, TIED_COVARIANCE):
-            value = np.tril(value) + np.swapaxes(np.tril(value, -1), 1, 2)
+            value = np.tril(value) + np.swapaxes(np.tril(value, -1), -1, -2)
             if domain == TIED_COVARIANCE:
-                value = np.repeat(value[:1], len(value), axis=0)
+                value = np.repeat(value[..., :1, :, :], value.shape[-3], axis=-3)
         out[name] = value
     return out
 
@@ -103,6 +104,18 @@ class FreeParameters:
             params[name] = value
         return EMState(weights, _complete(self.family, params, self.masks))
 
+    def params_at(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
+        """The parameters at each row of ``thetas`` (B, Q), stacked: arrays of shape (B, K, ...)."""
+        params, offset = {}, self.n_weights
+        for name, value in self.state.params.items():
+            batch = np.repeat(np.asarray(value, dtype=float)[None], len(thetas), axis=0)
+            mask = self.masks[name]
+            size = int(mask.sum())
+            batch[:, mask] = thetas[:, offset : offset + size]
+            offset += size
+            params[name] = batch
+        return _complete(self.family, params, self.masks)
+
     def names(self) -> list[str]:
         flat = list(flatten_state(self.state))
         keep = np.concatenate([np.r_[np.ones(self.n_weights, bool), False], *(m.ravel() for m in self.masks.values())])
@@ -119,17 +132,19 @@ HESSIAN_STEP = 1e-4
 
 
 def _natural_jacobian(free: FreeParameters, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """d coef / d theta (K, P, Q) and d bias / d theta (K, Q), by central differences."""
-    columns_coef, columns_bias = [], []
-    for j, h in enumerate(_steps(theta)):
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        c_up, b_up = free.family.natural(free.state_at(up).params)
-        c_down, b_down = free.family.natural(free.state_at(down).params)
-        columns_coef.append((c_up - c_down) / (2 * h))
-        columns_bias.append((b_up - b_down) / (2 * h))
-    return np.stack(columns_coef, axis=-1), np.stack(columns_bias, axis=-1)
+    """d coef / d theta (K, P, Q) and d bias / d theta (K, Q), by central differences.
+
+    Every component's coefficients depend on its own parameters only, so the 2Q perturbed
+    states are stacked along the component axis and go through ``natural`` in one call."""
+    steps = _steps(theta)
+    q, k = theta.size, len(free.state.weights)
+    moves = np.concatenate([np.diag(steps), -np.diag(steps)])
+    stacked = free.params_at(theta[None] + moves)
+    coef, bias = free.family.natural({name: v.reshape(2 * q * k, *v.shape[2:]) for name, v in stacked.items()})
+    coef, bias = coef.reshape(2 * q, k, -1), bias.reshape(2 * q, k)
+    d_coef = (coef[:q] - coef[q:]) / (2 * steps)[:, None, None]
+    d_bias = (bias[:q] - bias[q:]) / (2 * steps)[:, None]
+    return np.moveaxis(d_coef, 0, -1), np.moveaxis(d_bias, 0, -1)
 
 
 def row_scores(family: Family, state: EMState, source: ArraySource, free: FreeParameters | None = None) -> np.ndarray:
@@ -138,8 +153,7 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
     theta = free.vector()
     d_coef, d_bias = _natural_jacobian(free, theta)
     design = np.asarray(source.design, dtype=float)
-    log_joint = family.log_prob(design, state.params) + np.log(state.weights)
-    resp = np.exp(log_joint - np.logaddexp.reduce(log_joint, axis=1, keepdims=True))
+    resp = posterior(family, state, design)[0].T
     n_components = len(state.weights)
     scores = np.zeros((design.shape[0], theta.size))
     w = state.weights

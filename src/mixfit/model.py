@@ -256,7 +256,7 @@ class Mixture(BaseEstimator):
         self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
-        self.history_ = pd.DataFrame(best.history).rename_axis("iteration")
+        self.history_ = history_frame(best.history)
         for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
         return self
@@ -474,3 +474,12 @@ def _checked_mixture(family: Family, **settings: Any) -> Mixture:
     model = Mixture(family, **settings)
     check_settings(model)
     return model
+
+
+def history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
+    """``history_`` from the fit's rows: one 2-D array when every row has the same columns in
+    the same order (as ``em.record`` writes them), else pandas' general constructor."""
+    columns = list(rows[0]) if rows else []
+    if all(list(row) == columns for row in rows):
+        return pd.DataFrame(np.array([list(row.values()) for row in rows]), columns=columns).rename_axis("iteration")
+    return pd.DataFrame(rows).rename_axis("iteration")

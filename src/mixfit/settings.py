@@ -62,8 +62,7 @@ CONSTRAINTS: dict[str, Rule] = {
 
 def check_settings(estimator: Any) -> None:
     """Every setting of ``estimator`` against ``CONSTRAINTS``; ``weights_init`` against K."""
-    settings = estimator.get_params(deep=False)
     for name, rule in CONSTRAINTS.items():
-        rule(name, settings[name])
-    if settings["weights_init"] is not None:
-        check_weights(settings["weights_init"], settings["n_components"])
+        rule(name, getattr(estimator, name))
+    if estimator.weights_init is not None:
+        check_weights(estimator.weights_init, estimator.n_components)
