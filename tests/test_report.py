@@ -159,3 +159,18 @@ def test_report_states_warnings_in_plain_words(tmp_path):
     text = m.report(TEN_FLIPS, tmp_path / "r.html").read_text()
     assert "Not identifiable" in text and "only P(x=1)" in text
     assert text.count("data:image/png;base64,") == 6 and "http" not in text.split("<body>")[1]
+
+
+def test_report_shows_every_warning_the_fit_raised(tmp_path):
+    """The three coins fit warns that its information matrix is rank deficient (seed 001's
+    example is not locally identified at the estimate); the report says so, not "None"."""
+    with pytest.warns(mf.IdentifiabilityWarning, match="rank 2 < 5") as raised:
+        m = three_coins()
+    assert m.fit_warnings_ == [f"IdentifiabilityWarning: {w.message}" for w in raised]
+    text = m.report(THREE_COINS, tmp_path / "r.html").read_text()
+    warnings_section = text.split("<h2>Warnings</h2>")[1].split("<h2>")[0]
+    assert "Not identifiable: the information matrix has rank 2 &lt; 5 free parameters" in warnings_section
+    assert "None." not in warnings_section
+    quality = text.split("<h2>Classification</h2>")[1].split("<h2>")[0]
+    r2 = mf.diagnostics.classification_quality(m, THREE_COINS).entropy_r2
+    assert f"Entropy R&sup2; = {r2:.4f}" in quality and quality.count("<table") == 2

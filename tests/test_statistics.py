@@ -12,7 +12,7 @@ from scipy import optimize, stats
 from sklearn.mixture import GaussianMixture
 
 import mixfit as mf
-from tests.conftest import SUM_RTOL
+from tests.conftest import SUM_RTOL, THREE_COINS
 
 RNG = np.random.default_rng(0)
 GAUSS_X = np.vstack([RNG.normal([0, 0, 0], [1, 2, 0.5], (300, 3)), RNG.normal([1.5, 1, -1], [0.5, 1, 1], (200, 3))])
@@ -602,3 +602,31 @@ def test_cli_fit_prints_standard_errors_and_goodness_of_fit(tmp_path):
         streamed.returncode == 2
         and "--gof, --known-labels and --weight-column need the data in memory" in streamed.stderr
     )
+
+
+def test_classification_quality_by_hand_and_with_frequency_weights():
+    """Two coins flipped 10 times, parameters fixed: the responsibilities are known in closed
+    form, so every number of the classification table is checked against them."""
+    from scipy.stats import binom
+
+    from mixfit.diagnostics import classification_quality
+
+    x = np.array(THREE_COINS)
+    m = mf.Mixture(mf.Binomial(n_trials=10), 2, weights_init=[0.4, 0.6], params_init={"p": [0.3, 0.6]})
+    m.weights_, m.params_ = np.array([0.4, 0.6]), {"p": np.array([[0.3], [0.6]])}
+    joint = np.array([0.4, 0.6]) * binom.pmf(x[:, None], 10, [0.3, 0.6])
+    resp = joint / joint.sum(axis=1, keepdims=True)
+    q = classification_quality(m, x)
+    modal = resp.argmax(axis=1)
+    np.testing.assert_allclose(q.sizes["posterior size"], resp.sum(axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(q.sizes["modal size"], np.bincount(modal, minlength=2))
+    for k in range(2):
+        np.testing.assert_allclose(q.table.iloc[k], resp[modal == k].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(q.average_posterior, np.diag(q.table), rtol=0)
+    entropy = -(resp * np.log(resp)).sum()
+    assert q.entropy_r2 == pytest.approx(1 - entropy / (len(x) * np.log(2)), rel=1e-12)
+    weights = np.arange(1, 21) % 3 + 1  # frequency weights count rows that often
+    repeated = classification_quality(m, np.repeat(x, weights))
+    weighted = classification_quality(m, x, sample_weight=weights)
+    assert weighted.entropy_r2 == pytest.approx(repeated.entropy_r2, rel=1e-12)
+    np.testing.assert_allclose(weighted.table, repeated.table, rtol=1e-12)

@@ -191,3 +191,59 @@ def check_identifiability(model: Any, X: Any, warn: bool = True) -> Identifiabil
     if problems and warn:
         warnings.warn("; ".join(problems), IdentifiabilityWarning, stacklevel=2)
     return IdentifiabilityReport(not problems, problems, n_free, frequencies, rank)
+
+
+@dataclass
+class ClassificationQuality:
+    """How clearly a fitted model classifies rows, as Mplus and Latent GOLD report it.
+
+    entropy_r2 : float
+        ``1 - EN / (n log K)`` with ``EN = -sum_n sum_k r_nk log r_nk`` (1: every row certain;
+        1 for K = 1), as in ``mixfit.select``'s table.
+    sizes : DataFrame
+        Per class: the posterior size (sum of responsibilities) and share, and the modal size
+        (rows whose most likely class it is) and share.
+    average_posterior : Series
+        Per class k: the mean responsibility of k among the rows modally assigned to k (AvePP;
+        above about 0.7-0.8 is usually read as a clear classification). NaN for an empty class.
+    table : DataFrame
+        Rows: the modal class; columns: the mean responsibility of each class among those rows
+        (Mplus's "average latent class probabilities for most likely latent class membership";
+        its diagonal is ``average_posterior``).
+    """
+
+    entropy_r2: float
+    sizes: pd.DataFrame
+    average_posterior: pd.Series
+    table: pd.DataFrame
+
+
+def classification_quality(model: Any, X: Any, sample_weight: Any = None) -> ClassificationQuality:
+    """The ``ClassificationQuality`` of a fitted model on X (frequency weights: each row counts
+    that often)."""
+    from mixfit._validation import check_sample_weight
+
+    resp = model.predict_proba(X)
+    n_rows, k = resp.shape
+    weight = check_sample_weight(sample_weight, n_rows)
+    weight = np.ones(n_rows) if weight is None else weight
+    n = float(weight.sum())
+    entropy = float(-(weight @ np.where(resp > 0, resp * np.log(np.where(resp > 0, resp, 1.0)), 0.0)).sum())
+    labels = [f"c_{j + 1}" for j in range(k)]
+    modal = resp.argmax(axis=1)
+    modal_size = np.bincount(modal, weights=weight, minlength=k)
+    posterior_size = weight @ resp
+    sizes = pd.DataFrame(
+        {
+            "posterior size": posterior_size,
+            "posterior share": posterior_size / n,
+            "modal size": modal_size,
+            "modal share": modal_size / n,
+        },
+        index=labels,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = np.stack([(weight[modal == j] @ resp[modal == j]) / modal_size[j] for j in range(k)])
+    frame = pd.DataFrame(table, index=[f"modal {label}" for label in labels], columns=labels)
+    average = pd.Series(np.diag(table), index=labels, name="average posterior probability")
+    return ClassificationQuality(1.0 if k == 1 else 1.0 - entropy / (n * np.log(k)), sizes, average, frame)

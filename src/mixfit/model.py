@@ -207,20 +207,35 @@ class Mixture(BaseEstimator):
 
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
         iteration (progress bars live in the caller, not here).
+
+        Every warning the fit raises is also kept, as "Category: message", in ``fit_warnings_``
+        (the report shows them as they were raised, not recomputed).
         """
+        caught: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._fit(X, sample_weight, known_labels, on_iteration, resume)
+        finally:  # shown (or raised) now, under the caller's own filters
+            for warning in caught:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        self.fit_warnings_ = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+        return self
+
+    def _fit(self, X: Any, sample_weight: Any, known_labels: Any, on_iteration: Any, resume: bool) -> None:
         check_settings(self)
         train = training_data(self, X, sample_weight, known_labels)
         check_enough_rows(train, self.n_components, self.params_init)
         problem = train.family.identifiability_problem(self.n_components, train.rows)
         if problem is not None:
-            warnings.warn(problem, IdentifiabilityWarning, stacklevel=2)
+            warnings.warn(problem, IdentifiabilityWarning, stacklevel=3)
         n_free = train.family.n_free_params(self.n_components, train.n_features) + self.n_components - 1
         if train.source.n_rows < n_free:
             warnings.warn(
                 f"fewer rows ({train.source.n_rows}) than free parameters ({n_free}): the estimates are "
                 "not determined by the data; use fewer components or more data",
                 IdentifiabilityWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         outcome = Search(self, train, on_iteration).run(resume)
         self.best_restart_, self._restart_records = outcome.best_start, outcome.records
@@ -230,7 +245,7 @@ class Mixture(BaseEstimator):
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of the mean "
                 "log-likelihood per row above tol); increase max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         reached, finished = restarts.replication(r.status for r in outcome.records)
         if finished >= 2 and reached == 1:
@@ -238,13 +253,13 @@ class Mixture(BaseEstimator):
                 f"{self.replication_}: the best maximum was found once, so it may not be the "
                 "global one; raise n_init (CLI: --n-init) and look at restarts_",
                 ReplicationWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self.fit_notes_: list[str] = []
         if problem is None:  # the rank check at the estimate, when it is cheap (else a note)
             rank_problem, note = local_identifiability(train.family, best.state, train.source)
             if rank_problem is not None:
-                warnings.warn(rank_problem, IdentifiabilityWarning, stacklevel=2)
+                warnings.warn(rank_problem, IdentifiabilityWarning, stacklevel=3)
             self.fit_notes_ += [note] if note else []
         self._set_columns(train)
         state = best.state
@@ -259,7 +274,6 @@ class Mixture(BaseEstimator):
         self.history_ = history_frame(best.history)
         for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
-        return self
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Mixture:
         """One update of online (stepwise) EM from a batch of rows of a stream.

@@ -14,6 +14,7 @@ import pandas as pd
 
 from mixfit import restarts
 from mixfit._data import as_table
+from mixfit.diagnostics import classification_quality
 from mixfit.explain import outcomes
 from mixfit.io import write_atomic
 from mixfit.prepare import fitted
@@ -29,8 +30,26 @@ figure { margin: 1em 0; } img { max-width: 100%; }
 """
 
 
+#: A plain-words heading for each warning category a fit raises.
+HEADINGS = {
+    "IdentifiabilityWarning": "Not identifiable",
+    "ConvergenceWarning": "Not converged",
+    "ReplicationWarning": "Best maximum found once",
+    "EmptyComponentWarning": "Empty component",
+    "MonotonicityWarning": "Log-likelihood decreased (a bug in mixfit)",
+}
+
+
 def diagnostics(model: Any, X: Any) -> list[str]:
-    """Plain-language warnings about a fit: identifiability, convergence, emptied components."""
+    """Every warning the fit raised, as it raised them (``fit_warnings_``), with a plain-words
+    heading, and the fit's notes; for a model not fitted here (loaded from a file, parameters
+    set by hand) the checks are recomputed: identifiability, convergence, emptied components."""
+    if hasattr(model, "fit_warnings_"):
+        notes = []
+        for text in model.fit_warnings_:
+            category, _, message = text.partition(": ")
+            notes.append(f"{HEADINGS.get(category, category)}: {message}")
+        return [*notes, *getattr(model, "fit_notes_", [])]
     family, state = fitted(model)
     array, columns, _ = as_table(X)
     notes = []
@@ -96,6 +115,7 @@ def render(model: Any, X: Any, command: str | None = None) -> str:
         params.append(pd.DataFrame(values.T, index=[f"{key}[{r}]" for r in row_labels], columns=labels))
     weights = pd.DataFrame([model.weights_], index=["weight"], columns=labels)
     notes = diagnostics(model, X)
+    quality = classification_quality(model, X)
     figures = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}"><figcaption>{name}</figcaption></figure>'
         for name, fig in all_figures(model, X).items()
@@ -110,6 +130,12 @@ def render(model: Any, X: Any, command: str | None = None) -> str:
 <h2>Data</h2>{_table(_data_rows(model, X))}
 <h2>Fit</h2>{_table(_summary_rows(model, X))}
 <h2>Warnings</h2>{warning_html}
+<h2>Classification</h2>
+<p>Entropy R&sup2; = {quality.entropy_r2:.4f} (1: every row certain). Class sizes from the
+posterior probabilities and from the most likely class of each row:</p>{_table(quality.sizes, 4)}
+<p>Average posterior probability of each class among the rows most likely in it (rows) for
+every class (columns); the diagonal is each class's average posterior probability.</p>
+{_table(quality.table, 4)}
 <h2>Parameters</h2>{_table(weights)}{"".join(_table(p) for p in params)}
 <h2>Figures</h2>{figures}
 </body></html>
