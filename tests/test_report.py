@@ -174,3 +174,57 @@ def test_report_shows_every_warning_the_fit_raised(tmp_path):
     quality = text.split("<h2>Classification</h2>")[1].split("<h2>")[0]
     r2 = mf.diagnostics.classification_quality(m, THREE_COINS).entropy_r2
     assert f"Entropy R&sup2; = {r2:.4f}" in quality and quality.count("<table") == 2
+
+
+def _gaussian_rows(d: int) -> np.ndarray:
+    rng = np.random.default_rng(8)
+    return np.r_[rng.normal(0, 1, (150, d)), rng.normal(5, 1.5, (150, d))]
+
+
+def test_gaussian_fit_plot_in_one_column_is_the_histogram_and_the_mixture_density():
+    X = _gaussian_rows(1)
+    m = mf.Mixture(mf.Gaussian("diag"), 2, random_state=0).fit(X)
+    ax = plots.plot_fit(m, X).axes[0]
+    heights = np.array([bar.get_height() for bar in ax.patches])
+    widths = np.array([bar.get_width() for bar in ax.patches])
+    assert heights @ widths == pytest.approx(1.0)  # a density histogram of every row
+    mixture, *components = ax.get_lines()
+    assert len(components) == 2
+    np.testing.assert_allclose(mixture.get_ydata(), sum(c.get_ydata() for c in components), rtol=1e-12)
+    grid = mixture.get_xdata()  # the density is the model's own
+    np.testing.assert_allclose(mixture.get_ydata(), np.exp(m.score_samples(grid[:, None])), rtol=1e-9)
+
+
+def test_gaussian_fit_plot_in_two_columns_colours_rows_and_draws_ellipses():
+    X = _gaussian_rows(2)
+    m = mf.Mixture(mf.Gaussian("full"), 2, random_state=0).fit(X)
+    ax = plots.plot_fit(m, X).axes[0]
+    points = [c.get_offsets() for c in ax.collections]
+    assert len(points) == 2 and sum(len(p) for p in points) == len(X)
+    lo, hi = ax.get_xlim()
+    assert all(lo < mean < hi for mean in m.params_["mean"][:, 0])  # every mean on the chart
+    assert len(ax.get_lines()) == 2 * 3  # per component: the mean and two ellipses
+
+
+def test_poisson_fit_plot_counts_every_value_and_profiles_use_their_own_axes():
+    rng = np.random.default_rng(9)
+    X = np.r_[rng.poisson(1, 150), rng.poisson(8, 150)][:, None]
+    m = mf.Mixture(mf.Poisson(), 2, random_state=0).fit(X)
+    ax = plots.plot_fit(m, X).axes[0]
+    bars = np.array([bar.get_height() for bar in ax.patches])
+    assert len(bars) == X.max() + 1 and bars.sum() == len(X)
+    np.testing.assert_array_equal(bars, np.bincount(X[:, 0]))
+    (profile,) = plots.plot_profiles(m).axes
+    assert profile.get_ylabel() == "rate" and profile.get_ylim()[1] > m.params_["rate"].max()
+    gaussian = mf.Mixture(mf.Gaussian("full"), 2, random_state=0).fit(_gaussian_rows(2))
+    means, variances = plots.plot_profiles(gaussian).axes
+    assert (means.get_ylabel(), variances.get_ylabel()) == ("mean", "variance")
+    np.testing.assert_array_equal(variances.get_lines()[0].get_ydata(), np.diag(gaussian.params_["covariance"][0]))
+
+
+def test_pattern_plots_say_how_many_patterns_they_show():
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
+    n_patterns = len(survey.drop_duplicates())
+    title = plots.plot_fit(m, survey).axes[0].get_title()
+    assert f"the {plots.MAX_PATTERNS} most frequent of {n_patterns} patterns" in title

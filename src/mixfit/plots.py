@@ -12,7 +12,7 @@ import numpy as np
 
 from mixfit._optional import require
 from mixfit.explain import Outcomes, outcomes
-from mixfit.families import COVARIANCE, TIED_COVARIANCE, Binomial, as_family
+from mixfit.families import COVARIANCE, POSITIVE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Binomial, ParamSpec, as_family
 from mixfit.prepare import fitted
 
 if TYPE_CHECKING:
@@ -103,21 +103,34 @@ def _component_columns(columns: Any, names: list[str], component: int) -> list[s
     return [c for c in columns if c.startswith(heads) or c in whole]
 
 
-def _fit_outcomes(model: Any, X: Any) -> Outcomes:
+def _fit_outcomes(model: Any, X: Any) -> tuple[Outcomes, str]:
+    """The outcomes a fit plot shows, and a note saying what was left out (or "")."""
     seen = outcomes(model, X)
     family = model.family_ if hasattr(model, "family_") else as_family(model.family)
     single = len(seen.table.columns) == 1
-    if isinstance(family, Binomial) and isinstance(family.n_trials, int) and single:
+    support = _support(family, seen) if single else None
+    if support is not None:  # every value of a one-column count, observed or not
         name = seen.table.columns[0]
-        every = outcomes(model, _frame(name, np.arange(family.n_trials + 1)))
-        counts = np.zeros(family.n_trials + 1, dtype=np.int64)
-        counts[seen.table[name].to_numpy()] = seen.counts
-        return Outcomes(every.table, counts, every.resp, every.log_marginal)
+        every = outcomes(model, _frame(name, support))
+        counts = np.zeros(len(support), dtype=np.int64)
+        counts[np.searchsorted(support, seen.table[name].to_numpy())] = seen.counts
+        return Outcomes(every.table, counts, every.resp, every.log_marginal), ""
     if len(seen.counts) > MAX_PATTERNS:
         top = np.sort(np.argsort(-seen.counts, kind="stable")[:MAX_PATTERNS])
         table = seen.table.iloc[top].reset_index(drop=True)
-        return Outcomes(table, seen.counts[top], seen.resp[top], seen.log_marginal[top])
-    return seen
+        note = f" (the {MAX_PATTERNS} most frequent of {len(seen.counts)} patterns)"
+        return Outcomes(table, seen.counts[top], seen.resp[top], seen.log_marginal[top]), note
+    return seen, ""
+
+
+def _support(family: Any, seen: Outcomes) -> np.ndarray | None:
+    """The values a one-column count can take, for Binomial (0..n_trials) and Poisson (0..the
+    largest observed); None for other data."""
+    if isinstance(family, Binomial) and isinstance(family.n_trials, int):
+        return np.arange(family.n_trials + 1)
+    if family.name == "poisson":
+        return np.arange(int(seen.table.iloc[:, 0].max()) + 1)
+    return None
 
 
 def _frame(name: str, values: np.ndarray) -> Any:
@@ -127,8 +140,13 @@ def _frame(name: str, values: np.ndarray) -> Any:
 
 
 def plot_fit(model: Any, X: Any) -> Figure:
-    """Observed versus fitted frequency of each outcome, with each component's share drawn."""
-    found = _fit_outcomes(model, X)
+    """Observed against fitted data: frequencies per outcome with each component's share for
+    discrete data; for Gaussian data, the histogram with the mixture density (one column) or
+    the rows coloured by most likely component with each component's ellipses (two or more)."""
+    family, _ = fitted(model)
+    if any(spec.name == "mean" for spec in family.param_specs()):
+        return _plot_gaussian_fit(model, X)
+    found, note = _fit_outcomes(model, X)
     n_rows = int(outcomes(model, X).counts.sum())
     expected = n_rows * found.joint
     positions = np.arange(len(found.counts))
@@ -136,36 +154,118 @@ def plot_fit(model: Any, X: Any) -> Figure:
     ax = fig.add_subplot()
     ax.bar(positions, found.counts, color="0.8", label="observed")
     ax.plot(positions, expected.sum(axis=1), "ko-", label="fitted (mixture)")
+    style = "--" if len(found.table.columns) == 1 else "none"  # no lines between unrelated patterns
     for j, color in enumerate(_colors(expected.shape[1])):
-        ax.plot(positions, expected[:, j], "--", color=color, label=f"c_{j + 1}")
+        ax.plot(positions, expected[:, j], linestyle=style, marker=".", color=color, label=f"c_{j + 1}")
     ax.set_xticks(positions, found.labels(), rotation=90 if len(positions) > 12 else 0, fontsize=8)
     ax.set(xlabel=" ".join(found.table.columns) if len(found.table.columns) < 4 else "pattern", ylabel="rows")
-    ax.set_title("observed and fitted frequencies per outcome")
+    ax.set_title(f"observed and fitted frequencies per outcome{note}")
     ax.legend(fontsize=8)
     return fig
+
+
+def _plot_gaussian_fit(model: Any, X: Any) -> Figure:
+    from mixfit._data import as_table
+
+    family, state = fitted(model)
+    array, columns, _ = as_table(X)
+    data = np.asarray(family.validate(array, columns), dtype=float)
+    colors = _colors(len(state.weights))
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    mean, var = state.params["mean"], _component_covariances(family, state)
+    if data.shape[1] == 1:
+        x = data[~np.isnan(data[:, 0]), 0]
+        ax.hist(x, bins="auto", density=True, color="0.8", label=f"data ({len(x)} rows)")
+        grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
+        sd = np.sqrt(var[:, 0, 0])
+        parts = (
+            state.weights[:, None]
+            * np.exp(-0.5 * ((grid - mean[:, :1]) / sd[:, None]) ** 2)
+            / (sd[:, None] * np.sqrt(2 * np.pi))
+        )
+        ax.plot(grid, parts.sum(axis=0), "k-", label="mixture density")
+        for j, color in enumerate(colors):
+            ax.plot(grid, parts[j], "--", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
+        ax.set(xlabel=columns[0], ylabel="density", title="data and fitted density")
+    else:
+        shown = "" if data.shape[1] == 2 else f" (the first 2 of {data.shape[1]} columns)"
+        labels = model.predict(X)
+        for j, color in enumerate(colors):
+            rows = data[labels == j][:, :2]
+            ax.scatter(
+                rows[:, 0], rows[:, 1], s=8, color=color, alpha=0.6, label=f"c_{j + 1} (weight {state.weights[j]:.2f})"
+            )
+            ax.plot(*mean[j, :2], "k+", markersize=12)
+            for level in (1, 2):
+                ax.plot(*_ellipse(mean[j, :2], var[j, :2, :2], level), color=color, linewidth=1)
+        ax.set(xlabel=columns[0], ylabel=columns[1], title=f"rows by most likely component, 1 and 2 sd ellipses{shown}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _component_covariances(family: Any, state: Any) -> np.ndarray:
+    """Every component's covariance as a (K, D, D) matrix, whatever the structure."""
+    mean, cov = state.params["mean"], np.asarray(state.params["covariance"], dtype=float)
+    if cov.ndim == 3:
+        return cov
+    variances = np.broadcast_to(cov[:, None] if cov.ndim == 1 else cov, mean.shape)
+    return np.stack([np.diag(v) for v in variances])
+
+
+def _ellipse(centre: np.ndarray, cov: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the ellipse ``(x - centre)' cov^-1 (x - centre) = level^2``."""
+    values, vectors = np.linalg.eigh(cov)
+    angle = np.linspace(0, 2 * np.pi, 100)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    points = vectors @ (level * np.sqrt(np.maximum(values, 0))[:, None] * circle)
+    return centre[0] + points[0], centre[1] + points[1]
 
 
 def plot_profiles(model: Any) -> Figure:
-    """Item-response probabilities per class: the standard latent class plot."""
+    """Each component's parameters, one panel per kind of parameter the family declares
+    (probabilities on a 0-1 axis, rates, means, variances on their own); covariance matrices
+    are shown by their variances."""
     family, state = fitted(model)
-    names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(state.params["p"].shape[1])]
-    fig = Figure(figsize=(max(6, 0.5 * len(names) + 3), 4), layout="constrained")
-    ax = fig.add_subplot()
-    for key, (labels, values) in family.param_columns(state.params, names).items():
+    names = getattr(model, "feature_names_", None) or [
+        f"x{j}" for j in range(next(iter(state.params.values())).shape[1])
+    ]
+    panels = [
+        (spec, *family.param_columns(state.params, names)[spec.name])
+        for spec in family.param_specs()
+        if spec.name in state.params
+    ]
+    panels = [_variances_only(spec, labels, values, names) for spec, labels, values in panels]
+    width = max(6, 0.5 * max(len(labels) for _, labels, _ in panels) + 3)
+    fig = Figure(figsize=(width, 3.5 * len(panels)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(panels), 1))
+    colors = _colors(len(state.weights))
+    for ax, (spec, labels, values) in zip(axes, panels, strict=True):
         positions = np.arange(len(labels))
-        for j, color in enumerate(_colors(values.shape[0])):
+        for j, color in enumerate(colors):
             ax.plot(positions, values[j], "o-", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
         ax.set_xticks(positions, labels, rotation=90 if len(labels) > 10 else 0, fontsize=8)
-        ax.set_ylabel(key)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title("profiles: probability per item and component")
-    ax.legend(fontsize=8)
+        ax.set(ylabel=spec.quantity, title=f"profiles: {spec.quantity} per item and component ({spec.name})")
+        if spec.domain in (PROBABILITY, SIMPLEX):
+            ax.set_ylim(-0.02, 1.02)
+    axes[0].legend(fontsize=8)
     return fig
+
+
+def _variances_only(
+    spec: Any, labels: list[str], values: np.ndarray, names: list[str]
+) -> tuple[Any, list[str], np.ndarray]:
+    """A covariance matrix parameter shown by its diagonal (variance of each column)."""
+    if spec.domain not in (COVARIANCE, TIED_COVARIANCE):
+        return spec, labels, values
+    d = len(names)
+    diagonal = values.reshape(len(values), d, d)[:, np.arange(d), np.arange(d)]
+    return ParamSpec(spec.name, POSITIVE, "variance"), [f"var({c})" for c in names], diagonal
 
 
 def plot_responsibilities(model: Any, X: Any) -> Figure:
     """Responsibilities per distinct outcome, stacked by component (seed 001, Table 6.1)."""
-    found = _fit_outcomes(model, X)
+    found, note = _fit_outcomes(model, X)
     observed = found.counts > 0
     resp = found.resp[observed]
     labels = [label for label, keep in zip(found.labels(), observed, strict=True) if keep]
@@ -177,8 +277,8 @@ def plot_responsibilities(model: Any, X: Any) -> Figure:
         ax.bar(positions, resp[:, j], bottom=bottom, color=color, label=f"c_{j + 1}")
         bottom += resp[:, j]
     ax.set_xticks(positions, labels, rotation=90 if len(labels) > 12 else 0, fontsize=8)
-    ax.set(ylabel="p(component | outcome)", ylim=(0, 1))
-    ax.set_title("responsibilities per outcome")
+    ax.set(ylabel="p(component | outcome)", ylim=(0, 1), xlabel="outcome")
+    ax.set_title(f"responsibilities per outcome{note}")
     ax.legend(fontsize=8)
     return fig
 
