@@ -228,3 +228,15 @@ def test_pattern_plots_say_how_many_patterns_they_show():
     n_patterns = len(survey.drop_duplicates())
     title = plots.plot_fit(m, survey).axes[0].get_title()
     assert f"the {plots.MAX_PATTERNS} most frequent of {n_patterns} patterns" in title
+
+
+def test_elbo_plot_draws_every_iteration_or_says_how_many():
+    m = three_coins()
+    ax = plots.plot_elbo(m).axes[0]
+    ll, _, after_m = ax.get_lines()[:3]
+    assert len(ll.get_xdata()) == m.n_iter_ + 1 and after_m.get_xdata().max() <= m.n_iter_
+    assert "first" not in ax.get_title() and ax.get_ylabel() == "log-likelihood and ELBO (nats)"
+    short = plots.plot_elbo(m, max_iterations=5).axes[0]
+    assert f"(first 5 of {m.n_iter_} iterations)" in short.get_title()
+    assert short.get_lines()[2].get_xdata().max() == 5  # no marker past the last iteration shown
+    assert all(float(t).is_integer() for t in short.get_xticks())

@@ -35,16 +35,20 @@ def plot_convergence(model: Any) -> Figure:
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(history.index, history["log_likelihood"], marker="o", markersize=3, label="log-likelihood")
+    _integer_ticks(ax)
     ax.set_xlabel("iteration")
     ax.set_ylabel("log-likelihood")
     ax.set_title(f"EM: {model.n_iter_} iterations, converged = {bool(model.converged_)}")
     return fig
 
 
-def plot_elbo(model: Any, max_iterations: int = 12) -> Figure:
+def plot_elbo(model: Any, max_iterations: int | None = None) -> Figure:
     """Seed 002's picture: the lower bound touches the log-likelihood after each E-step (KL = 0)
-    and, after each M-step, lies below the new log-likelihood by the KL gap."""
-    history = model.history_.iloc[: max_iterations + 1]
+    and, after each M-step, lies below the new log-likelihood by the KL gap. Every iteration is
+    drawn unless ``max_iterations`` says how many (the title then says "first N of M")."""
+    full = model.history_
+    shown = len(full) - 1 if max_iterations is None else min(max_iterations, len(full) - 1)
+    history = full.iloc[: shown + 1]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
     steps = history.index.to_numpy()
@@ -58,16 +62,26 @@ def plot_elbo(model: Any, max_iterations: int = 12) -> Figure:
         markersize=9,
         label="ELBO after E-step (= log-likelihood, KL = 0)",
     )
-    after_m = history["elbo_after_m"].to_numpy()
-    ax.plot(steps + 1, after_m, "v", color="C3", label="ELBO after M-step, same q")
-    for i, gap_low in zip(steps, after_m, strict=True):
-        if i + 1 in history.index and np.isfinite(gap_low):
-            ax.vlines(i + 1, gap_low, history.loc[i + 1, "log_likelihood"], color="C3", linestyle=":")
+    inside = steps[:-1]  # the bound after iteration i's M-step sits at i + 1, drawn while i + 1 is shown
+    after_m = history["elbo_after_m"].to_numpy()[:-1]
+    ax.plot(inside + 1, after_m, "v", color="C3", label="ELBO after M-step, same q")
+    gaps = [(i + 1, low, history.loc[i + 1, "log_likelihood"]) for i, low in zip(inside, after_m, strict=True)]
+    gaps = [(x, low, high) for x, low, high in gaps if np.isfinite(low)]
+    if gaps:
+        x, low, high = map(np.asarray, zip(*gaps, strict=True))
+        ax.vlines(x, low, high, color="C3", linestyle="-", linewidth=2.5, alpha=0.6, label="KL gap")
+    _integer_ticks(ax)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("value")
-    ax.set_title("E-step closes the gap, M-step raises the bound (dotted: KL gap)")
+    ax.set_ylabel("log-likelihood and ELBO (nats)")
+    which = "" if shown == len(full) - 1 else f" (first {shown} of {len(full) - 1} iterations)"
+    ax.set_title(f"E-step closes the gap, M-step raises the bound{which}")
     ax.legend(fontsize=8)
     return fig
+
+
+def _integer_ticks(ax: Any) -> None:
+    """Iteration axes show whole numbers only."""
+    ax.xaxis.set_major_locator(require("matplotlib.ticker", "plots", "drawing figures").MaxNLocator(integer=True))
 
 
 def plot_trajectories(model: Any) -> Figure:
@@ -90,6 +104,8 @@ def plot_trajectories(model: Any) -> Figure:
             for column in _component_columns(history.columns, names, j):
                 ax.plot(history.index, history[column], color=colors[j], alpha=0.7, linewidth=1)
     axes[0].set(title="weights", xlabel="iteration", ylabel="weight")
+    for ax in axes:
+        _integer_ticks(ax)
     for ax, quantity in zip(axes[1:], kinds, strict=True):
         ax.set(title=f"{quantity} (colour = component)", xlabel="iteration", ylabel=quantity)
     axes[0].legend(fontsize=8)
