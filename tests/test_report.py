@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -168,12 +169,18 @@ def test_report_shows_every_warning_the_fit_raised(tmp_path):
         m = three_coins()
     assert m.fit_warnings_ == [f"IdentifiabilityWarning: {w.message}" for w in raised]
     text = m.report(THREE_COINS, tmp_path / "r.html").read_text()
-    warnings_section = text.split("<h2>Warnings</h2>")[1].split("<h2>")[0]
+    warnings_section = text.split('<h2 id="warnings">Warnings</h2>')[1].split("<h2")[0]
     assert "Not identifiable: the information matrix has rank 2 &lt; 5 free parameters" in warnings_section
     assert "None." not in warnings_section
-    quality = text.split("<h2>Classification</h2>")[1].split("<h2>")[0]
+    quality = text.split('<h2 id="classification">Classification</h2>')[1].split("<h2")[0]
     r2 = mf.diagnostics.classification_quality(m, THREE_COINS).entropy_r2
     assert f"Entropy R&sup2; = {r2:.4f}" in quality and quality.count("<table") == 2
+    assert all(f'href="#{section}"' in text for section in ("warnings", "classification", "goodness-of-fit"))
+    estimates = text.split('<h2 id="parameters">')[1].split("<h2")[0]
+    assert "lower95" in estimates and re.search(r"rank [0-4] &lt; 5 free parameters", estimates)
+    assert "not meaningful" in estimates  # the observed information is singular there too
+    assert "Pearson X²" in text  # binomial counts are discrete: the goodness of fit is shown
+    assert text.count("<figcaption><strong>") == 6 and "KL gap" in text
 
 
 def _gaussian_rows(d: int) -> np.ndarray:

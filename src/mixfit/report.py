@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mixfit import restarts
@@ -105,6 +106,65 @@ def _data_rows(model: Any, X: Any) -> pd.DataFrame:
     return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
 
+#: What to look for in each figure, under it.
+CAPTIONS = {
+    "convergence": "The log-likelihood of the parameters entering each iteration. EM never lowers it; "
+    "a flat tail means the fit has settled.",
+    "elbo": "Seed 002's picture: after each E-step the lower bound (ELBO) touches the log-likelihood "
+    "(KL = 0); after each M-step the bound lies below the new log-likelihood by the KL gap.",
+    "trajectories": "Weights and parameters iteration by iteration, one panel per kind of parameter. "
+    "Lines that end together belong to components that may have merged.",
+    "fit": "Observed data against the fitted model, with each component's share. Large differences "
+    "point at a missing component or a wrong family.",
+    "profiles": "Each component's parameters (for latent classes: the item-response profile). "
+    "Components with nearly equal profiles are not distinguished by the data.",
+    "responsibilities": "How each outcome is shared among components (seed 001's Table 6.1). "
+    "Bars of one colour are rows classified with certainty.",
+}
+
+
+def _estimates(model: Any, X: Any) -> str:
+    """Estimates with standard errors and 95% intervals, when they can be computed."""
+    from mixfit.errors import MixfitError, fit_result_warnings_silenced
+
+    try:
+        with fit_result_warnings_silenced(), np.errstate(all="ignore"):  # the fit's warnings say it
+            errors = model.standard_errors(X)
+    except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        return f"<p>Standard errors could not be computed here: {html.escape(str(exc))}</p>"
+    text = "<p>Standard errors from the observed information on these data, with 95% intervals.</p>"
+    if errors.rank < errors.information.shape[0]:
+        text += (
+            f'<p class="warning">The information matrix has rank {errors.rank} &lt; '
+            f"{errors.information.shape[0]} free parameters: the model is not identified at the "
+            "estimate, and the standard errors of the unidentified directions are not meaningful.</p>"
+        )
+    return text + _table(errors.table)
+
+
+def _goodness_of_fit(model: Any, X: Any) -> str:
+    """Pearson's X^2 and G^2 for discrete data (pattern counts), else a sentence why not."""
+    from mixfit.diagnostics import goodness_of_fit
+    from mixfit.errors import MixfitError
+
+    try:
+        fit = goodness_of_fit(model, X)
+    except MixfitError as exc:
+        return f"<p>Not computed: {html.escape(str(exc))}</p>"
+    rows = {
+        "patterns possible": fit.n_patterns,
+        "Pearson X²": f"{fit.chi2:.4f}",
+        "likelihood ratio G²": f"{fit.g2:.4f}",
+        "degrees of freedom": fit.df,
+        "p-value (X²)": "not computed" if fit.p_chi2 is None else f"{fit.p_chi2:.4f}",
+        "p-value (G²)": "not computed" if fit.p_g2 is None else f"{fit.p_g2:.4f}",
+    }
+    return _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows)))
+
+
+SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Goodness of fit", "Figures")
+
+
 def render(model: Any, X: Any, command: str | None = None) -> str:
     """The report as an HTML string with every image inline (no external resources)."""
     from mixfit.plots import all_figures
@@ -117,27 +177,33 @@ def render(model: Any, X: Any, command: str | None = None) -> str:
     notes = diagnostics(model, X)
     quality = classification_quality(model, X)
     figures = "\n".join(
-        f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}"><figcaption>{name}</figcaption></figure>'
+        f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}">'
+        f"<figcaption><strong>{name}</strong>: {html.escape(CAPTIONS.get(name, ''))}</figcaption></figure>"
         for name, fig in all_figures(model, X).items()
     )
     warning_html = "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes) or "<p>None.</p>"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    anchor = {name: name.lower().replace(" ", "-") for name in SECTIONS}
+    contents = " · ".join(f'<a href="#{anchor[name]}">{name}</a>' for name in SECTIONS)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mixfit report</title><style>{STYLE}</style></head>
 <body>
 <h1>mixfit report: {html.escape(model.family_.name)} mixture with {len(labels)} components</h1>
 <p>Produced by <code>{html.escape(command or "Mixture.report")}</code> on {stamp}.</p>
-<h2>Data</h2>{_table(_data_rows(model, X))}
-<h2>Fit</h2>{_table(_summary_rows(model, X))}
-<h2>Warnings</h2>{warning_html}
-<h2>Classification</h2>
+<nav>Contents: {contents}</nav>
+<h2 id="data">Data</h2>{_table(_data_rows(model, X))}
+<h2 id="fit">Fit</h2>{_table(_summary_rows(model, X))}
+<h2 id="warnings">Warnings</h2>{warning_html}
+<h2 id="classification">Classification</h2>
 <p>Entropy R&sup2; = {quality.entropy_r2:.4f} (1: every row certain). Class sizes from the
 posterior probabilities and from the most likely class of each row:</p>{_table(quality.sizes, 4)}
 <p>Average posterior probability of each class among the rows most likely in it (rows) for
 every class (columns); the diagonal is each class's average posterior probability.</p>
 {_table(quality.table, 4)}
-<h2>Parameters</h2>{_table(weights)}{"".join(_table(p) for p in params)}
-<h2>Figures</h2>{figures}
+<h2 id="parameters">Parameters</h2>{_table(weights)}{"".join(_table(p) for p in params)}
+{_estimates(model, X)}
+<h2 id="goodness-of-fit">Goodness of fit</h2>{_goodness_of_fit(model, X)}
+<h2 id="figures">Figures</h2>{figures}
 </body></html>
 """
 
