@@ -151,6 +151,10 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
     assert f"{m.log_likelihood_:.6f}" in text
     assert f"{m.weights_[0]:.6f}" in text
     assert "mixfit fit survey.csv -f bernoulli -k 3" in text
+    assert all(message.split(": ", 1)[1] in text for message in m.fit_warnings_)  # every warning, visible
+    quality = mf.diagnostics.classification_quality(m, survey)
+    assert f"Entropy R² = {quality.entropy_r2:.4f}" in text
+    assert "lower95" in text and "Pearson X²" in text and "what to look for" not in text
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
 
