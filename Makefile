@@ -27,6 +27,10 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/mixfit demo --out demo-output
 	$(BIN)/mixfit fit examples/survey.csv --family bernoulli -k 3 --n-init 5 --seed 0 \
 		--out demo-output/survey-model.json --report demo-output/survey-report.html
+	$(BIN)/mixfit fit examples/geyser.csv --family gaussian -k 2 --seed 0 \
+		--out demo-output/geyser-model.json --report demo-output/geyser-report.html
+	$(BIN)/mixfit fit examples/visits.csv --family poisson -k 3 --seed 0 \
+		--out demo-output/visits-model.json --report demo-output/visits-report.html
 	@echo "figures, reports and a model file are in demo-output/; run mixfit yourself as .venv/bin/mixfit"
 
 # The fast suite: every module, without the tests marked slow or browser.

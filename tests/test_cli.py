@@ -540,3 +540,15 @@ def test_untrusted_text_reaches_the_terminal_as_literal_text(capsys, tmp_path):
     assert code == 0 and "[bold red]ALERT.csv" in out
     code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "--columns", "nope\x1b[2J")
     assert code == 2 and "\x1b" not in err and "nope\\x1b[2J" in err
+
+
+@pytest.mark.parametrize(("example", "family", "k"), [("geyser.csv", "gaussian", "2"), ("visits.csv", "poisson", "3")])
+def test_demo_fits_of_gaussian_and_poisson_examples_write_reports(capsys, tmp_path, example, family, k):
+    """`make demo` fits these two bundled examples and writes their reports."""
+    report = tmp_path / "report.html"
+    code, _, err = run(
+        capsys, "fit", str(EXAMPLES / example), "-f", family, "-k", k, "--seed", "0", "--report", str(report)
+    )
+    assert code == 0, err
+    text = report.read_text()
+    assert text.count("<figcaption>") == 6 and "Entropy R&sup2;" in text
