@@ -225,6 +225,7 @@ def test_poisson_fit_plot_counts_every_value_and_profiles_use_their_own_axes():
     bars = np.array([bar.get_height() for bar in ax.patches])
     assert len(bars) == X.max() + 1 and bars.sum() == len(X)
     np.testing.assert_array_equal(bars, np.bincount(X[:, 0]))
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0", "1", "2"]  # counts, not floats
     (profile,) = plots.plot_profiles(m).axes
     assert profile.get_ylabel() == "rate" and profile.get_ylim()[1] > m.params_["rate"].max()
     gaussian = mf.Mixture(mf.Gaussian("full"), 2, random_state=0).fit(_gaussian_rows(2))

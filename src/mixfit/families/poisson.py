@@ -121,7 +121,10 @@ class Poisson(Family):
         return rng.poisson(params["rate"][labels])
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
-        return {name: data[:, j] for j, name in enumerate(names)}
+        """Counts as integers (floats only where a value is missing)."""
+        if np.isnan(data).any():
+            return {name: data[:, j] for j, name in enumerate(names)}
+        return {name: data[:, j].astype(np.int64) for j, name in enumerate(names)}
 
     def init_features(self, design: FloatArray) -> FloatArray:
         n_columns = (design.shape[1] - 1) // 2 if self.missing else design.shape[1] - 1
