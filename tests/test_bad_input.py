@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import mixfit as mf
+from tests.conftest import THREE_COINS
 
 BIN = mf.Bernoulli
 COINS = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2]
@@ -467,3 +468,23 @@ def test_catalogue_is_listed_in_the_docs():
     missing = [n for n in names if n not in text]
     assert not missing, missing
     assert len(names) >= 40
+
+
+def test_compression_keeps_huge_whole_numbers_distinct():
+    """Whole numbers beyond 2^53 are not coded as int64 row codes (which overflowed and merged
+    or crashed): 8 distinct rows near 1e19 stay 8, with their counts."""
+    from mixfit.sources import unique_rows
+
+    X = np.repeat(1e19 + np.arange(8)[:, None] * 4096.0, 3, axis=0)
+    distinct, inverse, counts = unique_rows(X)
+    assert len(distinct) == 8 and counts.tolist() == [3] * 8
+    np.testing.assert_array_equal(distinct[inverse], X)
+
+
+def test_an_atomic_replace_keeps_the_files_permissions(tmp_path):
+    path = tmp_path / "model.json"
+    m = mf.Mixture(mf.Binomial(n_trials=10), 2, random_state=0).fit(np.array(THREE_COINS))
+    m.save(path)
+    path.chmod(0o600)
+    m.save(path)
+    assert (path.stat().st_mode & 0o777) == 0o600

@@ -146,3 +146,62 @@ def test_ctrl_c_exits_130_and_says_where_the_checkpoint_is(big_file, tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert f"the last checkpoint is in {checkpoint}" in " ".join(err.split()) and "Traceback" not in err
+
+
+def _checkpoint_of(survey, tmp_path):
+    """A real checkpoint of an interrupted fit (iteration 3 of restart 0), and its model."""
+    import mixfit.checkpoint
+
+    path = tmp_path / "fit.ckpt"
+    model = mf.Mixture(mf.Bernoulli(), 2, n_init=1, random_state=0, checkpoint=path, checkpoint_every=1)
+    real_save = mixfit.checkpoint.Checkpointer.save
+
+    def save_and_stop(self, restart, iteration, *args):
+        real_save(self, restart, iteration, *args)
+        if iteration == 3:
+            raise KeyboardInterrupt
+
+    mixfit.checkpoint.Checkpointer.save = save_and_stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(survey)
+    finally:
+        mixfit.checkpoint.Checkpointer.save = real_save
+    return path, model
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["state"].update(weights=[float("nan"), 0.5]), "checkpoint weights must be finite"),
+        (lambda d: d["state"].update(weights=[-0.5, 1.5]), r"checkpoint weights must lie in \[0, 1\]"),
+        (lambda d: d["state"]["params"].update(p=[[1.5] * 10, [0.5] * 10]), r"p.*\[0, 1\]|probabilit"),
+        (lambda d: d["state"]["params"].update(p=[[0.5] * 3]), "shape"),
+        (lambda d: d.update(restart=5), "restart 5 does not exist"),
+        (lambda d: d.update(iteration=10**9), "beyond max_iter"),
+        (lambda d: d.update(iteration="7"), "not a valid checkpoint: bad or missing field"),
+        (lambda d: d.pop("state"), "not a valid checkpoint: bad or missing field"),
+    ],
+    ids=["nan-weights", "negative-weights", "p-outside", "p-shape", "restart", "iteration", "type", "missing"],
+)
+def test_a_hostile_checkpoint_is_refused_in_one_line(survey, tmp_path, mutate, message):
+    path, model = _checkpoint_of(survey, tmp_path)
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(mf.ModelError, match=message):
+        model.fit(survey, resume=True)
+
+
+def test_special_files_are_refused_as_model_files_and_checkpoints(tmp_path, survey):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(mf.ModelError, match="is not a regular file"):
+        mf.load(fifo)  # would block forever reading a FIFO nobody writes
+    with pytest.raises(mf.ModelError, match="is not a regular file"):
+        mf.load(tmp_path)
+    model = mf.Mixture(mf.Bernoulli(), 2, checkpoint=fifo, random_state=0)
+    with pytest.raises(mf.ModelError, match="checkpoint .* is not a regular file"):
+        model.fit(survey, resume=True)

@@ -39,6 +39,8 @@ def check_weights(weights: Any, n_components: int, name: str = "weights_init") -
     w = as_float_array(name, weights)
     if w.shape != (n_components,):
         raise ModelError(f"{name} must have shape ({n_components},); got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ModelError(f"{name} must be finite; got {w.tolist()}")
     if np.any(w < 0) or np.any(w > 1):
         raise ModelError(f"{name} must lie in [0, 1]; got {w.tolist()}")
     if abs(w.sum() - 1.0) > 1e-6:

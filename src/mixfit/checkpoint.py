@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from mixfit._validation import check_weights
 from mixfit.em import EMState, FitResult
 from mixfit.errors import ModelError
-from mixfit.io import write_atomic
+from mixfit.io import MAX_MODEL_BYTES, read_limited, write_atomic
 from mixfit.sources import DataSource
 
 FORMAT, VERSION = "mixfit-checkpoint", 1
@@ -83,12 +84,21 @@ class Checkpointer:
         write_atomic(self.path, json.dumps(doc))
 
     def load(self) -> Resumed:
+        """The checkpoint, read as untrusted input: a regular file of bounded size, JSON only,
+        every field of the expected type, weights and parameters finite, weights on the simplex.
+        (The fit checks the parameters against the family and the restart against its starts.)"""
+        if not self.path.exists():
+            raise ModelError(f"no checkpoint to resume at {str(self.path)!r}")
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError(f"no checkpoint to resume at {str(self.path)!r}") from None
+            doc = json.loads(read_limited(self.path, MAX_MODEL_BYTES, "checkpoint"))  # NaN: history's empty cells
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelError(f"{str(self.path)!r} is not a valid checkpoint: {exc}") from None
+        try:
+            return self._parse(doc)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{str(self.path)!r} is not a valid checkpoint: bad or missing field ({exc})") from None
+
+    def _parse(self, doc: Any) -> Resumed:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("format_version") != VERSION:
             raise ModelError(f"{str(self.path)!r} is not a mixfit checkpoint of format_version {VERSION}")
         if doc["fingerprint"] != self.fingerprint:
@@ -97,9 +107,14 @@ class Checkpointer:
                 "remove it or fit without resume"
             )
         best = doc["best"]
+        restart, iteration = doc["restart"], doc["iteration"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (restart, iteration)):
+            raise ValueError("restart and iteration must be ints >= 0")
+        if not isinstance(doc["history"], list) or (best is not None and not isinstance(best["history"], list)):
+            raise ValueError("history must be a list")
         return Resumed(
-            restart=int(doc["restart"]),
-            iteration=int(doc["iteration"]),
+            restart=restart,
+            iteration=iteration,
             state=_state_from_json(doc["state"]),
             history=doc["history"],
             progress=dict(doc.get("progress") or {}),
@@ -123,6 +138,8 @@ def _state_to_json(state: EMState) -> dict[str, Any]:
 
 
 def _state_from_json(doc: dict[str, Any]) -> EMState:
-    return EMState(
-        np.asarray(doc["weights"], dtype=float), {k: np.asarray(v, dtype=float) for k, v in doc["params"].items()}
-    )
+    weights = check_weights(doc["weights"], len(doc["weights"]), "checkpoint weights")
+    params = {str(k): np.asarray(v, dtype=float) for k, v in doc["params"].items()}
+    if not all(np.all(np.isfinite(v)) for v in params.values()):
+        raise ValueError("parameters must be finite")
+    return EMState(weights, params)

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,8 +125,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)  # a replaced file keeps its permissions; a new one gets the umask's
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -224,15 +229,27 @@ def read_model(path: str | os.PathLike[str], build: Callable[..., Any]) -> Any:
     return model
 
 
+def read_limited(path: Path, limit: int, what: str) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes, else ``ModelError``
+    (a FIFO, a device or a directory is refused before it is read: it could block or never end)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"{what} {str(path)!r} does not exist") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(f"{what} {str(path)!r} is not a regular file")
+    if info.st_size > limit:
+        raise ModelError(f"{what} {str(path)!r} is {info.st_size} bytes, more than the {limit} allowed")
+    with open(path, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ModelError(f"{what} {str(path)!r} is more than the {limit} bytes allowed")
+    return data.decode("utf-8")
+
+
 def _read_model_json(path: Path) -> dict[str, Any]:
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ModelError(f"model file {str(path)!r} does not exist") from None
-    if size > MAX_MODEL_BYTES:
-        raise ModelError(f"model file {str(path)!r} is {size} bytes, more than the {MAX_MODEL_BYTES} allowed")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        doc = json.loads(read_limited(path, MAX_MODEL_BYTES, "model file"), parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelError(f"{str(path)!r} is not a valid mixfit model file: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != "mixfit-model":

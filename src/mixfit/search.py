@@ -115,6 +115,8 @@ class Search:
         finals, records = self.screened_starts()
         if not finals:
             raise ModelError(restarts.failures(records))
+        if resumed is not None:
+            self.check_resumed(resumed, len(finals))
         parallel = self.model.n_jobs not in (None, 1) and checkpoint is None and isinstance(train.source, ArraySource)
         if len(finals) > 1 and parallel:
             results = self.run_in_parallel(finals)
@@ -149,6 +151,22 @@ class Search:
         if checkpoint is not None:
             checkpoint.remove()
         return Outcome(best, best_start, restarts.classify(records, best_start))
+
+    def check_resumed(self, resumed: Any, n_finals: int) -> None:
+        """A checkpoint is untrusted input: its restart must be one of this fit's, its iteration
+        within ``max_iter``, and its parameters valid for the family (shapes and domains)."""
+        model = self.model
+        if resumed.restart >= n_finals:
+            raise ModelError(f"the checkpoint's restart {resumed.restart} does not exist: this fit runs {n_finals}")
+        if resumed.iteration > model.max_iter:
+            raise ModelError(f"the checkpoint's iteration {resumed.iteration} is beyond max_iter={model.max_iter}")
+        for state in (resumed.state, None if resumed.best is None else resumed.best.state):
+            if state is not None:
+                if len(state.weights) != model.n_components:
+                    raise ModelError(
+                        f"the checkpoint holds {len(state.weights)} components; this fit has {model.n_components}"
+                    )
+                self.train.family.check_params(state.params, model.n_components, self.train.n_features)
 
     def n_converge(self) -> int:
         if self.model.n_converge is not None:

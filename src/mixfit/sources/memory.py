@@ -174,11 +174,20 @@ def unique_rows(data: FloatArray, ranges: Ranges | bool = True) -> tuple[FloatAr
     return data[first], inverse.reshape(-1), counts
 
 
+#: Whole numbers beyond this magnitude are not coded as int64 row codes (they would overflow and
+#: merge distinct rows); such data are compressed by ``np.unique`` instead.
+CODE_LIMIT = 2**53
+
+
 def integer_ranges(data: FloatArray) -> Ranges:
-    """Per-column (minimum, maximum) of whole-number data; None for other (or empty) data."""
+    """Per-column (minimum, maximum) of whole-number data; None for other (or empty) data and
+    for whole numbers too large to code exactly (beyond ``CODE_LIMIT``)."""
     if data.size == 0 or not whole_numbers(data):
         return None
-    return column_ranges(data)
+    low, high = column_ranges(data)
+    if np.any(np.abs(low.astype(float)) > CODE_LIMIT) or np.any(np.abs(high.astype(float)) > CODE_LIMIT):
+        return None
+    return low, high
 
 
 def distinct_bound(ranges: Ranges) -> float:
