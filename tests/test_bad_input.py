@@ -488,3 +488,17 @@ def test_an_atomic_replace_keeps_the_files_permissions(tmp_path):
     path.chmod(0o600)
     m.save(path)
     assert (path.stat().st_mode & 0o777) == 0o600
+
+
+def test_sizes_are_checked_before_anything_is_allocated(capsys):
+    from mixfit.cli import main
+
+    m = mf.Mixture(mf.Binomial(n_trials=10), 2, random_state=0).fit(np.array(THREE_COINS))
+    with pytest.raises(mf.ModelError, match=r"n_samples=1000000000 would draw 1000000000 values, more than the"):
+        m.sample(10**9)  # 16 GB before; refused at once
+    with pytest.raises(mf.ModelError, match="at most 1000 values of K"):
+        mf.select(np.array(THREE_COINS), mf.Binomial(n_trials=10), range(1, 10**9))
+    with pytest.raises(SystemExit) as done:
+        main(["select", "examples/three_coins.csv", "-f", "binomial", "--trials", "10", "-k", "1..1000000000"])
+    assert done.value.code == 2
+    assert "-k may list at most 1000 values; got '1..1000000000'" in capsys.readouterr().err

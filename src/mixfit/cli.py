@@ -661,14 +661,19 @@ def select_command(
 
 def _k_range(text: str) -> list[int]:
     """``"1..6"``, ``"2,3,5"`` or ``"4"`` as a list of ints >= 1."""
+    from mixfit.select import MAX_K_VALUES
+
     try:
-        if ".." in text:
-            low, high = (int(v) for v in text.split(".."))
-            values = list(range(low, high + 1))
-        else:
-            values = [int(v) for v in text.split(",")]
+        bounds = [int(v) for v in text.split("..")] if ".." in text else None
+        values = None if bounds else [int(v) for v in text.split(",")]
     except ValueError:
         raise DataError(f"-k must look like 1..6 or 1,2,4; got {text!r}") from None
+    if bounds is not None:
+        if len(bounds) != 2:
+            raise DataError(f"-k must look like 1..6 or 1,2,4; got {text!r}")
+        if bounds[1] - bounds[0] >= MAX_K_VALUES:
+            raise DataError(f"-k may list at most {MAX_K_VALUES} values; got {text!r}")
+        values = list(range(bounds[0], bounds[1] + 1))
     if not values or min(values) < 1:
         raise DataError(f"-k must list components >= 1; got {text!r}")
     return values

@@ -15,7 +15,7 @@ from mixfit._math import FloatArray
 from mixfit._validation import check_int
 from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, draw, posterior, run_e_step
-from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, ReplicationWarning
+from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, ModelError, ReplicationWarning
 from mixfit.families import Family
 from mixfit.io import read_model, save_model
 from mixfit.labels import order_of, permute
@@ -31,6 +31,9 @@ from mixfit.priors import check_dirichlet
 from mixfit.search import Search
 from mixfit.settings import check_settings
 from mixfit.sources import DataSource
+
+#: ``sample`` draws at most this many values (rows x columns) in one call (800 MB as float64).
+MAX_SAMPLE_CELLS = 10**8
 
 
 class Mixture(BaseEstimator):
@@ -428,6 +431,12 @@ class Mixture(BaseEstimator):
         """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family."""
         n_samples = check_int("n_samples", n_samples, 1)
         family, state = fitted(self)
+        cells = n_samples * max(1, len(getattr(self, "feature_names_", [])) or 1)
+        if cells > MAX_SAMPLE_CELLS:
+            raise ModelError(
+                f"n_samples={n_samples} would draw {cells} values, more than the {MAX_SAMPLE_CELLS} allowed "
+                "at once; draw in batches"
+            )
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         return draw(family, state, n_samples, rng)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,10 @@ COLUMNS = (
     "replication",
     "status",
 )
+
+
+#: At most this many values of K in one ``select`` (each is a whole fit).
+MAX_K_VALUES = 1000
 
 
 @dataclass
@@ -149,9 +154,12 @@ def select(
     (2, 2)
     """
     check_option("criterion", criterion, CRITERIA)
-    ks = sorted({int(k) for k in n_components})
+    listed = list(islice(n_components, MAX_K_VALUES + 1))  # never materialise a huge range
+    if len(listed) > MAX_K_VALUES:
+        raise ModelError(f"n_components may list at most {MAX_K_VALUES} values of K")
+    ks = sorted({int(k) for k in listed})
     if not ks or ks[0] < 1:
-        raise ModelError(f"n_components must be ints >= 1; got {list(n_components)}")
+        raise ModelError(f"n_components must be ints >= 1; got {listed}")
     settings = {"n_init": n_init, "random_state": random_state, **options}
     results = map_jobs(_fit_one, [(X, family, k, settings, sample_weight) for k in ks], n_jobs)
     table = pd.DataFrame([row for _, row in results], columns=list(COLUMNS)).set_index("n_components", drop=False)
