@@ -252,3 +252,13 @@ def test_elbo_plot_draws_every_iteration_or_says_how_many():
     assert f"(first 5 of {m.n_iter_} iterations)" in short.get_title()
     assert short.get_lines()[2].get_xdata().max() == 5  # no marker past the last iteration shown
     assert all(float(t).is_integer() for t in short.get_xticks())
+
+
+def test_names_with_dollar_signs_are_drawn_literally():
+    """A column named like a broken TeX formula crashed every figure (matplotlib's mathtext)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"$x^{2$": rng.integers(0, 2, 100), "b": rng.integers(0, 2, 100), "c": rng.integers(0, 2, 100)})
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X)
+    for fig in plots.all_figures(m, X).values():
+        pixels(fig)  # draws without error
+    assert plots.plot_profiles(m).axes[0].get_xticklabels()[0].get_text() == r"\$x^{2\$"

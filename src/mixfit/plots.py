@@ -24,6 +24,14 @@ else:
 MAX_PATTERNS = 30
 
 
+def _literal(text: Any) -> Any:
+    """Untrusted text (column names, levels) drawn as it is: a ``$`` would start matplotlib's
+    math mode (and a malformed formula would crash the figure)."""
+    if isinstance(text, str):
+        return text.replace("$", r"\$")
+    return [_literal(t) for t in text]
+
+
 def _colors(k: int) -> list[Any]:
     cmap = require("matplotlib", "plots", "drawing figures").colormaps["tab10"]
     return [cmap(j % 10) for j in range(k)]
@@ -173,8 +181,9 @@ def plot_fit(model: Any, X: Any) -> Figure:
     style = "--" if len(found.table.columns) == 1 else "none"  # no lines between unrelated patterns
     for j, color in enumerate(_colors(expected.shape[1])):
         ax.plot(positions, expected[:, j], linestyle=style, marker=".", color=color, label=f"c_{j + 1}")
-    ax.set_xticks(positions, found.labels(), rotation=90 if len(positions) > 12 else 0, fontsize=8)
-    ax.set(xlabel=" ".join(found.table.columns) if len(found.table.columns) < 4 else "pattern", ylabel="rows")
+    ax.set_xticks(positions, _literal(found.labels()), rotation=90 if len(positions) > 12 else 0, fontsize=8)
+    names = " ".join(map(str, found.table.columns))
+    ax.set(xlabel=_literal(names) if len(found.table.columns) < 4 else "pattern", ylabel="rows")
     ax.set_title(f"observed and fitted frequencies per outcome{note}")
     ax.legend(fontsize=8)
     return fig
@@ -203,7 +212,7 @@ def _plot_gaussian_fit(model: Any, X: Any) -> Figure:
         ax.plot(grid, parts.sum(axis=0), "k-", label="mixture density")
         for j, color in enumerate(colors):
             ax.plot(grid, parts[j], "--", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
-        ax.set(xlabel=columns[0], ylabel="density", title="data and fitted density")
+        ax.set(xlabel=_literal(columns[0]), ylabel="density", title="data and fitted density")
     else:
         shown = "" if data.shape[1] == 2 else f" (the first 2 of {data.shape[1]} columns)"
         labels = model.predict(X)
@@ -215,7 +224,8 @@ def _plot_gaussian_fit(model: Any, X: Any) -> Figure:
             ax.plot(*mean[j, :2], "k+", markersize=12)
             for level in (1, 2):
                 ax.plot(*_ellipse(mean[j, :2], var[j, :2, :2], level), color=color, linewidth=1)
-        ax.set(xlabel=columns[0], ylabel=columns[1], title=f"rows by most likely component, 1 and 2 sd ellipses{shown}")
+        title = f"rows by most likely component, 1 and 2 sd ellipses{shown}"
+        ax.set(xlabel=_literal(columns[0]), ylabel=_literal(columns[1]), title=title)
     ax.legend(fontsize=8)
     return fig
 
@@ -260,7 +270,7 @@ def plot_profiles(model: Any) -> Figure:
         positions = np.arange(len(labels))
         for j, color in enumerate(colors):
             ax.plot(positions, values[j], "o-", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
-        ax.set_xticks(positions, labels, rotation=90 if len(labels) > 10 else 0, fontsize=8)
+        ax.set_xticks(positions, _literal(labels), rotation=90 if len(labels) > 10 else 0, fontsize=8)
         ax.set(ylabel=spec.quantity, title=f"profiles: {spec.quantity} per item and component ({spec.name})")
         if spec.domain in (PROBABILITY, SIMPLEX):
             ax.set_ylim(-0.02, 1.02)
@@ -292,7 +302,7 @@ def plot_responsibilities(model: Any, X: Any) -> Figure:
     for j, color in enumerate(_colors(resp.shape[1])):
         ax.bar(positions, resp[:, j], bottom=bottom, color=color, label=f"c_{j + 1}")
         bottom += resp[:, j]
-    ax.set_xticks(positions, labels, rotation=90 if len(labels) > 12 else 0, fontsize=8)
+    ax.set_xticks(positions, _literal(labels), rotation=90 if len(labels) > 12 else 0, fontsize=8)
     ax.set(ylabel="p(component | outcome)", ylim=(0, 1), xlabel="outcome")
     ax.set_title(f"responsibilities per outcome{note}")
     ax.legend(fontsize=8)
