@@ -502,3 +502,17 @@ def test_sizes_are_checked_before_anything_is_allocated(capsys):
         main(["select", "examples/three_coins.csv", "-f", "binomial", "--trials", "10", "-k", "1..1000000000"])
     assert done.value.code == 2
     assert "-k may list at most 1000 values; got '1..1000000000'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("family", "X"),
+    [
+        (mf.Poisson(), np.r_[np.full(10, 1e306), np.arange(10.0)][:, None]),
+        (mf.Gaussian("diag"), np.random.default_rng(0).normal(0, 1, (100, 1)) * 1e-160),
+    ],
+    ids=["counts-1e306", "gaussian-1e-160"],
+)
+def test_data_beyond_floating_point_are_refused_with_the_reason_never_nan(family, X):
+    """Before: NaN weights and log-likelihood with only warnings, then 'weights_ must be finite'."""
+    with pytest.raises(mf.ModelError, match="beyond what floating point holds here.*rescale the data"):
+        mf.Mixture(family, 2, random_state=0).fit(X)

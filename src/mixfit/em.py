@@ -8,6 +8,7 @@ expected complete-data log-likelihood Q.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mixfit._math import FloatArray, normalize_log_joint
-from mixfit.errors import EmptyComponentWarning, MonotonicityError, MonotonicityWarning
+from mixfit.errors import EmptyComponentWarning, ModelError, MonotonicityError, MonotonicityWarning
 from mixfit.families import Family, Stats
 from mixfit.priors import dirichlet_log_density
 from mixfit.sources.base import Chunk, DataSource
@@ -170,8 +171,22 @@ def expected_complete_ll(family: Family, stats: Any, state: EMState) -> float:
 
 
 def run_e_step(family: Family, source: DataSource, state: EMState) -> Summary:
-    """One pass over the source."""
-    return source.reduce(lambda chunk: e_step(family, state, chunk))
+    """One pass over the source; a log-likelihood that is not finite is an error naming why
+    (NaN never flows into the parameters)."""
+    summary = source.reduce(lambda chunk: e_step(family, state, chunk))
+    ll = summary.log_likelihood
+    if ll == -math.inf:
+        raise ModelError(
+            "the log-likelihood is -inf: some rows have probability 0 under every component at these "
+            "parameters (a value the model gives probability 0)"
+        )
+    if not math.isfinite(ll):
+        raise ModelError(
+            f"the log-likelihood is {ll} at these parameters: the data or the parameters are beyond "
+            "what floating point holds here (huge or tiny values, or float32); rescale the data "
+            "(e.g. divide by a power of 10) or compute in float64"
+        )
+    return summary
 
 
 @dataclass(frozen=True)
