@@ -630,3 +630,18 @@ def test_classification_quality_by_hand_and_with_frequency_weights():
     weighted = classification_quality(m, x, sample_weight=weights)
     assert weighted.entropy_r2 == pytest.approx(repeated.entropy_r2, rel=1e-12)
     np.testing.assert_allclose(weighted.table, repeated.table, rtol=1e-12)
+
+
+def test_boundary_estimates_are_flagged_in_the_standard_error_table():
+    """An item answered 1 by every row of one class and 0 by every row of the other puts p at
+    the clamp: held fixed, no standard error, and the table says so instead of a bare NaN."""
+    rng = np.random.default_rng(3)
+    z = rng.integers(0, 2, 400)
+    X = np.column_stack([z, (rng.random((400, 4)) < np.where(z[:, None] == 1, 0.8, 0.2))]).astype(int)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X)
+    with pytest.warns(mf.IdentifiabilityWarning, match="on the boundary of the parameter space"):
+        table = m.standard_errors(X).table
+    boundary = table.index.str.endswith(",0]") & table.index.str.startswith("p[")
+    assert table.loc[boundary, "note"].eq("on the boundary: held fixed, no standard error").all()
+    assert table.loc[boundary, "se"].isna().all()
+    assert table.loc[~boundary, "note"].eq("").all() and table.loc[~boundary, "se"].notna().all()

@@ -34,7 +34,11 @@ from mixfit.parallel import map_jobs
 from mixfit.prepare import fitted, fitted_source
 from mixfit.sources import ArraySource
 
-BOUNDARY = 1e-9
+#: Probabilities and weights within this of 0 or 1 are on the boundary: held fixed, no standard
+#: error. It is above the observed information's difference step for small values (1e-6), so a
+#: step never crosses the boundary; EM approaches a boundary maximum only slowly (1e-8 after
+#: hundreds of iterations), and such estimates are not interior.
+BOUNDARY = 1e-6
 Z95 = 1.959963984540054
 
 
@@ -83,9 +87,11 @@ def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np
 class FreeParameters:
     """The map between a state and its vector of free parameters."""
 
-    def __init__(self, family: Family, state: EMState) -> None:
+    def __init__(self, family: Family, state: EMState, masks: dict[str, np.ndarray] | None = None) -> None:
+        """``masks``: which entries are free, when they must be those of another state (a
+        perturbed state keeps the free parameters of the estimate it was moved from)."""
         self.family, self.state = family, state
-        self.masks = _masks(family, state.params)
+        self.masks = _masks(family, state.params) if masks is None else masks
         self.n_weights = len(state.weights) - 1
 
     def vector(self) -> np.ndarray:
@@ -183,7 +189,7 @@ def information(family: Family, state: EMState, source: ArraySource, method: str
             shifted = theta.copy()
             shifted[j] += sign * h
             moved = free.state_at(shifted)
-            totals.append(weight @ row_scores(family, moved, source, FreeParameters(family, moved)))
+            totals.append(weight @ row_scores(family, moved, source, FreeParameters(family, moved, free.masks)))
         columns.append((totals[0] - totals[1]) / (2 * h))
     hessian = np.array(columns)
     return -(hessian + hessian.T) / 2
@@ -232,9 +238,9 @@ def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight:
     )
     se_flat = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov_free, jac), 0.0))
     structural = _structural(family, state)  # the weight of K = 1, categorical padding: exact, SE 0
-    held = np.all(jac == 0, axis=1) & ~structural
-    se_flat[held] = np.nan
-    held = [name for name, h in zip(flatten_state(state), held, strict=True) if h]
+    on_boundary = np.all(jac == 0, axis=1) & ~structural
+    se_flat[on_boundary] = np.nan
+    held = [name for name, h in zip(flatten_state(state), on_boundary, strict=True) if h]
     if held:
         warnings.warn(
             f"{len(held)} estimate(s) on the boundary of the parameter space (e.g. {held[0]}): held "
@@ -250,6 +256,11 @@ def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight:
             "se": se_flat,
             "lower95": estimate - Z95 * se_flat,
             "upper95": estimate + Z95 * se_flat,
+            "note": np.where(
+                on_boundary,
+                "on the boundary: held fixed, no standard error",
+                np.where(structural, "fixed by the model", ""),
+            ),
         },
         index=pd.Index(names, name="parameter"),
     )
