@@ -262,3 +262,21 @@ def test_names_with_dollar_signs_are_drawn_literally():
     for fig in plots.all_figures(m, X).values():
         pixels(fig)  # draws without error
     assert plots.plot_profiles(m).axes[0].get_xticklabels()[0].get_text() == r"\$x^{2\$"
+
+
+def test_a_weighted_table_reports_as_its_expanded_rows(tmp_path):
+    """A frequency table with its counts as sample_weight gives the report of the expanded rows:
+    fit criteria, classification, estimates and goodness of fit (report, plots and all)."""
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    table = survey.value_counts().reset_index(name="count")
+    patterns, counts = table.drop(columns="count"), table["count"].to_numpy()
+    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(patterns, sample_weight=counts)
+    weighted = m.report(patterns, tmp_path / "w.html", sample_weight=counts).read_text()
+    expanded = m.report(patterns.loc[patterns.index.repeat(counts)], tmp_path / "e.html").read_text()
+
+    def section(text: str, name: str) -> str:
+        return text.split(f'<h2 id="{name}">')[1].split("<h2")[0]
+
+    for name in ("fit", "classification", "parameters", "goodness-of-fit"):
+        assert section(weighted, name) == section(expanded, name), name
+    assert "rows counted with their frequency weights" in section(weighted, "data")

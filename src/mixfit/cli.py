@@ -290,7 +290,7 @@ def fit(
         labels = None if known_labels is None else _known_labels(frame.pop(known_labels), k)
         weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
         notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight)
-        _write_outputs(model, frame, out_file, report, plots)
+        _write_outputs(model, frame, out_file, report, plots, weight)
         summary = _summary(model, frame, notes, weight)
         summary.update(_inference(model, frame, se, gof, weight))
     if as_json:
@@ -414,13 +414,15 @@ def _fit_interruptible(
         raise typer.Exit(130) from None
 
 
-def _write_outputs(model: Mixture, frame: Any, out_file: Path | None, report: Path | None, plots: Path | None) -> None:
+def _write_outputs(
+    model: Mixture, frame: Any, out_file: Path | None, report: Path | None, plots: Path | None, weight: Any = None
+) -> None:
     if out_file is not None:
         model.save(out_file)
     if report is not None:
-        model.report(frame, report, command=" ".join(_command_line))
+        model.report(frame, report, command=" ".join(_command_line), sample_weight=weight)
     if plots is not None:
-        _write_plots(model, frame, plots)
+        _write_plots(model, frame, plots, weight)
 
 
 def _fit_with_progress(
@@ -462,11 +464,11 @@ def _fit_with_progress(
     return [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
 
 
-def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path) -> None:
+def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path, weight: Any = None) -> None:
     from mixfit.plots import all_figures
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name, figure in all_figures(model, frame).items():
+    for name, figure in all_figures(model, frame, weight).items():
         target = folder / f"{name}.png"
         partial = folder / f".{name}.png.tmp"
         figure.savefig(partial, dpi=100, format="png")

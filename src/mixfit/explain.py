@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit._data import as_table
-from mixfit._validation import check_int, check_option, check_weights
+from mixfit._validation import check_int, check_option, check_sample_weight, check_weights
 from mixfit.em import EMState, m_step, posterior
 from mixfit.errors import ModelError
 from mixfit.families import Family, as_family
@@ -141,11 +141,15 @@ class Outcomes:
         return [" ".join(map(str, row)) for row in self.table.itertuples(index=False)]
 
 
-def outcomes(model: Any, X: Any) -> Outcomes:
-    """The distinct rows of ``X``, their counts, and each component's share of their probability."""
+def outcomes(model: Any, X: Any, sample_weight: Any = None) -> Outcomes:
+    """The distinct rows of ``X``, their counts (the sums of their frequency weights, when given),
+    and each component's share of their probability."""
     family, state = fitted(model)
     array, columns, _ = as_table(X)
-    distinct, _, counts = unique_rows(family.validate(array, columns))
+    distinct, inverse, counts = unique_rows(family.validate(array, columns))
+    weight = check_sample_weight(sample_weight, array.shape[0])
+    if weight is not None:
+        counts = np.bincount(inverse, weights=weight, minlength=len(distinct))
     resp, log_marginal = posterior(family, state, family.design(distinct))
     table = pd.DataFrame(family.describe_rows(distinct, family.feature_names(columns)))
     return Outcomes(table, counts, resp.T, log_marginal)

@@ -127,16 +127,16 @@ def _component_columns(columns: Any, names: list[str], component: int) -> list[s
     return [c for c in columns if c.startswith(heads) or c in whole]
 
 
-def _fit_outcomes(model: Any, X: Any) -> tuple[Outcomes, str]:
+def _fit_outcomes(model: Any, X: Any, sample_weight: Any = None) -> tuple[Outcomes, str]:
     """The outcomes a fit plot shows, and a note saying what was left out (or "")."""
-    seen = outcomes(model, X)
+    seen = outcomes(model, X, sample_weight)
     family = model.family_ if hasattr(model, "family_") else as_family(model.family)
     single = len(seen.table.columns) == 1
     support = _support(family, seen) if single else None
     if support is not None:  # every value of a one-column count, observed or not
         name = seen.table.columns[0]
         every = outcomes(model, _frame(name, support))
-        counts = np.zeros(len(support), dtype=np.int64)
+        counts = np.zeros(len(support), dtype=seen.counts.dtype)
         counts[np.searchsorted(support, seen.table[name].to_numpy())] = seen.counts
         return Outcomes(every.table, counts, every.resp, every.log_marginal), ""
     if len(seen.counts) > MAX_PATTERNS:
@@ -163,15 +163,15 @@ def _frame(name: str, values: np.ndarray) -> Any:
     return pd.DataFrame({name: values})
 
 
-def plot_fit(model: Any, X: Any) -> Figure:
+def plot_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     """Observed against fitted data: frequencies per outcome with each component's share for
     discrete data; for Gaussian data, the histogram with the mixture density (one column) or
     the rows coloured by most likely component with each component's ellipses (two or more)."""
     family, _ = fitted(model)
     if any(spec.name == "mean" for spec in family.param_specs()):
-        return _plot_gaussian_fit(model, X)
-    found, note = _fit_outcomes(model, X)
-    n_rows = int(outcomes(model, X).counts.sum())
+        return _plot_gaussian_fit(model, X, sample_weight)
+    found, note = _fit_outcomes(model, X, sample_weight)
+    n_rows = float(outcomes(model, X, sample_weight).counts.sum())
     expected = n_rows * found.joint
     positions = np.arange(len(found.counts))
     fig = Figure(figsize=(max(6, 0.35 * len(positions) + 2), 4), layout="constrained")
@@ -189,7 +189,7 @@ def plot_fit(model: Any, X: Any) -> Figure:
     return fig
 
 
-def _plot_gaussian_fit(model: Any, X: Any) -> Figure:
+def _plot_gaussian_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     from mixfit._data import as_table
 
     family, state = fitted(model)
@@ -200,8 +200,10 @@ def _plot_gaussian_fit(model: Any, X: Any) -> Figure:
     ax = fig.add_subplot()
     mean, var = state.params["mean"], _component_covariances(family, state)
     if data.shape[1] == 1:
-        x = data[~np.isnan(data[:, 0]), 0]
-        ax.hist(x, bins="auto", density=True, color="0.8", label=f"data ({len(x)} rows)")
+        seen = ~np.isnan(data[:, 0])
+        x = data[seen, 0]
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[seen]
+        ax.hist(x, bins="auto", density=True, weights=weights, color="0.8", label=f"data ({len(x)} rows)")
         grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
         sd = np.sqrt(var[:, 0, 0])
         parts = (
@@ -289,9 +291,9 @@ def _variances_only(
     return ParamSpec(spec.name, POSITIVE, "variance"), [f"var({c})" for c in names], diagonal
 
 
-def plot_responsibilities(model: Any, X: Any) -> Figure:
+def plot_responsibilities(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     """Responsibilities per distinct outcome, stacked by component (seed 001, Table 6.1)."""
-    found, note = _fit_outcomes(model, X)
+    found, note = _fit_outcomes(model, X, sample_weight)
     observed = found.counts > 0
     resp = found.resp[observed]
     labels = [label for label, keep in zip(found.labels(), observed, strict=True) if keep]
@@ -331,13 +333,13 @@ def plot_criteria(table: Any, chosen: str = "bic") -> Figure:
     return fig
 
 
-def all_figures(model: Any, X: Any) -> dict[str, Figure]:
+def all_figures(model: Any, X: Any, sample_weight: Any = None) -> dict[str, Figure]:
     """Every figure of this module by name, in the order a report shows them."""
     return {
         "convergence": plot_convergence(model),
         "elbo": plot_elbo(model),
         "trajectories": plot_trajectories(model),
-        "fit": plot_fit(model, X),
+        "fit": plot_fit(model, X, sample_weight),
         "profiles": plot_profiles(model),
-        "responsibilities": plot_responsibilities(model, X),
+        "responsibilities": plot_responsibilities(model, X, sample_weight),
     }

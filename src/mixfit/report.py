@@ -83,13 +83,13 @@ def _table(frame: pd.DataFrame, digits: int = 6) -> str:
     return frame.to_html(float_format=lambda v: f"{v:.{digits}f}", border=0)
 
 
-def _summary_rows(model: Any, X: Any) -> pd.DataFrame:
+def _summary_rows(model: Any, X: Any, sample_weight: Any = None) -> pd.DataFrame:
     rows = {
         "family": repr(model.family_),
         "components (K)": len(model.weights_),
         "log-likelihood": f"{model.log_likelihood_:.6f}",
-        "AIC": f"{model.aic(X):.6f}",
-        "BIC": f"{model.bic(X):.6f}",
+        "AIC": f"{model.aic(X, sample_weight):.6f}",
+        "BIC": f"{model.bic(X, sample_weight):.6f}",
         "free parameters": model.n_parameters(),
         "iterations": model.n_iter_,
         "converged": bool(model.converged_),
@@ -99,10 +99,12 @@ def _summary_rows(model: Any, X: Any) -> pd.DataFrame:
     return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
 
-def _data_rows(model: Any, X: Any) -> pd.DataFrame:
-    found = outcomes(model, X)
+def _data_rows(model: Any, X: Any, sample_weight: Any = None) -> pd.DataFrame:
+    found = outcomes(model, X, sample_weight)
     array, columns, _ = as_table(X)
-    rows = {"rows": array.shape[0], "columns": ", ".join(columns), "distinct rows": len(found.counts)}
+    rows: dict[str, Any] = {"rows": array.shape[0], "columns": ", ".join(columns), "distinct rows": len(found.counts)}
+    if sample_weight is not None:
+        rows["rows counted with their frequency weights"] = f"{float(found.counts.sum()):g}"
     return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
 
@@ -123,13 +125,13 @@ CAPTIONS = {
 }
 
 
-def _estimates(model: Any, X: Any) -> str:
+def _estimates(model: Any, X: Any, sample_weight: Any = None) -> str:
     """Estimates with standard errors and 95% intervals, when they can be computed."""
     from mixfit.errors import MixfitError, fit_result_warnings_silenced
 
     try:
         with fit_result_warnings_silenced(), np.errstate(all="ignore"):  # the fit's warnings say it
-            errors = model.standard_errors(X)
+            errors = model.standard_errors(X, sample_weight=sample_weight)
     except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return f"<p>Standard errors could not be computed here: {html.escape(str(exc))}</p>"
     text = "<p>Standard errors from the observed information on these data, with 95% intervals.</p>"
@@ -142,13 +144,13 @@ def _estimates(model: Any, X: Any) -> str:
     return text + _table(errors.table)
 
 
-def _goodness_of_fit(model: Any, X: Any) -> str:
+def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
     """Pearson's X^2 and G^2 for discrete data (pattern counts), else a sentence why not."""
     from mixfit.diagnostics import goodness_of_fit
     from mixfit.errors import MixfitError
 
     try:
-        fit = goodness_of_fit(model, X)
+        fit = goodness_of_fit(model, X, sample_weight)
     except MixfitError as exc:
         return f"<p>Not computed: {html.escape(str(exc))}</p>"
     rows = {
@@ -165,8 +167,9 @@ def _goodness_of_fit(model: Any, X: Any) -> str:
 SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Goodness of fit", "Figures")
 
 
-def render(model: Any, X: Any, command: str | None = None) -> str:
-    """The report as an HTML string with every image inline (no external resources)."""
+def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = None) -> str:
+    """The report as an HTML string with every image inline (no external resources);
+    ``sample_weight``: the frequency weights the model was fitted with."""
     from mixfit.plots import all_figures
 
     labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
@@ -175,11 +178,11 @@ def render(model: Any, X: Any, command: str | None = None) -> str:
         params.append(pd.DataFrame(values.T, index=[f"{key}[{r}]" for r in row_labels], columns=labels))
     weights = pd.DataFrame([model.weights_], index=["weight"], columns=labels)
     notes = diagnostics(model, X)
-    quality = classification_quality(model, X)
+    quality = classification_quality(model, X, sample_weight)
     figures = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}">'
         f"<figcaption><strong>{name}</strong>: {html.escape(CAPTIONS.get(name, ''))}</figcaption></figure>"
-        for name, fig in all_figures(model, X).items()
+        for name, fig in all_figures(model, X, sample_weight).items()
     )
     warning_html = "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes) or "<p>None.</p>"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -191,8 +194,8 @@ def render(model: Any, X: Any, command: str | None = None) -> str:
 <h1>mixfit report: {html.escape(model.family_.name)} mixture with {len(labels)} components</h1>
 <p>Produced by <code>{html.escape(command or "Mixture.report")}</code> on {stamp}.</p>
 <nav>Contents: {contents}</nav>
-<h2 id="data">Data</h2>{_table(_data_rows(model, X))}
-<h2 id="fit">Fit</h2>{_table(_summary_rows(model, X))}
+<h2 id="data">Data</h2>{_table(_data_rows(model, X, sample_weight))}
+<h2 id="fit">Fit</h2>{_table(_summary_rows(model, X, sample_weight))}
 <h2 id="warnings">Warnings</h2>{warning_html}
 <h2 id="classification">Classification</h2>
 <p>Entropy R&sup2; = {quality.entropy_r2:.4f} (1: every row certain). Class sizes from the
@@ -201,14 +204,16 @@ posterior probabilities and from the most likely class of each row:</p>{_table(q
 every class (columns); the diagonal is each class's average posterior probability.</p>
 {_table(quality.table, 4)}
 <h2 id="parameters">Parameters</h2>{_table(weights)}{"".join(_table(p) for p in params)}
-{_estimates(model, X)}
-<h2 id="goodness-of-fit">Goodness of fit</h2>{_goodness_of_fit(model, X)}
+{_estimates(model, X, sample_weight)}
+<h2 id="goodness-of-fit">Goodness of fit</h2>{_goodness_of_fit(model, X, sample_weight)}
 <h2 id="figures">Figures</h2>{figures}
 </body></html>
 """
 
 
-def write_report(model: Any, X: Any, path: str | os.PathLike[str], command: str | None = None) -> Path:
+def write_report(
+    model: Any, X: Any, path: str | os.PathLike[str], command: str | None = None, sample_weight: Any = None
+) -> Path:
     """Write ``render(model, X, command)`` to ``path`` atomically."""
-    write_atomic(Path(path), render(model, X, command))
+    write_atomic(Path(path), render(model, X, command, sample_weight))
     return Path(path)
