@@ -281,8 +281,26 @@ class Family(ABC):
         return list(names)
 
     def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
-        """Each parameter as ``(labels, values of shape (K, len(labels)))`` for tables."""
-        return {key: (list(names), np.asarray(value).reshape(len(value), -1)) for key, value in params.items()}
+        """Each parameter as ``(labels, values of shape (K, len(labels)))`` for tables and plots,
+        from its declaration: a (K,) parameter is one column named by its quantity; (K, D) one
+        column per data column (``var(c)`` for variances); a covariance matrix ``cov(a,b)``;
+        (K, D, L) level probabilities one column per ``column=level`` (``design_names``), the
+        entries fixed by the structure left out."""
+        out = {}
+        for spec in self.param_specs():
+            value = np.asarray(params[spec.name])
+            k = len(value)
+            kept = ~self.structural_zeros(spec.name, value.shape).reshape(k, -1)[0]
+            if value.ndim == 1:
+                labels = [spec.quantity]
+            elif spec.domain in (COVARIANCE, TIED_COVARIANCE):
+                labels = [f"cov({a},{b})" for a in names for b in names]
+            elif value.ndim == 3:
+                labels = self.design_names(names)
+            else:
+                labels = [f"var({c})" for c in names] if spec.quantity == "variance" else list(names)
+            out[spec.name] = (labels, value.reshape(k, -1)[:, kept])
+        return out
 
     def init_features(self, design: FloatArray) -> FloatArray:
         """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""

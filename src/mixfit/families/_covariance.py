@@ -95,10 +95,6 @@ class Covariance:
         chol = np.linalg.cholesky(cov)
         return np.einsum("nij,nj->ni", chol[labels], noise)
 
-    def labels(self, names: Sequence[str]) -> list[str]:
-        """Labels of the covariance entries in tables, one per column of ``cov.reshape(K, -1)``."""
-        return [f"cov({a},{b})" for a in names for b in names]
-
 
 class Full(Covariance):
     name = "full"
@@ -187,9 +183,6 @@ class Diag(Covariance):
     def draw(self, cov: FloatArray, shape: tuple[int, int], labels: np.ndarray, noise: FloatArray) -> FloatArray:
         return noise * np.sqrt(self.variances(cov, shape))[labels]
 
-    def labels(self, names: Sequence[str]) -> list[str]:
-        return [f"var({c})" for c in names]
-
 
 class Spherical(Diag):
     """One variance per component for every column, ``covariance`` (K,)."""
@@ -210,9 +203,6 @@ class Spherical(Diag):
         self._check_shape(cov, n_components, n_columns)
         check_variances(cov)
         return cov
-
-    def labels(self, names: Sequence[str]) -> list[str]:
-        return ["variance"]
 
 
 COVARIANCES: dict[str, Covariance] = {c.name: c for c in (Full(), Tied(), Diag(), Spherical())}

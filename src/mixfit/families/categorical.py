@@ -104,9 +104,6 @@ class Categorical(Family):
         """One name ``column=level`` per design column."""
         return [f"{c}={v}" for c, known in zip(names, self._known_levels(), strict=True) for v in known]
 
-    def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
-        return {"p": (self.design_names(names), params["p"][:, self._mask()])}
-
     def complete_design(self, data: FloatArray) -> FloatArray:
         """One-hot columns per level; a missing entry has no 1 in its column's block."""
         sizes = self._sizes

@@ -214,11 +214,6 @@ class Gaussian(Family):
     def init_features(self, design: FloatArray) -> FloatArray:
         return design[:, : self._n_columns(design.shape[1])]
 
-    def param_columns(self, params: Params, names: Sequence[str]) -> dict[str, tuple[list[str], FloatArray]]:
-        mean, cov = params["mean"], np.asarray(params["covariance"])
-        labels = self.structure.labels(names)
-        return {"mean": (list(names), mean), "covariance": (labels, cov.reshape(mean.shape[0], -1))}
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.name,
