@@ -64,35 +64,34 @@ def faithful_shape(rng: np.random.Generator) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ lean hand-written NumPy EM
-def lean_bernoulli(X: np.ndarray, w: np.ndarray, weights: np.ndarray, p: np.ndarray) -> tuple:
-    """One EM iteration on distinct rows ``X`` with counts ``w``: the floor mixfit is held to."""
-    logit, log1m = np.log(p) - np.log1p(-p), np.log1p(-p)
-    joint = X @ logit.T + (log1m.sum(axis=1) + np.log(weights))
+def lean_e_step(joint: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Responsibilities times counts, their column sums and the log-likelihood, by log-sum-exp."""
     top = joint.max(axis=1, keepdims=True)
     e = np.exp(joint - top)
     total = e.sum(axis=1, keepdims=True)
-    ll = w @ (top[:, 0] + np.log(total[:, 0]))
     r = e * (w[:, None] / total)
-    n = r.sum(axis=0)
+    return r, r.sum(axis=0), float(w @ (top[:, 0] + np.log(total[:, 0])))
+
+
+def lean_bernoulli(X: np.ndarray, w: np.ndarray, weights: np.ndarray, p: np.ndarray) -> tuple:
+    """One EM iteration on distinct rows ``X`` with counts ``w``: the floor mixfit is held to."""
+    logit, log1m = np.log(p) - np.log1p(-p), np.log1p(-p)
+    r, n, ll = lean_e_step(X @ logit.T + (log1m.sum(axis=1) + np.log(weights)), w)
     return n / n.sum(), np.clip((r.T @ X) / n[:, None], 1e-12, 1 - 1e-12), ll
 
 
 def lean_categorical(onehot: np.ndarray, w: np.ndarray, weights: np.ndarray, p: np.ndarray, blocks: list) -> tuple:
     """The same for one-hot designs; ``p`` holds each column's level probabilities side by side."""
-    joint = onehot @ np.log(p).T + np.log(weights)
-    top = joint.max(axis=1, keepdims=True)
-    e = np.exp(joint - top)
-    total = e.sum(axis=1, keepdims=True)
-    ll = w @ (top[:, 0] + np.log(total[:, 0]))
-    r = e * (w[:, None] / total)
-    n = r.sum(axis=0)
+    r, n, ll = lean_e_step(onehot @ np.log(p).T + np.log(weights), w)
     counts = r.T @ onehot
     new = np.hstack([counts[:, b] / counts[:, b].sum(axis=1, keepdims=True) for b in blocks])
     return n / n.sum(), np.maximum(new, 1e-12), ll
 
 
 def per_iteration(run, n_iter: int = 200) -> tuple[float, float]:
-    """(seconds per iteration, seconds of one run of 1 iteration) from runs of 1 and 1 + n_iter."""
+    """(seconds per iteration, seconds of one run of 1 iteration) from runs of 1 and 1 + n_iter,
+    after a run that is not timed (imports and caches warm up in it)."""
+    run(1)
     t0 = time.perf_counter()
     run(1)
     one = time.perf_counter() - t0
