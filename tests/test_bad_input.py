@@ -516,3 +516,22 @@ def test_data_beyond_floating_point_are_refused_with_the_reason_never_nan(family
     """Before: NaN weights and log-likelihood with only warnings, then 'weights_ must be finite'."""
     with pytest.raises(mf.ModelError, match="beyond what floating point holds here.*rescale the data"):
         mf.Mixture(family, 2, random_state=0).fit(X)
+
+
+def test_temporary_files_of_a_killed_write_are_removed_by_the_next_write(tmp_path):
+    """A killed streamed predict or model write leaves `.name.*.tmp` beside its target; the next
+    write to that target removes those untouched for 10 minutes, never a live one or another's."""
+    import os
+    import time
+
+    target = tmp_path / "model.json"
+    old = tmp_path / ".model.json.abc123.tmp"
+    live = tmp_path / ".model.json.def456.tmp"
+    other = tmp_path / ".other.json.abc123.tmp"
+    for path in (old, live, other):
+        path.write_text("partial")
+    hour_ago = time.time() - 3600
+    for path in (old, other):
+        os.utime(path, (hour_ago, hour_ago))
+    mf.Mixture(mf.Binomial(n_trials=10), 2, random_state=0).fit(np.array(THREE_COINS)).save(target)
+    assert not old.exists() and live.exists() and other.exists() and target.exists()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import math
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,10 +120,33 @@ def write_atomic(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+#: A temporary file of an earlier write to the same target, untouched for this many seconds, was
+#: left by a killed process (a live write touches its file at least every chunk) and is removed.
+STALE_TEMP_SECONDS = 600
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove the ``.<name>.*.tmp`` files an interrupted write to ``path`` left beside it (those
+    not modified for ``STALE_TEMP_SECONDS``); the removed paths."""
+    removed = []
+    now = time.time()
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            info = candidate.lstat()
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_TEMP_SECONDS:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    return removed
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed to ``path`` when the block succeeds and removed
-    when it fails: readers see the old file or the whole new one, never part of it."""
+    when it fails: readers see the old file or the whole new one, never part of it. Temporary
+    files that a killed earlier write to ``path`` left behind are removed first."""
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
