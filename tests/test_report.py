@@ -280,3 +280,14 @@ def test_a_weighted_table_reports_as_its_expanded_rows(tmp_path):
     for name in ("fit", "classification", "parameters", "goodness-of-fit"):
         assert section(weighted, name) == section(expanded, name), name
     assert "rows counted with their frequency weights" in section(weighted, "data")
+
+
+def test_profiles_mark_probabilities_on_the_boundary():
+    rng = np.random.default_rng(3)
+    z = rng.integers(0, 2, 400)
+    X = np.column_stack([z, (rng.random((400, 4)) < np.where(z[:, None] == 1, 0.8, 0.2))]).astype(int)
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X)  # item 0 separates the classes exactly
+    ax = plots.plot_profiles(m).axes[0]
+    (marks,) = [line for line in ax.get_lines() if line.get_label() == "on the boundary (0 or 1)"]
+    np.testing.assert_array_equal(marks.get_xdata(), [0, 0])  # item 0, in both classes
+    assert sorted(np.round(marks.get_ydata(), 6).tolist()) == [0.0, 1.0]

@@ -22,6 +22,8 @@ else:
 
 #: Bernoulli and categorical data show at most this many patterns (the most frequent).
 MAX_PATTERNS = 30
+#: Profile probabilities within this of 0 or 1 are marked as on the boundary (as in standard errors).
+BOUNDARY_MARK = 1e-6
 
 
 def _literal(text: Any) -> Any:
@@ -276,7 +278,11 @@ def plot_profiles(model: Any) -> Figure:
         ax.set(ylabel=spec.quantity, title=f"profiles: {spec.quantity} per item and component ({spec.name})")
         if spec.domain in (PROBABILITY, SIMPLEX):
             ax.set_ylim(-0.02, 1.02)
-    axes[0].legend(fontsize=8)
+            edge = (values < BOUNDARY_MARK) | (values > 1 - BOUNDARY_MARK)
+            if edge.any():  # estimates at 0 or 1: no standard error, often a sign of too many classes
+                rows, cols = np.nonzero(edge)
+                ax.plot(positions[cols], values[rows, cols], "kx", markersize=9, label="on the boundary (0 or 1)")
+        ax.legend(fontsize=8)
     return fig
 
 
