@@ -172,3 +172,22 @@ def test_compression_is_automatic_when_it_pays_and_exact(rng):
     # A responsibility moves by at most |d r / d p| * dp <= x / (p (1 - p)) * dp ~ 50 * 1e-11 here;
     # responsibilities can be tiny, so the bound is absolute.
     np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), rtol=0, atol=1e-9)
+
+
+def test_a_warning_raised_many_times_by_one_fit_is_shown_once():
+    """fit re-emits what it caught: each distinct warning once, not once per start and iteration."""
+
+    class Noisy(mf.Bernoulli):
+        def m_step(self, stats):
+            warnings.warn("a family note", UserWarning, stacklevel=1)
+            return super().m_step(stats)
+
+        def fitted_to(self, X, columns):
+            return self
+
+    X = (np.random.default_rng(0).random((100, 4)) < 0.3).astype(float)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        m = mf.Mixture(Noisy(), 2, n_init=5, random_state=0, max_iter=20).fit(X)
+    assert [str(w.message) for w in shown].count("a family note") == 1
+    assert m.fit_warnings_.count("UserWarning: a family note") == 1

@@ -154,7 +154,7 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
     assert all(message.split(": ", 1)[1] in text for message in m.fit_warnings_)  # every warning, visible
     quality = mf.diagnostics.classification_quality(m, survey)
     assert f"Entropy R² = {quality.entropy_r2:.4f}" in text
-    assert "lower95" in text and "Pearson X²" in text and "what to look for" not in text
+    assert "lower95" in text and "Pearson X²" in text
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
 
@@ -291,3 +291,12 @@ def test_profiles_mark_probabilities_on_the_boundary():
     (marks,) = [line for line in ax.get_lines() if line.get_label() == "on the boundary (0 or 1)"]
     np.testing.assert_array_equal(marks.get_xdata(), [0, 0])  # item 0, in both classes
     assert sorted(np.round(marks.get_ydata(), 6).tolist()) == [0.0, 1.0]
+
+
+def test_a_single_categorical_column_is_plotted_as_patterns():
+    """Only count families have a value support; one column of levels stays a pattern plot."""
+    X = pd.DataFrame({"answer": np.random.default_rng(1).choice(["no", "maybe", "yes"], 200)})
+    m = mf.Mixture(mf.Categorical(), 2, random_state=0).fit(X)
+    ax = plots.plot_fit(m, X).axes[0]
+    assert sorted(t.get_text() for t in ax.get_xticklabels()) == ["maybe", "no", "yes"]
+    assert sum(bar.get_height() for bar in ax.patches) == 200

@@ -219,8 +219,9 @@ class Mixture(BaseEstimator):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 self._fit(X, sample_weight, known_labels, on_iteration, resume)
-        finally:  # shown (or raised) now, under the caller's own filters
-            for warning in caught:
+        finally:  # shown (or raised) now, under the caller's own filters, each distinct one once
+            unique = {(w.category, str(w.message), w.filename, w.lineno): w for w in caught}
+            for warning in unique.values():
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         self.fit_warnings_ = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
         return self
@@ -431,7 +432,7 @@ class Mixture(BaseEstimator):
         """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family."""
         n_samples = check_int("n_samples", n_samples, 1)
         family, state = fitted(self)
-        cells = n_samples * max(1, len(getattr(self, "feature_names_", [])) or 1)
+        cells = n_samples * max(1, len(getattr(self, "feature_names_", [])))
         if cells > MAX_SAMPLE_CELLS:
             raise ModelError(
                 f"n_samples={n_samples} would draw {cells} values, more than the {MAX_SAMPLE_CELLS} allowed "

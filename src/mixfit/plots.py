@@ -12,7 +12,7 @@ import numpy as np
 
 from mixfit._optional import require
 from mixfit.explain import Outcomes, outcomes
-from mixfit.families import COVARIANCE, POSITIVE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Binomial, ParamSpec, as_family
+from mixfit.families import COVARIANCE, POSITIVE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, ParamSpec, as_family
 from mixfit.prepare import fitted
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def _fit_outcomes(model: Any, X: Any, sample_weight: Any = None) -> tuple[Outcom
     seen = outcomes(model, X, sample_weight)
     family = model.family_ if hasattr(model, "family_") else as_family(model.family)
     single = len(seen.table.columns) == 1
-    support = _support(family, seen) if single else None
+    support = family.count_support(seen.table.iloc[:, 0].to_numpy()) if single else None
     if support is not None:  # every value of a one-column count, observed or not
         name = seen.table.columns[0]
         every = outcomes(model, _frame(name, support))
@@ -147,16 +147,6 @@ def _fit_outcomes(model: Any, X: Any, sample_weight: Any = None) -> tuple[Outcom
         note = f" (the {MAX_PATTERNS} most frequent of {len(seen.counts)} patterns)"
         return Outcomes(table, seen.counts[top], seen.resp[top], seen.log_marginal[top]), note
     return seen, ""
-
-
-def _support(family: Any, seen: Outcomes) -> np.ndarray | None:
-    """The values a one-column count can take, for Binomial (0..n_trials) and Poisson (0..the
-    largest observed); None for other data."""
-    if isinstance(family, Binomial) and isinstance(family.n_trials, int):
-        return np.arange(family.n_trials + 1)
-    if family.name == "poisson":
-        return np.arange(int(seen.table.iloc[:, 0].max()) + 1)
-    return None
 
 
 def _frame(name: str, values: np.ndarray) -> Any:

@@ -306,6 +306,11 @@ class Family(ABC):
         """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""
         return design
 
+    def count_support(self, observed: np.ndarray) -> np.ndarray | None:
+        """Every value one count column can take, for plots of counts per value, given its
+        observed values (None: not a count column)."""
+        return None
+
     def n_patterns(self, data: FloatArray) -> int | None:
         """How many distinct rows validated data like ``data`` can take (None: unbounded or
         continuous): the cells of the goodness-of-fit table."""

@@ -156,6 +156,10 @@ class Binomial(Family):
     def init_features(self, design: FloatArray) -> FloatArray:
         return design[:, :-2] / design[:, -2:-1]
 
+    def count_support(self, observed: np.ndarray) -> np.ndarray | None:
+        """0..n_trials for a fixed n_trials."""
+        return np.arange(self.n_trials + 1) if isinstance(self.n_trials, int) else None
+
     def n_patterns(self, data: FloatArray) -> int | None:
         """(n_trials + 1) ** D for a fixed n_trials (the last column of ``data`` holds it)."""
         return (self.n_trials + 1) ** (data.shape[1] - 1) if isinstance(self.n_trials, int) else None

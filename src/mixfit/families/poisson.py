@@ -120,6 +120,10 @@ class Poisson(Family):
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return rng.poisson(params["rate"][labels])
 
+    def count_support(self, observed: np.ndarray) -> np.ndarray | None:
+        """0..the largest observed count."""
+        return np.arange(int(np.max(observed)) + 1)
+
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Counts as integers (floats only where a value is missing)."""
         if np.isnan(data).any():
