@@ -70,6 +70,66 @@ def test_gaussian_far_from_the_origin_keeps_its_accuracy():
     np.testing.assert_allclose(m.params_["covariance"][0], GAUSS_X.var(axis=0), rtol=1e-8)
 
 
+def _far_apart(rng, offset=1e7):
+    """Two clusters of 200 rows, N(0, S) and N(offset, S) (S with correlation), and each cluster's
+    exact maximum-likelihood moments: EM's responsibilities are 0 or 1 to machine precision."""
+    cov = np.array([[1.0, 0.6], [0.6, 2.0]])
+    a = rng.multivariate_normal([0.0, 0.0], cov, size=200)
+    b = rng.multivariate_normal([offset, offset / 2], cov, size=200)
+    return np.vstack([a, b]), [(c.mean(axis=0), np.cov(c.T, bias=True)) for c in (a, b)]
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied", "diag", "spherical"])
+def test_gaussian_clusters_far_apart_get_exact_moments(covariance):
+    # Moments about one global centre cancel catastrophically here (variances of 0.9296875, or
+    # every start refused as singular); about each component's own mean they are exact.
+    x, exact = _far_apart(np.random.default_rng(0))
+    m = mf.Mixture(mf.Gaussian(covariance), 2, random_state=0).fit(x)
+    order = np.argsort(m.params_["mean"][:, 0])
+    cov = m.params_["covariance"][order]
+    expected = {
+        "full": np.array([c for _, c in exact]),
+        "tied": np.array([(exact[0][1] + exact[1][1]) / 2] * 2),
+        "diag": np.array([np.diag(c) for _, c in exact]),
+        "spherical": np.array([np.diag(c).mean() for _, c in exact]),
+    }[covariance]
+    np.testing.assert_allclose(cov, expected, rtol=1e-7)
+    np.testing.assert_allclose(m.params_["mean"][order], [mu for mu, _ in exact], rtol=1e-12, atol=1e-7)
+
+
+def test_gaussian_log_density_far_from_the_origin():
+    x, exact = _far_apart(np.random.default_rng(0))
+    m = mf.Mixture(mf.Gaussian("full"), 2, random_state=0).fit(x)
+    log_density = [stats.multivariate_normal(mu, c).logpdf(x) for mu, c in exact]
+    # the means at 1e7 are exact to float64's 2e-9 there, so a row's log-density to about 1e-8
+    np.testing.assert_allclose(m.score_samples(x), np.logaddexp(*log_density) + np.log(0.5), rtol=0, atol=1e-7)
+
+
+def test_gaussian_stats_of_chunks_pool_exactly_far_from_the_origin():
+    x, _ = _far_apart(np.random.default_rng(1))
+    fam = mf.Gaussian("full").fitted_to(x, ["a", "b"])
+    design = fam.design(fam.validate(x, ["a", "b"]))
+    resp = np.random.default_rng(2).dirichlet([1.0, 1.0], size=len(x))
+    whole = fam.stats(design, resp)
+    halves = fam.stats(design[::2], resp[::2]) + fam.stats(design[1::2], resp[1::2])
+    np.testing.assert_allclose(halves.mean, whole.mean, rtol=1e-14, atol=1e-8)
+    np.testing.assert_allclose(halves.scatter, whole.scatter, rtol=1e-12)
+    scaled = whole * 0.25  # online EM scales the statistics: sums scale, means stay
+    np.testing.assert_array_equal(scaled.mean, whole.mean)
+    np.testing.assert_allclose(scaled.scatter, whole.scatter / 4)
+
+
+def test_independent_gaussian_part_far_from_the_origin():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(200), rng.standard_normal(200) + 1e7
+    counts = np.r_[rng.poisson(2, 200), rng.poisson(9, 200)]
+    fam = mf.Independent({0: mf.Gaussian("diag"), 1: mf.Poisson()})
+    m = mf.Mixture(fam, 2, random_state=0).fit(np.c_[np.r_[a, b], counts])
+    order = np.argsort(m.params_["0.mean"][:, 0])
+    np.testing.assert_allclose(m.params_["0.covariance"][order, 0], [a.var(), b.var()], rtol=1e-7)
+    np.testing.assert_allclose(m.params_["1.rate"][order, 0], [counts[:200].mean(), counts[200:].mean()])
+
+
 def test_singular_covariance_names_the_component():
     x = np.vstack([np.zeros((5, 2)), RNG.normal(size=(40, 2))])
     with pytest.raises(mf.ModelError, match=r"covariance of component 0 is singular.*reg_covar"):

@@ -238,8 +238,7 @@ class Family(ABC):
         return 0.0
 
     @abstractmethod
-    @abstractmethod
-    def named_stats(self, n: FloatArray, product: FloatArray) -> DesignStats:
+    def named_stats(self, n: FloatArray, product: FloatArray) -> Any:
         """The family's statistics from ``n`` (K,) and the design product ``resp.T @ design``."""
 
     @abstractmethod
@@ -329,7 +328,7 @@ class Family(ABC):
         """Component log-densities with all constants, of shape (n, K)."""
         return self.log_prob_by_component(design, params).T
 
-    def stats(self, design: FloatArray, resp: FloatArray) -> DesignStats:
+    def stats(self, design: FloatArray, resp: FloatArray) -> Any:
         """Expected sufficient statistics; ``resp`` (n, K) already multiplied by row weights."""
         return self.stats_by_component(design, resp.T)
 
@@ -346,13 +345,13 @@ class Family(ABC):
         out += bias[:, None]
         return out
 
-    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> DesignStats:
+    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> Any:
         """``stats`` from responsibilities of shape (K, n), accumulated in float64: one product
         ``resp @ design`` (the fast path), cut into the family's named fields."""
         product = (resp @ as_float_design(design)).astype(np.float64, copy=False)
         return self.named_stats(resp.sum(axis=1, dtype=np.float64), product)
 
-    def expected_log_prob(self, stats: DesignStats, params: Params, natural: Natural | None = None) -> FloatArray:
+    def expected_log_prob(self, stats: Any, params: Params, natural: Natural | None = None) -> FloatArray:
         """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.
 
         This is seed 002's expected complete-data log-likelihood without the weights term, so
@@ -361,7 +360,7 @@ class Family(ABC):
         coef, bias = natural or self.natural(params)
         return (stats.t_sum * coef).sum(axis=1) + stats.n * bias
 
-    def log_likelihood_roundoff(self, stats: DesignStats, params: Params, natural: Natural | None = None) -> float:
+    def log_likelihood_roundoff(self, stats: Any, params: Params, natural: Natural | None = None) -> float:
         """How far the log-likelihood may move for reasons other than EM: floating-point round-off
         of the terms it adds up (1e-12 of their summed magnitudes; with a million trials per row,
         terms of 1e6 cancel to a few hundred) and the clamping of probabilities to

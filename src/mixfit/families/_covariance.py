@@ -2,15 +2,18 @@
 "full", "tied", "diag" and "spherical"), so that ``Gaussian`` itself never branches on the type.
 
 Each knows the second-moment columns of the design (``[z_i z_j, i <= j]`` for full and tied,
-``[z_i^2]`` for diag and spherical), the natural coefficients of a density from a mean and a
-covariance, the M-step from first and second moments, the shape and checks of a covariance
-given by the user, and its eigenvalues; its free parameters follow from its shape and domain
-(``Family.n_free_params``).
+``[z_i^2]`` for diag and spherical) and the natural coefficients of a density from a mean and a
+covariance (the linear form that standard errors differentiate), and, computed about each
+component's own centre so that data far from the origin keep their precision: the
+log-densities, the scatter of the rows about a component's mean, Q from those moments and the
+M-step; also the shape and checks of a covariance given by the user, and its eigenvalues. Its
+free parameters follow from its shape and domain (``Family.n_free_params``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +21,19 @@ from mixfit._math import FloatArray, safe_divide
 from mixfit.errors import ModelError
 from mixfit.families._base import COVARIANCE, POSITIVE, TIED_COVARIANCE
 
-#: A variance below this fraction of the component's second moment about the data's centre is
-#: taken as a collapse onto one value (the likelihood is then unbounded).
-SINGULAR_RTOL = 1e-12
+#: A squared Cholesky pivot below this fraction of its variance: a covariance that is not
+#: (numerically) positive definite. Its condition number is then about 1e14 or more, where float64
+#: round-off (2.2e-16 times the condition) reaches a few percent of the smallest variance.
+SINGULAR_RTOL = 1e-14
+#: A variance below this fraction of the squared location of the component's rows is a collapse
+#: onto one value (the likelihood is then unbounded). Deviations about a component's own mean
+#: are exact to float64 round-off of the location, (2.2e-16)^2 = 5e-32 of its square, so a
+#: real spread, even of float32 data, lies far above it.
+COLLAPSE_RTOL = 1e-24
 LOG_2PI = float(np.log(2 * np.pi))
+#: Blocks of at most this many cells (components x rows x columns) are computed in one
+#: vectorised step; larger ones component by component (bounded memory).
+BLOCK_CELLS = 1 << 18
 
 
 class Covariance:
@@ -58,16 +70,48 @@ class Covariance:
         column_bias[:, 0] = -0.5 * (np.einsum("ki,ki->k", linear, m) + n_columns * LOG_2PI + log_det)
         return np.hstack([linear, quad]), column_bias
 
-    def m_step(
-        self, n: FloatArray, first: FloatArray, second: FloatArray, observed: FloatArray, reg: float
-    ) -> FloatArray:
-        """Covariances from moments about the centre (``first`` (K, D), ``second`` packed), as
-        scikit-learn computes them; ``reg`` is added to every variance."""
-        n_columns = first.shape[1]
-        m = safe_divide(first, n[:, None], 0.0)
-        cov = safe_divide(symmetric(second, n_columns), n[:, None, None], 0.0) - m[:, :, None] * m[:, None, :]
-        cov[n == 0] = np.eye(n_columns)
+    def scatter(self, z: FloatArray, resp: FloatArray, mean: FloatArray, observed: FloatArray | None) -> FloatArray:
+        """``sum_n r_nk (z_n - mean_k)(z_n - mean_k)'`` per component (K, D, D): the second
+        moments about each component's own mean, free of the cancellation of raw moments."""
+        out = np.empty((len(resp), z.shape[1], z.shape[1]))
+        for k, (r, m) in enumerate(zip(resp, mean, strict=True)):
+            d = z - m
+            out[k] = (d * r[:, None]).T @ d
+        return out
+
+    def log_density(self, z: FloatArray, m: FloatArray, cov: FloatArray, observed: FloatArray | None) -> FloatArray:
+        """log N(z_n | m_k, cov_k) with every constant, laid out (K, n); ``m`` about the centre:
+        the squared length of ``L_k^-1 (z_n - m_k)`` (``L_k`` the Cholesky factor)."""
+        chol, log_det = cholesky_factors(cov)
+        whiten = np.swapaxes(np.linalg.inv(chol), 1, 2).astype(z.dtype)
+        out = np.empty((len(m), z.shape[0]), dtype=z.dtype)
+        for k in range(len(m)):
+            y = (z - m[k].astype(z.dtype)) @ whiten[k]
+            out[k] = np.einsum("ij,ij->i", y, y)
+        out += (z.shape[1] * LOG_2PI + log_det)[:, None]
+        out *= -0.5
+        return out
+
+    def expected_log_density(self, stats: Any, m: FloatArray, cov: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(Q_k, magnitude_k)``: ``sum_n r_nk log N(z_n | m_k, cov_k)`` from the moments about each
+        component's mean, and the summed size of its terms (for the round-off bound)."""
+        precision, log_det = precisions(cov)
+        n, n_columns = stats.n, m.shape[1]
+        shift = stats.mean - m
+        spread = np.einsum("kij,kij->k", precision, stats.scatter)
+        offset = n * np.einsum("ki,kij,kj->k", shift, precision, shift)
+        constant = n * (n_columns * LOG_2PI + log_det)
+        location = n * (np.abs(m) * np.sqrt(np.einsum("kii->ki", precision))).sum(axis=1)
+        return -0.5 * (constant + spread + offset), np.abs(constant) + spread + offset + location
+
+    def m_step(self, stats: Any, reg: float, location: FloatArray) -> FloatArray:
+        """Covariances from the scatter about each component's mean, as scikit-learn computes
+        them; ``reg`` is added to every variance; ``location`` (K, D) is where the rows lie."""
+        n_columns = stats.mean.shape[1]
+        cov = safe_divide(stats.scatter, stats.n[:, None, None], 0.0)
+        cov[stats.n == 0] = np.eye(n_columns)
         cov = cov + reg * np.eye(n_columns)
+        check_collapse(np.einsum("kii->ki", cov), location)
         precisions(cov)  # a singular covariance is an error naming its component
         return cov
 
@@ -106,13 +150,11 @@ class Tied(Covariance):
     name = "tied"
     domain = TIED_COVARIANCE
 
-    def m_step(
-        self, n: FloatArray, first: FloatArray, second: FloatArray, observed: FloatArray, reg: float
-    ) -> FloatArray:
-        n_columns = first.shape[1]
-        m = safe_divide(first, n[:, None], 0.0)
-        scatter = (symmetric(second, n_columns) - n[:, None, None] * (m[:, :, None] * m[:, None, :])).sum(axis=0)
-        cov = np.repeat((scatter / n.sum())[None], len(n), axis=0) + reg * np.eye(n_columns)
+    def m_step(self, stats: Any, reg: float, location: FloatArray) -> FloatArray:
+        n_columns = stats.mean.shape[1]
+        pooled = stats.scatter.sum(axis=0) / stats.n.sum()
+        cov = np.repeat(pooled[None], len(stats.n), axis=0) + reg * np.eye(n_columns)
+        check_collapse(np.einsum("kii->ki", cov), location)
         precisions(cov)
         return cov
 
@@ -149,29 +191,64 @@ class Diag(Covariance):
         return [f"{c}^2" for c in names]
 
     def variances(self, cov: FloatArray, shape: tuple[int, int]) -> FloatArray:
-        """Variances per component and column, (K, D)."""
-        return np.broadcast_to(np.asarray(cov, dtype=float), shape)
+        """Variances per component and column, (K, D) or broadcastable to it."""
+        return np.asarray(cov, dtype=float)
 
     def natural(self, m: FloatArray, cov: FloatArray) -> tuple[FloatArray, FloatArray]:
-        var = self.variances(cov, m.shape)
+        var = np.broadcast_to(self.variances(cov, m.shape), m.shape)
         check_variances(var)
         coef = np.hstack([m / var, -0.5 / var])
         return coef, -0.5 * (m * m / var + LOG_2PI + np.log(var))
 
-    def m_step(
-        self, n: FloatArray, first: FloatArray, second: FloatArray, observed: FloatArray, reg: float
-    ) -> FloatArray:
-        m = safe_divide(first, observed, 0.0)
-        raw = safe_divide(second, observed, 1.0)
-        var = self._variance(first, second, observed, m) + reg
-        check_collapse(var, raw if var.ndim == 2 else raw.mean(axis=1))
+    def scatter(self, z: FloatArray, resp: FloatArray, mean: FloatArray, observed: FloatArray | None) -> FloatArray:
+        """``sum_n r_nk o_nj (z_nj - mean_kj)^2`` per component and column (K, D)."""
+        if resp.size * z.shape[1] <= BLOCK_CELLS:  # small blocks: one vectorised step
+            d = z[None] - mean[:, None]
+            if observed is not None:
+                d *= observed
+            return np.einsum("kn,knj->kj", resp, d * d)
+        out = np.empty((len(resp), z.shape[1]))
+        for k, (r, m) in enumerate(zip(resp, mean, strict=True)):
+            d = z - m
+            if observed is not None:
+                d *= observed
+            out[k] = r @ (d * d)
+        return out
+
+    def log_density(self, z: FloatArray, m: FloatArray, cov: FloatArray, observed: FloatArray | None) -> FloatArray:
+        var = self.variances(cov, m.shape)
+        inverse, constant = (1.0 / var).astype(z.dtype), (LOG_2PI + np.log(var)).astype(z.dtype)
+        if len(m) * z.size <= BLOCK_CELLS:
+            d = z[None] - m[:, None].astype(z.dtype)
+            terms = d * d * inverse[:, None] + constant[:, None]
+            if observed is not None:
+                terms *= observed
+            return -0.5 * terms.sum(axis=2)
+        out = np.empty((len(m), z.shape[0]), dtype=z.dtype)
+        for k in range(len(m)):
+            d = z - m[k].astype(z.dtype)
+            terms = d * d * inverse[k] + constant[k]
+            out[k] = -0.5 * (terms.sum(axis=1) if observed is None else (terms * observed).sum(axis=1))
+        return out
+
+    def expected_log_density(self, stats: Any, m: FloatArray, cov: FloatArray) -> tuple[FloatArray, FloatArray]:
+        var = self.variances(cov, m.shape)
+        shift = stats.mean - m
+        spread = (stats.scatter + stats.count * shift * shift) / var
+        constant = stats.count * (LOG_2PI + np.log(var))
+        location = stats.count * np.abs(m) / np.sqrt(var)
+        return -0.5 * (constant + spread).sum(axis=1), (np.abs(constant) + spread + location).sum(axis=1)
+
+    def m_step(self, stats: Any, reg: float, location: FloatArray) -> FloatArray:
+        var = self._variance(stats) + reg
+        check_collapse(np.broadcast_to(var.T, location.T.shape).T, location)
         return var
 
-    def _variance(self, first: FloatArray, second: FloatArray, observed: FloatArray, m: FloatArray) -> FloatArray:
-        return safe_divide(second, observed, 1.0) - m * m
+    def _variance(self, stats: Any) -> FloatArray:
+        return safe_divide(stats.scatter, stats.count, 1.0)
 
     def eigenvalues(self, cov: FloatArray, n_components: int, n_columns: int) -> FloatArray:
-        return self.variances(cov, (n_components, n_columns))
+        return np.broadcast_to(self.variances(cov, (n_components, n_columns)), (n_components, n_columns))
 
     def check(self, cov: FloatArray, n_components: int, n_columns: int) -> FloatArray:
         if n_columns == 1 and cov.shape == (n_components,):
@@ -193,11 +270,10 @@ class Spherical(Diag):
         return (n_components,)
 
     def variances(self, cov: FloatArray, shape: tuple[int, int]) -> FloatArray:
-        return np.broadcast_to(np.asarray(cov, dtype=float)[:, None], shape)
+        return np.asarray(cov, dtype=float)[:, None]
 
-    def _variance(self, first: FloatArray, second: FloatArray, observed: FloatArray, m: FloatArray) -> FloatArray:
-        scatter = second - m * first
-        return safe_divide(scatter.sum(axis=1), observed.sum(axis=1), 1.0)
+    def _variance(self, stats: Any) -> FloatArray:
+        return safe_divide(stats.scatter.sum(axis=1), stats.count.sum(axis=1), 1.0)
 
     def check(self, cov: FloatArray, n_components: int, n_columns: int) -> FloatArray:
         self._check_shape(cov, n_components, n_columns)
@@ -215,9 +291,10 @@ def check_variances(var: FloatArray) -> None:
         raise ModelError(f"covariance of component {k} must have positive variances; got {np.asarray(var)[k]}")
 
 
-def check_collapse(var: FloatArray, reference: FloatArray) -> None:
-    """``ModelError`` naming the first component whose variance collapsed to (nearly) 0."""
-    collapsed = var <= SINGULAR_RTOL * reference
+def check_collapse(var: FloatArray, location: FloatArray) -> None:
+    """``ModelError`` naming the first component whose variance (K, D) collapsed to 0 within the
+    round-off of its rows' ``location`` (K, D): see ``COLLAPSE_RTOL``."""
+    collapsed = var <= COLLAPSE_RTOL * location * location
     if collapsed.any():
         k = int(np.argmax(collapsed.reshape(len(var), -1).any(axis=1)))
         raise ModelError(
@@ -238,22 +315,31 @@ def symmetric(packed: FloatArray, n_columns: int) -> FloatArray:
 def precisions(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Precision matrices and log-determinants of covariances; ``ModelError`` naming the first
     component whose covariance is not (numerically) positive definite."""
+    chol, log_det = cholesky_factors(cov)
+    inv_chol = np.linalg.inv(chol)
+    return np.swapaxes(inv_chol, 1, 2) @ inv_chol, log_det
+
+
+def cholesky_factors(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Lower Cholesky factors and log-determinants of covariances (K, D, D); ``ModelError``
+    naming the first component whose covariance is not (numerically) positive definite."""
     cov = np.asarray(cov, dtype=float)
-    out = np.empty_like(cov)
-    log_det = np.empty(cov.shape[0])
-    eye = np.eye(cov.shape[1])
-    for k, matrix in enumerate(cov):
-        try:
-            chol = np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            chol = None
-        if chol is None or np.any(np.diag(chol) ** 2 <= SINGULAR_RTOL * np.maximum(np.diag(matrix), 1e-300)):
-            raise ModelError(
-                f"covariance of component {k} is singular (not positive definite): the component "
-                "collapsed onto fewer dimensions than the data have; set a floor, e.g. "
-                "Gaussian(reg_covar=1e-6), or use fewer components"
-            )
-        inv_chol = np.linalg.solve(chol, eye)
-        out[k] = inv_chol.T @ inv_chol
-        log_det[k] = 2 * np.log(np.diag(chol)).sum()
-    return out, log_det
+    try:
+        chol = np.asarray(np.linalg.cholesky(cov), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        chol = np.full_like(cov, np.nan)
+        for k, matrix in enumerate(cov):
+            try:
+                chol[k] = np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                break
+    pivots = np.einsum("kii->ki", chol)
+    variances = np.maximum(np.einsum("kii->ki", cov), 1e-300)
+    bad = ~(pivots**2 > SINGULAR_RTOL * variances).all(axis=1)
+    if bad.any():
+        raise ModelError(
+            f"covariance of component {int(np.argmax(bad))} is singular (not positive definite): the "
+            "component collapsed onto fewer dimensions than the data have; set a floor, e.g. "
+            "Gaussian(reg_covar=1e-6), or use fewer components"
+        )
+    return chol, np.asarray(2 * np.log(pivots).sum(axis=1), dtype=np.float64)

@@ -2,10 +2,11 @@
 
 ``Independent({("q1", "q2", "q3"): Bernoulli(), "visits": Poisson(), "age": Gaussian("diag")})``
 is a latent class model whose classes differ in yes/no answers, a count and a continuous
-column at once. Its design matrix is the parts' design matrices side by side, so one matrix
-product still gives every part's log-density and the statistics ``resp.T @ design`` are the
-parts' statistics laid side by side: the tuple of the parts' statistics, in one array (see
-``Independent.part_stats``), which keeps chunked and distributed fits exact. Parameters are
+column at once. Its design matrix is the parts' design matrices side by side; each part
+computes its own log-densities (summed: the parts are independent given the component) and its
+own statistics from its columns of the design, so a part keeps whatever its family does for
+precision (Gaussian moments about each component's mean). The statistics are the tuple of the
+parts' statistics, which add part by part and so keep chunked and distributed fits exact. Parameters are
 named ``"<part>.<name>"``, e.g. ``"visits.rate"``; a part is named by its column, or by its
 first and last column joined with ".." for a group.
 """
@@ -21,15 +22,42 @@ import numpy as np
 from mixfit._math import FloatArray
 from mixfit._validation import check_column
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import DesignStats, Family, Params, ParamSpec
+from mixfit.families._base import Family, Natural, Params, ParamSpec, Stats
 
 Key = str | int | tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class IndependentStats(DesignStats):
-    """The whole design product is ``t_sum``; ``Independent.part_stats`` cuts it into each
-    part's own named statistics."""
+class IndependentStats(Stats):
+    """``n`` (K,) and each part's own statistics, in the order of the parts; ``observed_widths``:
+    each part's observed-indicator columns (with missing data; empty without)."""
+
+    n: FloatArray
+    parts: tuple[Any, ...]
+    observed_widths: tuple[int, ...] = ()
+
+    def __add__(self, other: Any) -> Any:
+        if type(other) is not type(self):
+            return NotImplemented
+        parts = tuple(a + b for a, b in zip(self.parts, other.parts, strict=True))
+        return IndependentStats(self.n + other.n, parts, self.observed_widths)
+
+    def __mul__(self, factor: float) -> Any:
+        return IndependentStats(self.n * factor, tuple(p * factor for p in self.parts), self.observed_widths)
+
+    __rmul__ = __mul__
+
+    @property
+    def t_sum(self) -> FloatArray:
+        """The design product (each part's design columns, then, with missing data, each part's
+        observed-indicator columns), for tables of expected statistics."""
+        sums = [p.t_sum for p in self.parts]
+        if not self.observed_widths:
+            return np.hstack(sums)
+        cut = [t.shape[1] - w for t, w in zip(sums, self.observed_widths, strict=True)]
+        return np.hstack(
+            [*(t[:, :c] for t, c in zip(sums, cut, strict=True)), *(t[:, c:] for t, c in zip(sums, cut, strict=True))]
+        )
 
 
 class Independent(Family):
@@ -221,21 +249,59 @@ class Independent(Family):
         return out
 
     def named_stats(self, n: FloatArray, product: FloatArray) -> IndependentStats:
-        return IndependentStats(n, product)
+        """Each part's statistics from its columns of a design product."""
+        parts = tuple(
+            family.named_stats(n, product[:, columns])
+            for (_, family), columns in zip(self.parts, self._part_columns(product.shape[1]), strict=True)
+        )
+        return IndependentStats(n, parts, tuple(self._widths()) if self.missing else ())
 
-    def part_stats(self, stats: IndependentStats) -> list[DesignStats]:
-        """The statistics of each part, named by the part (its design columns, then its
-        observed-indicator columns)."""
+    def part_stats(self, stats: IndependentStats) -> list[Any]:
+        """The statistics of each part."""
+        return list(stats.parts)
+
+    def _part_columns(self, width: int) -> list[np.ndarray]:
+        """Each part's columns of the design: its design columns, then its observed indicators."""
         design_parts = self._slices(self._design_widths())
-        observed_parts = self._slices(self._widths())
+        if not self.missing:
+            return [np.arange(width)[part] for part in design_parts]
         total = sum(self._design_widths())
-        out = []
-        for (_, family), design_part, observed_part in zip(self.parts, design_parts, observed_parts, strict=True):
-            t = stats.t_sum[:, design_part]
-            if self.missing:
-                t = np.hstack([t, stats.t_sum[:, total + observed_part.start : total + observed_part.stop]])
-            out.append(family.named_stats(stats.n, t))
-        return out
+        return [
+            np.r_[np.arange(width)[design], total + np.arange(width - total)[observed]]
+            for design, observed in zip(design_parts, self._slices(self._widths()), strict=True)
+        ]
+
+    def _part_designs(self, design: FloatArray) -> list[FloatArray]:
+        if not self.missing:
+            return [design[:, part] for part in self._slices(self._design_widths())]
+        return [design[:, columns] for columns in self._part_columns(design.shape[1])]
+
+    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> IndependentStats:
+        """Each part's statistics from its own columns, by its own family."""
+        parts = tuple(
+            family.stats_by_component(part, resp)
+            for (_, family), part in zip(self.parts, self._part_designs(design), strict=True)
+        )
+        return IndependentStats(
+            resp.sum(axis=1, dtype=np.float64), parts, tuple(self._widths()) if self.missing else ()
+        )
+
+    def log_prob_by_component(self, design: FloatArray, params: Params, natural: Natural | None = None) -> FloatArray:
+        """The parts' log-densities summed (independent given the component), (K, n)."""
+        pieces = zip(self.parts, self._part_designs(design), self.split_params(params), strict=True)
+        out = None
+        for (_, family), part, sub in pieces:
+            log_prob = family.log_prob_by_component(part, sub)
+            out = log_prob if out is None else out.__iadd__(log_prob)
+        return out  # type: ignore[return-value]
+
+    def expected_log_prob(self, stats: IndependentStats, params: Params, natural: Natural | None = None) -> FloatArray:
+        pieces = zip(self.parts, stats.parts, self.split_params(params), strict=True)
+        return sum(family.expected_log_prob(part, sub) for (_, family), part, sub in pieces)  # type: ignore[return-value]
+
+    def log_likelihood_roundoff(self, stats: IndependentStats, params: Params, natural: Natural | None = None) -> float:
+        pieces = zip(self.parts, stats.parts, self.split_params(params), strict=True)
+        return float(sum(family.log_likelihood_roundoff(part, sub) for (_, family), part, sub in pieces))
 
     def m_step(self, stats: IndependentStats) -> dict[str, FloatArray]:
         params: dict[str, FloatArray] = {}
