@@ -223,6 +223,12 @@ def fit(
     n_init: Annotated[
         int, typer.Option(help="Starts; the best 4 after 30 screening iterations run to convergence.")
     ] = 20,
+    covariates: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated columns that predict class membership (latent class regression), not modelled."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
@@ -276,22 +282,27 @@ def fit(
         n_jobs=n_jobs,
         **_speed(accelerate, float32),
     )
-    extra = [c for c in (known_labels, weight_column) if c]
+    covariate_names = [] if covariates is None else [c.strip() for c in covariates.split(",") if c.strip()]
+    if covariate_names and (report is not None or plots is not None or se or gof):
+        raise DataError("--report, --plots, --se and --gof are not available with --covariates yet")
+    extra = [c for c in (known_labels, weight_column, *covariate_names) if c]
     selected = _model_columns(data, family, columns, trials_column, id_column, drop, extra, _sep(sep))
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
         if not in_memory and (report is not None or plots is not None or se or gof or extra):
             raise DataError(
-                "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory; leave out "
+                "--report, --plots, --se, --gof, --known-labels, --weight-column and --covariates need the data in "
+                "memory; leave out "
                 "--chunk-size, --scheduler and --dask-workers (or fit a sample of the file)"
             )
         if isinstance(frame, FileTable) and chunk_size is None:
             _note(f"{data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows")
         labels = None if known_labels is None else _known_labels(frame.pop(known_labels), k)
         weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
-        notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight)
+        z = None if not covariate_names else pd.DataFrame({c: frame.pop(c) for c in covariate_names})
+        notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight, z)
         _write_outputs(model, frame, out_file, report, plots, weight)
-        summary = _summary(model, frame, notes, weight)
+        summary = _summary(model, frame, notes, weight, z)
         summary.update(_inference(model, frame, se, gof, weight))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -323,7 +334,7 @@ def _model_columns(
             id_column = "id"
             _note("column 'id' identifies rows and is not modelled (choose columns with --columns)")
         for name in extra:
-            check_column(name, header, "the data (--known-labels, --weight-column)")
+            check_column(name, header, "the data (--known-labels, --weight-column, --covariates)")
         if id_column is None and not drop and not extra:
             return None
         return _selected(family, None, trials_column, header, id_column, drop, extra)
@@ -400,10 +411,11 @@ def _fit_interruptible(
     checkpoint: Path | None,
     known_labels: Any = None,
     sample_weight: Any = None,
+    covariates: Any = None,
 ) -> list[str]:
     """Fit with progress; on Ctrl-C say where the checkpoint is and exit with status 130."""
     try:
-        return _fit_with_progress(model, frame, resume, known_labels, sample_weight)
+        return _fit_with_progress(model, frame, resume, known_labels, sample_weight, covariates)
     except KeyboardInterrupt:
         where = (
             f"the last checkpoint is in {checkpoint}; continue with the same command and --resume"
@@ -426,7 +438,12 @@ def _write_outputs(
 
 
 def _fit_with_progress(
-    model: Mixture, frame: Any, resume: bool = False, known_labels: Any = None, sample_weight: Any = None
+    model: Mixture,
+    frame: Any,
+    resume: bool = False,
+    known_labels: Any = None,
+    sample_weight: Any = None,
+    covariates: Any = None,
 ) -> list[str]:
     """Fit, with a progress bar once the fit takes more than half a second; return the warnings.
 
@@ -457,7 +474,12 @@ def _fit_with_progress(
         warnings.simplefilter("always")
         try:
             model.fit(
-                frame, sample_weight=sample_weight, known_labels=known_labels, on_iteration=on_iteration, resume=resume
+                frame,
+                sample_weight=sample_weight,
+                known_labels=known_labels,
+                covariates=covariates,
+                on_iteration=on_iteration,
+                resume=resume,
             )
         finally:
             progress.stop()
@@ -475,18 +497,25 @@ def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path, weight: Any 
         partial.replace(target)  # atomic: an interrupted run never leaves half an image
 
 
-def _summary(model: Mixture, frame: Any, notes: list[str], sample_weight: Any = None) -> dict[str, Any]:
+def _summary(
+    model: Mixture, frame: Any, notes: list[str], sample_weight: Any = None, covariates: Any = None
+) -> dict[str, Any]:
     params = {}
     for key, (labels, values) in model.family_.param_columns(model.params_, model.feature_names_).items():
         params[key] = {label: values[:, j].tolist() for j, label in enumerate(labels)}
+    extra = {}
+    if covariates is not None and model.covariate_names_ is not None:
+        coef = model.covariate_coef_
+        extra["covariate_coef"] = {name: coef[:, j].tolist() for j, name in enumerate(model.covariate_names_)}
     return {
         "family": model.family_.to_dict(),
         "n_rows": int(len(frame)),
         "weights": model.weights_.tolist(),
         "params": params,
         "log_likelihood": model.log_likelihood_,
-        "aic": model.aic(frame, sample_weight),
-        "bic": model.bic(frame, sample_weight),
+        **extra,
+        "aic": model.aic(frame, sample_weight, covariates=covariates),
+        "bic": model.bic(frame, sample_weight, covariates=covariates),
         "n_parameters": model.n_parameters(),
         "n_iter": model.n_iter_,
         "e_steps": int(model.history_["e_steps"].iloc[-1]),
@@ -565,6 +594,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
         for label, values in columns.items():
             table.add_row(_shown(f"{key}[{label}]"), *(f"{v:.6f}" for v in values))
     out.print(table)
+    if "covariate_coef" in summary:
+        coef = Table(title="class membership: multinomial logit coefficients (c_1 the reference)")
+        coef.add_column("")
+        for j in range(k):
+            coef.add_column(f"c_{j + 1}", justify="right")
+        for name, values in summary["covariate_coef"].items():
+            coef.add_row(_shown(name), *(f"{v:.6f}" for v in values))
+        out.print(coef)
     fit = Table(show_header=False, title="fit")
     for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged", "starts"):
         value = summary[name]

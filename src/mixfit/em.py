@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mixfit import concomitant
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.errors import EmptyComponentWarning, ModelError, MonotonicityError, MonotonicityWarning
 from mixfit.families import Family, Stats
@@ -45,7 +46,9 @@ MONOTONE_RTOL = 1e-10
 
 @dataclass(frozen=True, slots=True)
 class EMState:
-    """Mixture weights (K,) and component parameters (leading axis K).
+    """Mixture weights (K,) and component parameters (leading axis K); with covariates on class
+    membership, ``coef`` (K, 1 + q) gives each row its own prior (``mixfit.concomitant``) and
+    ``weights`` are the classes' shares of the rows.
 
     ``natural`` holds the family's ``(coef, bias)`` of these parameters and ``log_weights``
     ``log w`` once computed (``natural_of``, ``log_weights_of``): an iteration's E-step, Q and
@@ -56,6 +59,7 @@ class EMState:
     params: dict[str, FloatArray]
     natural: tuple[FloatArray, FloatArray] | None = field(default=None, compare=False, repr=False)
     log_weights: FloatArray | None = field(default=None, compare=False, repr=False)
+    coef: FloatArray | None = None
 
 
 def log_weights_of(state: EMState) -> FloatArray:
@@ -74,10 +78,12 @@ def natural_of(family: Family, state: EMState) -> tuple[FloatArray, FloatArray]:
 
 @dataclass(frozen=True, slots=True)
 class Summary(Stats):
-    """What one pass over the data gives: the family's statistics and sum_n w_n log p(x_n)."""
+    """What one pass over the data gives: the family's statistics, sum_n w_n log p(x_n), and with
+    covariates the prior's statistics (``concomitant.PriorStats``)."""
 
     stats: Any
     log_likelihood: float
+    prior: Any = None
 
 
 @dataclass(frozen=True)
@@ -102,42 +108,65 @@ def log_weights(weights: FloatArray) -> FloatArray:
         return np.log(weights)
 
 
-def log_joint(family: Family, state: EMState, X: FloatArray) -> FloatArray:
-    """log p(x_n, z=k) = log w_k + log p(x_n | theta_k), laid out (K, n)."""
+def log_joint(family: Family, state: EMState, X: FloatArray, covariates: FloatArray | None = None) -> FloatArray:
+    """log p(x_n, z=k) = log w_k + log p(x_n | theta_k), laid out (K, n); with covariates
+    (rows with the intercept first), log pi_nk in place of log w_k."""
     out = family.log_prob_by_component(X, state.params, natural_of(family, state))
-    out += log_weights_of(state)[:, None]
+    if state.coef is None:
+        out += log_weights_of(state)[:, None]
+    else:
+        if covariates is None:
+            raise ModelError("these parameters have covariates on class membership; the rows need them too")
+        out += concomitant.log_prior(state.coef, covariates).astype(out.dtype, copy=False)
     return out
 
 
 def posterior(
-    family: Family, state: EMState, X: FloatArray, row_weight: FloatArray | None = None
+    family: Family,
+    state: EMState,
+    X: FloatArray,
+    row_weight: FloatArray | None = None,
+    covariates: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Responsibilities p(z=k | x_n) (K, n), times ``row_weight`` when given, and log p(x_n) (n,),
     by log-sum-exp: the one posterior routine of fit, predict, explain and inference."""
-    resp = log_joint(family, state, X)
+    resp = log_joint(family, state, X, covariates)
     return resp, normalize_log_joint(resp, row_weight)
 
 
-def draw(family: Family, state: EMState, n_rows: int, rng: Any) -> tuple[Any, np.ndarray]:
+def draw(
+    family: Family, state: EMState, n_rows: int, rng: Any, covariates: FloatArray | None = None
+) -> tuple[Any, np.ndarray]:
     """``(rows, labels)`` from the mixture's generative story (seed 000): a component per row
-    drawn by the weights, then the row from that component."""
-    labels = np.asarray(rng.choice(len(state.weights), size=n_rows, p=state.weights))
+    drawn by the weights (by each row's prior, with covariates), then the row from that
+    component."""
+    if state.coef is None:
+        labels = np.asarray(rng.choice(len(state.weights), size=n_rows, p=state.weights))
+    else:
+        if covariates is None:
+            raise ModelError("drawing from a model with covariates needs the covariates of the rows")
+        prior = np.exp(concomitant.log_prior(state.coef, covariates))  # (K, n)
+        labels = (rng.random(prior.shape[1]) > prior.cumsum(axis=0)).sum(axis=0)
+        labels = np.minimum(labels, len(state.weights) - 1)
     return family.sample(state.params, labels, rng), labels
 
 
 def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
     if chunk.fixed is None:
-        resp, log_marginal = posterior(family, state, chunk.X, chunk.weight)
+        resp, log_marginal = posterior(family, state, chunk.X, chunk.weight, chunk.covariates)
     else:
-        resp = log_joint(family, state, chunk.X)
+        resp = log_joint(family, state, chunk.X, chunk.covariates)
         known = np.flatnonzero(~np.isnan(chunk.fixed[:, 0]))
         known_joint = resp[:, known].copy()
         log_marginal = normalize_log_joint(resp, chunk.weight)
         if known.size:
             hold_fixed(resp, log_marginal, known, known_joint, chunk)
     ll = log_marginal.sum(dtype=np.float64) if chunk.weight is None else chunk.weight @ log_marginal
-    return Summary(family.stats_by_component(chunk.X, resp), float(ll))
+    prior = None
+    if state.coef is not None and chunk.covariates is not None:  # (log_joint refused it without)
+        prior = concomitant.prior_stats(state.coef, chunk.covariates, resp, chunk.weight)
+    return Summary(family.stats_by_component(chunk.X, resp), float(ll), prior)
 
 
 def hold_fixed(
@@ -151,11 +180,31 @@ def hold_fixed(
     resp[:, known] = fixed if chunk.weight is None else fixed * chunk.weight[known]
 
 
-def m_step(family: Family, stats: Any, weights_prior: float | None = None) -> EMState:
+def m_step(
+    family: Family, stats: Any, weights_prior: float | None = None, *, prior: Any = None, coef: Any = None
+) -> EMState:
     """New weights (seed 000, eq. (9); with a symmetric Dirichlet(alpha) prior, the posterior
-    mode ``(n_k + alpha - 1) / (n + K (alpha - 1))``) and the family's M-step."""
+    mode ``(n_k + alpha - 1) / (n + K (alpha - 1))``) and the family's M-step; with covariates,
+    one Newton step of their coefficients ``coef`` from the pass's ``prior`` statistics."""
     counts = stats.n if weights_prior is None else stats.n + (weights_prior - 1.0)
-    return EMState(counts / counts.sum(), family.m_step(stats))
+    new_coef = None if prior is None else concomitant.newton_step(coef, prior)
+    return EMState(counts / counts.sum(), family.m_step(stats), coef=new_coef)
+
+
+def halve_prior_step(
+    family: Family, source: DataSource, state: EMState, theta1: EMState, summary1: Summary, floor: float
+) -> tuple[EMState, Summary, int]:
+    """With covariates: while the log-likelihood at ``theta1`` is below ``floor`` (the entering
+    one less round-off), halve the Newton step of the coefficients, keeping the components'
+    M-step; returns the state, its E-step and the extra passes made. As the step shrinks to 0
+    the update is the components' M-step alone, which never lowers the log-likelihood."""
+    passes = 0
+    while summary1.log_likelihood < floor and passes < concomitant.MAX_HALVINGS:
+        coef = 0.5 * (state.coef + theta1.coef)  # type: ignore[operator]
+        theta1 = EMState(theta1.weights, theta1.params, coef=coef)
+        summary1 = run_e_step(family, source, theta1)
+        passes += 1
+    return theta1, summary1, passes
 
 
 def log_prior(family: Family, state: EMState, weights_prior: float | None = None) -> float:
@@ -163,10 +212,14 @@ def log_prior(family: Family, state: EMState, weights_prior: float | None = None
     return family.log_prior(state.params) + dirichlet_log_density(state.weights, weights_prior)
 
 
-def expected_complete_ll(family: Family, stats: Any, state: EMState) -> float:
-    """Q(state | responsibilities behind ``stats``): seed 000's ACDLF, eq. (1), from statistics."""
-    log_w = log_weights_of(state)
-    weights_term = stats.n @ np.where(stats.n > 0, log_w, 0.0)  # 0 log 0 = 0: an emptied component
+def expected_complete_ll(family: Family, stats: Any, state: EMState, prior: Any = None) -> float:
+    """Q(state | responsibilities behind ``stats``): seed 000's ACDLF, eq. (1), from statistics
+    (with covariates, ``prior`` holds the prior's part, at the state that made the pass)."""
+    if state.coef is not None:
+        weights_term = float(prior.q)
+    else:
+        log_w = log_weights_of(state)
+        weights_term = stats.n @ np.where(stats.n > 0, log_w, 0.0)  # 0 log 0 = 0: an emptied component
     return float(weights_term + family.expected_log_prob(stats, state.params, natural_of(family, state)).sum())
 
 
@@ -283,10 +336,14 @@ def fit_em(
     passes = int(resume.progress.get("e_steps", resume.iteration + 1))
     converged, n_iter, scale, names = False, resume.iteration, roundoff_scale(source), flat_names(state)
     for n_iter in range(resume.iteration + 1, settings.max_iter + 1):
-        theta1 = m_step(family, summary.stats, settings.weights_prior)
+        theta1 = m_step(family, summary.stats, settings.weights_prior, prior=summary.prior, coef=state.coef)
         warn_if_emptied(state, theta1, n_iter)
         row = record(family, state, summary, theta1, passes, scale, settings.weights_prior, names)
         summary1 = run_e_step(family, source, theta1)
+        if theta1.coef is not None:
+            floor = row["log_posterior"] - row["ll_roundoff"]
+            theta1, summary1, extra = halve_prior_step(family, source, state, theta1, summary1, floor)
+            passes += extra
         row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
         history.append(row)
         ctx = StepContext(family, source, settings, state)
@@ -327,7 +384,7 @@ def record(
     """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
     ``e_steps`` is the number of E-step passes made up to and including the one at ``state``."""
     ll = summary.log_likelihood
-    q = expected_complete_ll(family, summary.stats, state)
+    q = expected_complete_ll(family, summary.stats, state, summary.prior)
     entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
     row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
     row["kl"] = ll - row["elbo"]
@@ -342,7 +399,7 @@ def record(
     row["expected_complete_ll_after_m"] = nan
     row["elbo_after_m"] = nan
     row["kl_after_m"] = nan
-    if new_state is not None:
+    if new_state is not None and new_state.coef is None:  # (with covariates Q there needs a pass)
         q_new = expected_complete_ll(family, summary.stats, new_state)
         row["expected_complete_ll_after_m"] = q_new
         row["elbo_after_m"] = q_new + entropy
@@ -351,15 +408,19 @@ def record(
 
 
 def flat_names(state: EMState) -> tuple[str, ...]:
-    """The names of ``flatten_state``'s entries: ``weight[k]``, then ``p[k,d]``..."""
+    """The names of ``flatten_state``'s entries: ``weight[k]``, then ``p[k,d]``..., then
+    ``covariate_coef[k,j]`` with covariates."""
     shapes = tuple((name, np.shape(values)) for name, values in state.params.items())
+    if state.coef is not None:
+        shapes += (("covariate_coef", np.shape(state.coef)),)
     return _flat_names(len(state.weights), shapes)
 
 
 def flatten_state(state: EMState, names: Sequence[str] | None = None) -> dict[str, float]:
     """``{"weight[k]": .., "p[k,d]": ..}``: parameters as named scalars (``names``: the state's
     ``flat_names`` when the caller has them)."""
-    values = np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values())])
+    extra = [] if state.coef is None else [np.ravel(state.coef)]
+    values = np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values()), *extra])
     return dict(zip(names or flat_names(state), values.tolist(), strict=True))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from mixfit._math import FloatArray
 from mixfit._validation import check_weights
+from mixfit.concomitant import intercepts_for
 from mixfit.em import EMState, m_step
 from mixfit.families import Family
 from mixfit.sources import ArraySource
@@ -49,6 +50,8 @@ def initial_state(
         params = family.check_params(params_init, n_components, n_features)
         if weights is None:
             weights = np.full(n_components, 1.0 / n_components)
+        if source.covariates is not None:
+            return EMState(weights, params, coef=intercepts_for(weights, source.covariates.shape[1]))
         return EMState(weights, params)
     resp = initial_resp(family, source, n_components, init, rng)
     if source.fixed is not None:  # rows whose class is known start where they are held
@@ -57,7 +60,10 @@ def initial_state(
     if source.weight is not None:
         resp *= source.weight[:, None]
     state = m_step(family, family.stats(np.asarray(source.design, dtype=float), resp))
-    return state if weights is None else EMState(weights, state.params)
+    weights = state.weights if weights is None else weights
+    if source.covariates is not None:  # every row starts with the same prior
+        return EMState(weights, state.params, coef=intercepts_for(weights, source.covariates.shape[1]))
+    return EMState(weights, state.params)
 
 
 def start_method(init: str, start: int) -> str:

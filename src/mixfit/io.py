@@ -98,6 +98,7 @@ def model_to_dict(model: Any) -> dict[str, Any]:
         "params": {k: np.asarray(v).tolist() for k, v in model.params_.items()},
         "columns": getattr(model, "columns_", None),
         "feature_names_in": None if not hasattr(model, "feature_names_in_") else list(model.feature_names_in_),
+        **_covariates_to_dict(model),
         "fit": {
             "log_likelihood": getattr(model, "log_likelihood_", None),
             "n_iter": getattr(model, "n_iter_", None),
@@ -218,6 +219,8 @@ MODEL_FIELDS = {
     "fit",
     "settings",
     "history",
+    "covariate_coef",
+    "covariate_names",
 }
 SETTINGS = {"init", "max_iter", "n_init", "tol"}
 FIT_FIELDS = {"log_likelihood", "n_iter", "converged"}
@@ -248,6 +251,7 @@ def read_model(path: str | os.PathLike[str], build: Callable[..., Any]) -> Any:
         model.n_features_in_ = len(columns)
     if doc.get("feature_names_in") is not None:
         model.feature_names_in_ = np.asarray(_strings("feature_names_in", doc["feature_names_in"]), dtype=object)
+    _set_covariates(model, doc, k)
     _set_fit_summary(model, doc.get("fit") or {})
     if doc.get("history") is not None:
         model.history_ = _history(doc["history"], model)
@@ -306,6 +310,29 @@ def _settings(settings: Any) -> dict[str, Any]:
     if not isinstance(settings, dict) or set(settings) - SETTINGS:
         raise ModelError(f"model settings must hold only {sorted(SETTINGS)}; got {settings!r}")
     return settings
+
+
+def _covariates_to_dict(model: Any) -> dict[str, Any]:
+    """The covariate coefficients and names of a model with covariates ({} without)."""
+    if getattr(model, "covariate_coef_", None) is None:
+        return {}
+    return {"covariate_coef": np.asarray(model.covariate_coef_).tolist(), "covariate_names": model.covariate_names_}
+
+
+def _set_covariates(model: Any, doc: dict[str, Any], k: int) -> None:
+    if doc.get("covariate_coef") is None and doc.get("covariate_names") is None:
+        return
+    names = _strings("covariate_names", doc.get("covariate_names"))
+    try:
+        coef = np.asarray(doc.get("covariate_coef"), dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError("model covariate_coef must be a rectangular array of numbers") from None
+    if coef.shape != (k, len(names)) or not names or not np.isfinite(coef).all() or np.any(coef[0] != 0):
+        raise ModelError(
+            f"model covariate_coef must be finite numbers of shape ({k}, {len(names)}) with row 0 all zeros "
+            "(class 0 is the reference)"
+        )
+    model.covariate_coef_, model.covariate_names_ = coef, names
 
 
 def _strings(name: str, values: Any) -> list[str]:
@@ -368,7 +395,8 @@ def flatten_state_names(model: Any) -> list[str]:
     """The parameter column names of ``history_`` for this model."""
     from mixfit.em import EMState, flatten_state
 
-    return list(flatten_state(EMState(model.weights_, model.params_)))
+    coef = getattr(model, "covariate_coef_", None)
+    return list(flatten_state(EMState(model.weights_, model.params_, coef=coef)))
 
 
 def _umask() -> int:

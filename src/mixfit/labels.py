@@ -22,8 +22,10 @@ _ORDER = re.compile(r"^(?P<name>[\w.]+?)(?:\[(?P<column>\d+)\])?$")
 
 
 def permute(state: EMState, order: np.ndarray) -> EMState:
-    """The state with component ``order[i]`` in place i."""
-    return EMState(state.weights[order], {k: np.asarray(v)[order] for k, v in state.params.items()})
+    """The state with component ``order[i]`` in place i (covariate coefficients measured again
+    from the new class 0, the reference)."""
+    coef = None if state.coef is None else state.coef[order] - state.coef[order][0]
+    return EMState(state.weights[order], {k: np.asarray(v)[order] for k, v in state.params.items()}, coef=coef)
 
 
 def order_of(state: EMState, rule: str) -> np.ndarray:

@@ -13,9 +13,10 @@ from sklearn.utils import check_random_state
 from mixfit import restarts
 from mixfit._math import FloatArray
 from mixfit._validation import check_int
+from mixfit.concomitant import mean_prior
 from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, draw, posterior, run_e_step
-from mixfit.errors import ConvergenceWarning, IdentifiabilityWarning, ModelError, ReplicationWarning
+from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
 from mixfit.families import Family
 from mixfit.io import read_model, save_model
 from mixfit.labels import order_of, permute
@@ -23,6 +24,7 @@ from mixfit.online import DEFAULT_DECAY, Stream
 from mixfit.prepare import (
     TrainingData,
     check_enough_rows,
+    evaluation_covariates,
     fitted,
     fitted_source,
     training_data,
@@ -194,6 +196,7 @@ class Mixture(BaseEstimator):
         sample_weight: Any = None,
         *,
         known_labels: Any = None,
+        covariates: Any = None,
         on_iteration: Any = None,
         resume: bool = False,
     ) -> Mixture:
@@ -208,6 +211,17 @@ class Mixture(BaseEstimator):
         responsibilities at every E-step (they enter the likelihood as complete data); the
         others are inferred.
 
+        ``covariates`` (an array or DataFrame of q numeric columns, one row per row of X) make
+        class membership depend on them (latent class regression, poLCA's ``formula = cbind(...)
+        ~ x``; flexmix's concomitant variables): the prior of class k for row n is
+        ``softmax(covariate_coef_ @ [1, z_n])_k`` with class 0 as the reference (its row of
+        ``covariate_coef_`` is 0), an intercept added. ``covariate_coef_`` (K, 1 + q) and
+        ``covariate_names_`` are then set, ``weights_`` are the classes' average prior over the
+        training rows, and ``predict``, ``predict_proba``, ``score_samples``, ``score``, ``bic``,
+        ``aic`` and ``sample`` need ``covariates=`` for their rows. The M-step of the coefficients
+        is a Newton step with step-halving (see ``mixfit.concomitant``); such fits run plain EM
+        (no SQUAREM), in memory.
+
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
         iteration (progress bars live in the caller, not here).
 
@@ -218,7 +232,7 @@ class Mixture(BaseEstimator):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                self._fit(X, sample_weight, known_labels, on_iteration, resume)
+                self._fit(X, sample_weight, known_labels, covariates, on_iteration, resume)
         finally:  # shown (or raised) now, under the caller's own filters, each distinct one once
             unique = {(w.category, str(w.message), w.filename, w.lineno): w for w in caught}
             for warning in unique.values():
@@ -226,14 +240,19 @@ class Mixture(BaseEstimator):
         self.fit_warnings_ = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
         return self
 
-    def _fit(self, X: Any, sample_weight: Any, known_labels: Any, on_iteration: Any, resume: bool) -> None:
+    def _fit(
+        self, X: Any, sample_weight: Any, known_labels: Any, covariates: Any, on_iteration: Any, resume: bool
+    ) -> None:
         check_settings(self)
-        train = training_data(self, X, sample_weight, known_labels)
+        if covariates is not None and self.weights_prior is not None:
+            raise ModelError("weights_prior cannot be combined with covariates (the weights are then not parameters)")
+        train = training_data(self, X, sample_weight, known_labels, covariates)
         check_enough_rows(train, self.n_components, self.params_init)
         problem = train.family.identifiability_problem(self.n_components, train.rows)
         if problem is not None:
             warnings.warn(problem, IdentifiabilityWarning, stacklevel=3)
-        n_free = train.family.n_free_params(self.n_components, train.n_features) + self.n_components - 1
+        n_free = train.family.n_free_params(self.n_components, train.n_features)
+        n_free += (self.n_components - 1) * (1 if train.covariates is None else train.covariates.shape[1])
         if train.source.n_rows < n_free:
             warnings.warn(
                 f"fewer rows ({train.source.n_rows}) than free parameters ({n_free}): the estimates are "
@@ -260,7 +279,9 @@ class Mixture(BaseEstimator):
                 stacklevel=3,
             )
         self.fit_notes_: list[str] = []
-        if problem is None:  # the rank check at the estimate, when it is cheap (else a note)
+        if train.covariates is not None:
+            self.fit_notes_.append("the local identifiability check is not run for models with covariates")
+        elif problem is None:  # the rank check at the estimate, when it is cheap (else a note)
             rank_problem, note = local_identifiability(train.family, best.state, train.source)
             if rank_problem is not None:
                 warnings.warn(rank_problem, IdentifiabilityWarning, stacklevel=3)
@@ -271,6 +292,12 @@ class Mixture(BaseEstimator):
             state = permute(state, order_of(state, self.order))
         self.weights_ = state.weights
         self.params_ = state.params
+        for name in ("covariate_coef_", "covariate_names_"):
+            self.__dict__.pop(name, None)
+        if state.coef is not None and train.covariates is not None:
+            self.covariate_coef_ = state.coef
+            self.covariate_names_ = train.covariate_names
+            self.weights_ = mean_prior(state.coef, train.covariates, train.row_weight)
         self.log_likelihood_ = best.log_likelihood
         self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
@@ -329,6 +356,8 @@ class Mixture(BaseEstimator):
 
     def _online_start(self, X: Any, sample_weight: Any) -> tuple[Family, EMState, DataSource]:
         """The family, starting parameters and source of the first ``partial_fit`` batch."""
+        if getattr(self, "covariate_coef_", None) is not None:
+            raise ModelError("partial_fit is not available for a model with covariates")
         if hasattr(self, "weights_"):
             return fitted_source(self, X, sample_weight)
         train = training_data(self, X, sample_weight)
@@ -380,58 +409,69 @@ class Mixture(BaseEstimator):
         return restarts.replication_line(self._restart_records)
 
     # -------------------------------------------------------------- evaluation
-    def _per_row(self, X: Any, what: str) -> np.ndarray:
-        family, state, source = fitted_source(self, X)
+    def _per_row(self, X: Any, what: str, covariates: Any = None) -> np.ndarray:
+        family, state, source = fitted_source(self, X, covariates=covariates)
 
         def rows(chunk: Any) -> np.ndarray:
-            resp, log_marginal = posterior(family, state, chunk.X)
+            resp, log_marginal = posterior(family, state, chunk.X, covariates=chunk.covariates)
             return resp.T if what == "proba" else log_marginal
 
         return source.map_rows(rows)
 
-    def _log_likelihood(self, X: Any, sample_weight: Any = None) -> tuple[float, float]:
+    def _log_likelihood(self, X: Any, sample_weight: Any = None, covariates: Any = None) -> tuple[float, float]:
         """(total log-likelihood of X, number of rows or sum of the frequency weights), in one
         pass with no per-row output."""
-        family, state, source = fitted_source(self, X, sample_weight)
+        family, state, source = fitted_source(self, X, sample_weight, covariates)
         return run_e_step(family, source, state).log_likelihood, float(source.total_weight)
 
-    def predict_proba(self, X: Any) -> FloatArray:
-        """Responsibilities p(z = k | x_n), of shape (n, K) (seed 002's gamma(z_nk))."""
-        return self._per_row(X, "proba")
+    def predict_proba(self, X: Any, *, covariates: Any = None) -> FloatArray:
+        """Responsibilities p(z = k | x_n), of shape (n, K) (seed 002's gamma(z_nk)); a model
+        fitted with covariates needs the rows' ``covariates`` (as do the methods below)."""
+        return self._per_row(X, "proba", covariates)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, *, covariates: Any = None) -> np.ndarray:
         """The most likely component of every row, shape (n,)."""
-        return self.predict_proba(X).argmax(axis=1)
+        return self.predict_proba(X, covariates=covariates).argmax(axis=1)
 
-    def score_samples(self, X: Any) -> FloatArray:
+    def score_samples(self, X: Any, *, covariates: Any = None) -> FloatArray:
         """log p(x_n) per row, all constants included, shape (n,)."""
-        return self._per_row(X, "log_marginal")
+        return self._per_row(X, "log_marginal", covariates)
 
-    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None, *, covariates: Any = None) -> float:
         """Mean log-likelihood per row (as scikit-learn); with frequency weights, per unit weight."""
-        total, n_rows = self._log_likelihood(X, sample_weight)
+        total, n_rows = self._log_likelihood(X, sample_weight, covariates)
         return total / n_rows
 
     def n_parameters(self) -> int:
-        """Free parameters: component parameters plus K - 1 weights."""
+        """Free parameters: component parameters plus K - 1 weights (with covariates, K - 1 rows
+        of covariate coefficients instead)."""
         family, state = fitted(self)
         n_features = len(getattr(self, "feature_names_", [])) or next(iter(state.params.values())).shape[1]
-        return family.n_free_params(len(state.weights), n_features) + len(state.weights) - 1
+        per_class = 1 if state.coef is None else state.coef.shape[1]
+        return family.n_free_params(len(state.weights), n_features) + (len(state.weights) - 1) * per_class
 
-    def bic(self, X: Any, sample_weight: Any = None) -> float:
+    def bic(self, X: Any, sample_weight: Any = None, *, covariates: Any = None) -> float:
         """Bayesian information criterion on X: ``-2 log L + n_parameters log n`` (lower is
         better); with frequency weights, n is their sum."""
-        total, n_rows = self._log_likelihood(X, sample_weight)
+        total, n_rows = self._log_likelihood(X, sample_weight, covariates)
         return float(-2 * total + self.n_parameters() * np.log(n_rows))
 
-    def aic(self, X: Any, sample_weight: Any = None) -> float:
+    def aic(self, X: Any, sample_weight: Any = None, *, covariates: Any = None) -> float:
         """Akaike information criterion on X: ``-2 log L + 2 n_parameters`` (lower is better)."""
-        return float(-2 * self._log_likelihood(X, sample_weight)[0] + 2 * self.n_parameters())
+        return float(-2 * self._log_likelihood(X, sample_weight, covariates)[0] + 2 * self.n_parameters())
 
-    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family."""
+    def sample(self, n_samples: int = 1, *, covariates: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``(X, labels)`` from the model: labels by ``weights_``, rows by the family. A model
+        with covariates draws one row per row of ``covariates``, its class by that row's prior."""
         n_samples = check_int("n_samples", n_samples, 1)
         family, state = fitted(self)
+        z = None
+        if state.coef is not None or covariates is not None:
+            n_rows = len(covariates) if covariates is not None and hasattr(covariates, "__len__") else n_samples
+            z = evaluation_covariates(self, covariates, n_rows)
+            if n_samples not in (1, n_rows):
+                raise DataError(f"n_samples must be 1 or the number of covariate rows ({n_rows}); got {n_samples}")
+            n_samples = n_rows
         cells = n_samples * max(1, len(getattr(self, "feature_names_", [])))
         if cells > MAX_SAMPLE_CELLS:
             raise ModelError(
@@ -439,7 +479,7 @@ class Mixture(BaseEstimator):
                 "at once; draw in batches"
             )
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
-        return draw(family, state, n_samples, rng)
+        return draw(family, state, n_samples, rng, z)
 
     def standard_errors(self, X: Any, method: str = "observed", sample_weight: Any = None) -> Any:
         """Standard errors from the information matrix on the training data X (see

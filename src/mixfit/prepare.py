@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from mixfit._data import as_table
 from mixfit._math import FloatArray
 from mixfit._validation import check_sample_weight, check_weights
+from mixfit.concomitant import with_intercept
 from mixfit.em import EMState
 from mixfit.errors import DataError, ModelError
 from mixfit.families import Family, as_family
@@ -44,6 +45,9 @@ class TrainingData:
     init_source: ArraySource
     #: the user's frequency weights of ``rows`` (None: every row counts once)
     row_weight: FloatArray | None = None
+    #: covariates on class membership of ``rows``, the intercept first (None: no covariates)
+    covariates: FloatArray | None = None
+    covariate_names: list[str] | None = None
 
     @property
     def n_features(self) -> int:
@@ -90,7 +94,54 @@ def known_responsibilities(known_labels: Any, n_rows: int, n_components: int) ->
     return values
 
 
-def training_data(model: Any, X: Any, sample_weight: Any, known_labels: Any = None) -> TrainingData:
+def covariate_design(covariates: Any, n_rows: int, names: list[str] | None = None) -> tuple[FloatArray, list[str]]:
+    """Covariates on class membership as ``(rows with an intercept first (n, 1 + q), names)``,
+    checked: one row per row of X, numbers, no missing values (the rows are named), no constant
+    or collinear columns; ``names``: the names at fit (evaluation needs the same columns)."""
+    if hasattr(covariates, "shape") and len(np.shape(covariates)) == 2 and np.shape(covariates)[1] == 0:
+        array, columns = np.empty((np.shape(covariates)[0], 0)), list[str]()
+    else:
+        array, columns, is_frame = as_table(covariates)
+        if not is_frame:
+            name = getattr(covariates, "name", None)  # a pandas Series
+            columns = [str(name)] if name is not None else [f"z{j}" for j in range(array.shape[1])]
+    if array.shape[0] != n_rows:
+        raise DataError(f"covariates must have one row per row of X ({n_rows}); got {array.shape[0]}")
+    if names is not None and len(columns) != len(names) - 1:
+        raise DataError(f"covariates must have the {len(names) - 1} columns of the fit {names[1:]}; got {len(columns)}")
+    values = np.empty(array.shape)
+    for j, name in enumerate(columns):
+        try:
+            values[:, j] = np.asarray(array[:, j], dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"covariate column {name!r} is not numeric; code it as numbers (e.g. pandas.get_dummies(..., "
+                "drop_first=True) for categories)"
+            ) from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if rows.size > 10 else "")
+        raise DataError(
+            f"covariate column {columns[int(np.argmax(bad.any(axis=0)))]!r} has missing or infinite values in "
+            f"{rows.size} row(s) ({shown}); drop or impute those rows"
+        )
+    design = with_intercept(values)
+    if names is None:
+        constant = [c for c, v in zip(columns, values.T, strict=True) if np.ptp(v) == 0]
+        if constant:
+            raise DataError(f"covariate column {constant[0]!r} is constant: the intercept already models it; drop it")
+        if np.linalg.matrix_rank(design) < design.shape[1]:
+            raise DataError(
+                f"the covariate columns {columns} are collinear (one is a combination of the others and the "
+                "intercept): their coefficients are not identified; drop one"
+            )
+    return design, ["(intercept)", *columns]
+
+
+def training_data(
+    model: Any, X: Any, sample_weight: Any, known_labels: Any = None, covariates: Any = None
+) -> TrainingData:
     """X as a fit of ``model`` sees it (see ``TrainingData``)."""
     dtype = compute_dtype(model.dtype)
     table = open_table(X)
@@ -101,8 +152,13 @@ def training_data(model: Any, X: Any, sample_weight: Any, known_labels: Any = No
         weight = check_sample_weight(sample_weight, data.shape[0])
         n_rows, n_components = data.shape[0], model.n_components
         fixed = None if known_labels is None else known_responsibilities(known_labels, n_rows, n_components)
-        source = as_source(data, family, sample_weight=weight, compress=model.compress, dtype=dtype, fixed=fixed)
-        return TrainingData(family, columns, is_frame, data, source, source, weight)
+        z, z_names = (None, None) if covariates is None else covariate_design(covariates, n_rows)
+        source = as_source(
+            data, family, sample_weight=weight, compress=model.compress, dtype=dtype, fixed=fixed, covariates=z
+        )
+        return TrainingData(family, columns, is_frame, data, source, source, weight, z, z_names)
+    if covariates is not None:
+        raise DataError(f"covariates are supported for data in memory only, not {table!r}")
     if known_labels is not None:
         raise DataError(f"known_labels is supported for data in memory only, not {table!r}")
     if sample_weight is not None:
@@ -140,7 +196,24 @@ def fitted(model: Any) -> tuple[Family, EMState]:
     check_is_fitted(model, ["weights_", "params_"])
     family = getattr(model, "family_", None) or as_family(model.family)
     weights = check_weights(model.weights_, len(np.atleast_1d(model.weights_)), "weights_")
-    return family, EMState(weights, dict(model.params_))
+    coef = getattr(model, "covariate_coef_", None)
+    return family, EMState(weights, dict(model.params_), coef=None if coef is None else np.asarray(coef, dtype=float))
+
+
+def evaluation_covariates(model: Any, covariates: Any, n_rows: int) -> FloatArray | None:
+    """The covariates of rows to evaluate: required exactly when the model was fitted with them."""
+    names = getattr(model, "covariate_names_", None)
+    if names is None:
+        if covariates is not None:
+            raise DataError("this model was fitted without covariates; do not pass covariates=")
+        return None
+    if covariates is None:
+        raise DataError(
+            f"this model was fitted with covariates {names[1:]} on class membership; pass covariates= with "
+            "one row per row of X to predict, predict_proba, score_samples, score, bic, aic or sample (the "
+            "other methods do not take models with covariates yet)"
+        )
+    return covariate_design(covariates, n_rows, names)[0]
 
 
 def check_columns(model: Any, columns: list[str], is_frame: bool) -> None:
@@ -159,8 +232,11 @@ def check_columns(model: Any, columns: list[str], is_frame: bool) -> None:
         raise DataError(f"X columns must be {list(names)}, as at fit; got {columns}")
 
 
-def fitted_source(model: Any, X: Any, sample_weight: Any = None) -> tuple[Family, EMState, DataSource]:
-    """The fitted family (seen through X's rows), the parameters and a source of X."""
+def fitted_source(
+    model: Any, X: Any, sample_weight: Any = None, covariates: Any = None
+) -> tuple[Family, EMState, DataSource]:
+    """The fitted family (seen through X's rows), the parameters and a source of X (with the
+    rows' covariates when the model has them)."""
     family, state = fitted(model)
     dtype = compute_dtype(model.dtype)
     table = open_table(X)
@@ -170,7 +246,12 @@ def fitted_source(model: Any, X: Any, sample_weight: Any = None) -> tuple[Family
         data = family.validate(array, columns)
         family = family.for_data(data)
         weight = check_sample_weight(sample_weight, data.shape[0])
-        source: DataSource = as_source(data, family, sample_weight=weight, compress=model.compress, dtype=dtype)
+        z = evaluation_covariates(model, covariates, data.shape[0])
+        source: DataSource = as_source(
+            data, family, sample_weight=weight, compress=model.compress, dtype=dtype, covariates=z
+        )
+    elif state.coef is not None or covariates is not None:
+        raise DataError(f"covariates are supported for data in memory only, not {table!r}")
     elif sample_weight is not None:
         raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
     else:
@@ -179,4 +260,4 @@ def fitted_source(model: Any, X: Any, sample_weight: Any = None) -> tuple[Family
         source = table_source(table, family, dtype)
     n_features = len(family.feature_names(columns))
     params = family.check_params(state.params, len(state.weights), n_features)
-    return family, EMState(state.weights, params), source
+    return family, EMState(state.weights, params, coef=state.coef), source

@@ -90,7 +90,7 @@ class Search:
 
     def __init__(self, model: Any, train: TrainingData, on_iteration: Any = None) -> None:
         self.model, self.train, self.on_iteration = model, train, on_iteration
-        self.accelerate = resolved(model.accelerate, model.params_init)
+        self.accelerate = resolved(model.accelerate, model.params_init, train.covariates is not None)
         self.rng = check_random_state(model.random_state)
 
     def initial_state(self, start: int = 0) -> EMState:
@@ -226,8 +226,15 @@ class Search:
         rows = np.sort(self.rng.choice(train.rows.shape[0], size=SCREEN_ROWS, replace=False))
         weight = None if train.row_weight is None else train.row_weight[rows]
         fixed = None if source.fixed is None else source.fixed[rows]
-        compress = self.model.compress
-        sample = as_source(train.rows[rows], train.family, sample_weight=weight, compress=compress, fixed=fixed)
+        covariates = None if source.covariates is None else source.covariates[rows]
+        sample = as_source(
+            train.rows[rows],
+            train.family,
+            sample_weight=weight,
+            compress=self.model.compress,
+            fixed=fixed,
+            covariates=covariates,
+        )
         return sample, False
 
     def run_in_turn(self, finals: list[Final], checkpoint: Any, resumed: Any) -> list[FitResult | str | None]:
@@ -292,6 +299,8 @@ class Search:
     def checkpointer(self) -> Any:
         if self.model.checkpoint is None:
             return None
+        if self.train.covariates is not None:
+            raise ModelError("checkpoint is not available with covariates yet; fit without checkpoint")
         from mixfit.checkpoint import Checkpointer, fingerprint
 
         model = self.model

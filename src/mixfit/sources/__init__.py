@@ -28,16 +28,18 @@ def as_source(
     compress: Compress = "auto",
     dtype: DTypeLike = np.float64,
     fixed: FloatArray | None = None,
+    covariates: FloatArray | None = None,
 ) -> ArraySource:
     """An in-memory source of ``family.design(data)``, compressed to distinct rows when it pays.
 
     ``compress="auto"`` merges identical rows when the column ranges allow at most half as many
     distinct rows as there are rows, or when an evenly spaced sample of 10,000 rows has at most
     a quarter as many distinct rows as sampled; the fit is the same to round-off. Rows with
-    fixed responsibilities (``fixed``, semi-supervised fits) are never merged.
+    fixed responsibilities (``fixed``, semi-supervised fits) or with covariates (rows of
+    ``covariates``, the intercept first) are never merged.
     """
-    if fixed is not None:
-        return ArraySource(family.design(data), sample_weight, dtype=dtype, fixed=fixed)
+    if fixed is not None or covariates is not None:
+        return ArraySource(family.design(data), sample_weight, dtype=dtype, fixed=fixed, covariates=covariates)
     if not compress:
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
     coded, gaps, marker = _gaps_as_value(data)

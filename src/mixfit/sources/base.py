@@ -46,11 +46,14 @@ class Chunk:
     weight : ndarray of shape (m,), or None when every row counts once
     fixed : ndarray of shape (m, K), optional
         Responsibilities held fixed (semi-supervised rows); NaN rows are free.
+    covariates : ndarray of shape (m, 1 + q), optional
+        Covariates on class membership, the intercept first (``mixfit.concomitant``).
     """
 
     X: FloatArray
     weight: FloatArray | None
     fixed: FloatArray | None = None
+    covariates: FloatArray | None = None
 
 
 class DataSource(Protocol):

@@ -46,6 +46,8 @@ class ArraySource:
         Responsibilities held fixed for some rows (NaN rows are free): semi-supervised fits.
     inverse : ndarray of shape (n_rows,), optional
         For compressed data, the design row of each original row.
+    covariates : ndarray of shape (m, 1 + q), optional
+        Covariates on class membership of each design row, the intercept first.
     """
 
     def __init__(
@@ -56,9 +58,11 @@ class ArraySource:
         block_rows: int | None = None,
         dtype: DTypeLike = np.float64,
         fixed: FloatArray | None = None,
+        covariates: FloatArray | None = None,
     ) -> None:
         self.dtype = np.dtype(dtype)
         self.fixed = fixed
+        self.covariates = covariates
         self.design = compact(design)
         self.weight = weight
         self.inverse = inverse
@@ -88,7 +92,8 @@ class ArraySource:
         start, stop = block * self.block_rows, (block + 1) * self.block_rows
         weight = None if self.weight is None else self.weight[start:stop]
         fixed = None if self.fixed is None else self.fixed[start:stop]
-        return Chunk(np.asarray(self.design[start:stop], dtype=self.dtype), weight, fixed)
+        covariates = None if self.covariates is None else self.covariates[start:stop]
+        return Chunk(np.asarray(self.design[start:stop], dtype=self.dtype), weight, fixed, covariates)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``sum(fn(chunk) for chunk in chunks)``, always added in the same order.
@@ -112,7 +117,7 @@ class ArraySource:
     def identity(self) -> bytes:
         """What a checkpoint fingerprint hashes: the design rows and their weights."""
         parts = [np.ascontiguousarray(self.design).tobytes()]
-        for extra in (self.weight, self.fixed):
+        for extra in (self.weight, self.fixed, self.covariates):
             if extra is not None:
                 parts.append(np.ascontiguousarray(extra).tobytes())
         return b"".join(parts)

@@ -1,0 +1,104 @@
+"""Covariates on class membership (latent class regression; flexmix's concomitant variables).
+
+The prior of class k for row n is a multinomial logit in the row's covariates ``z_n`` (with an
+intercept first), class 0 the reference (its coefficients fixed at 0)::
+
+    pi_nk = softmax(coef @ z_n)_k
+
+The complete-data log-likelihood gains ``sum_n w_n sum_k r_nk log pi_nk`` in place of
+``sum_k n_k log w_k``; its maximiser in ``coef`` is a multinomial logistic regression of the
+responsibilities on the covariates, which has no closed form. The M-step takes one Newton step
+from the current coefficients (as poLCA does): the gradient and the information (minus the
+Hessian) at the current coefficients are sums over rows (``PriorStats``), gathered in the
+E-step's pass and added across chunks, so chunked fits are exact. The EM loop halves the step
+while the log-likelihood would fall (``mixfit.em``), which keeps EM monotone (a generalised EM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from mixfit._math import FloatArray
+from mixfit.families import Stats
+
+#: A Newton step is halved at most this many times; the last, tiny, step leaves the prior as it
+#: was, where the component M-step alone never lowers the log-likelihood.
+MAX_HALVINGS = 30
+#: Coefficients beyond this size mean fitted priors of exactly 0 or 1: classes separated by a
+#: covariate, where the maximum-likelihood coefficients run away to infinity.
+SEPARATION_COEF = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PriorStats(Stats):
+    """What one pass gives the prior's M-step, summed over rows: ``gradient`` (K, P), the
+    gradient of Q in the coefficients ``sum_n (r_nk - w_n pi_nk) z_n``; ``information``
+    (K, P, K, P), minus its Hessian ``sum_n w_n (pi_nk [k = l] - pi_nk pi_nl) z_n z_n'``; and
+    ``q``, the prior's part of Q at the current coefficients ``sum_n sum_k r_nk log pi_nk``."""
+
+    gradient: FloatArray
+    information: FloatArray
+    q: FloatArray
+
+
+def with_intercept(covariates: FloatArray) -> FloatArray:
+    """The covariates (n, q) with a column of ones first (n, 1 + q)."""
+    return np.hstack([np.ones((covariates.shape[0], 1)), covariates])
+
+
+def log_prior(coef: FloatArray, design: FloatArray) -> FloatArray:
+    """``log pi_nk``, laid out (K, n), for coefficients (K, P) and covariate rows (n, P)."""
+    eta = coef @ design.T
+    return eta - logsumexp(eta, axis=0, keepdims=True)
+
+
+def prior_stats(coef: FloatArray, design: FloatArray, resp: FloatArray, weight: FloatArray | None) -> PriorStats:
+    """``PriorStats`` of one chunk: ``resp`` (K, n) already times the row weights ``weight``."""
+    log_pi = log_prior(coef, design)
+    pi = np.exp(log_pi)
+    weighted = pi if weight is None else pi * weight
+    gradient = (resp - weighted) @ design
+    n_components, width = coef.shape
+    information = np.zeros((n_components, width, n_components, width))
+    for k in range(n_components):
+        diagonal = (design * weighted[k][:, None]).T @ design
+        information[k, :, k, :] += diagonal
+        for m in range(n_components):
+            information[k, :, m, :] -= (design * (weighted[k] * pi[m])[:, None]).T @ design
+    q = np.where(resp > 0, resp * log_pi, 0.0).sum()
+    return PriorStats(gradient, information, np.asarray(q))
+
+
+def newton_step(coef: FloatArray, stats: PriorStats) -> FloatArray:
+    """The Newton step of the coefficients of classes 1..K-1 (class 0 stays 0): solve
+    ``information @ step = gradient`` (least squares where the information is singular, e.g. a
+    class with no rows left)."""
+    n_components, width = coef.shape
+    free = (n_components - 1) * width
+    information = stats.information[1:, :, 1:, :].reshape(free, free)
+    gradient = stats.gradient[1:].reshape(free)
+    try:
+        step = np.linalg.solve(information, gradient)
+    except np.linalg.LinAlgError:
+        step = np.linalg.lstsq(information, gradient, rcond=None)[0]
+    out = coef.copy()
+    out[1:] += step.reshape(n_components - 1, width)
+    return out
+
+
+def intercepts_for(weights: FloatArray, width: int) -> FloatArray:
+    """Coefficients (K, width) whose prior is ``weights`` for every row: intercepts
+    ``log(w_k / w_0)``, slopes 0 (the start of a fit with covariates)."""
+    coef = np.zeros((len(weights), width))
+    log_w = np.log(np.maximum(weights, np.finfo(float).tiny))
+    coef[:, 0] = log_w - log_w[0]
+    return coef
+
+
+def mean_prior(coef: FloatArray, design: FloatArray, weight: FloatArray | None = None) -> FloatArray:
+    """The average prior over rows (K,): the model's class proportions in these rows."""
+    pi = np.exp(log_prior(coef, design))
+    return pi.mean(axis=1) if weight is None else (pi @ weight) / weight.sum()
