@@ -71,6 +71,40 @@ def test_no_direct_optimisation_finds_a_higher_likelihood():
     np.testing.assert_allclose(best.x, start, atol=1e-3)
 
 
+def test_standard_errors_equal_the_inverse_hessian_of_the_likelihood():
+    X, z, _ = simulated(600, seed=1)
+    m = fit(X, z)
+    errors = m.standard_errors(X, covariates=z)
+    theta = np.concatenate([np.log(m.params_["p"] / (1 - m.params_["p"])).ravel(), m.covariate_coef_[1]])
+
+    def log_likelihood(t):
+        return observed_log_likelihood(X, z.to_numpy(), t[:10].reshape(2, 5), t[10:, None])
+
+    h, eye = 1e-4, np.eye(theta.size) * 1e-4
+    hessian = np.array(
+        [
+            [
+                log_likelihood(theta + a + b)
+                - log_likelihood(theta + a - b)
+                - log_likelihood(theta - a + b)
+                + log_likelihood(theta - a - b)
+                for b in eye
+            ]
+            for a in eye
+        ]
+    ) / (4 * h * h)
+    # the coefficients' block of the inverse does not depend on how p is parametrised (logit
+    # here); central differences of step 1e-4 are exact to about 1e-6 relative
+    expected = np.sqrt(np.diag(np.linalg.inv(-hessian)))[10:]
+    np.testing.assert_allclose(errors.covariate_coef[1], expected, rtol=1e-4)
+    np.testing.assert_array_equal(errors.covariate_coef[0], 0.0)
+    assert errors.table.loc["covariate_coef[0,1]", "note"] == "fixed by the model"
+    assert np.isnan(errors.weights).all()
+    assert errors.table.loc["weight[0]", "note"].startswith("the average prior")
+    opg = m.standard_errors(X, covariates=z, method="opg").covariate_coef[1]
+    np.testing.assert_allclose(opg, expected, rtol=0.1)  # another estimate of the same information
+
+
 def test_intercept_only_covariates_give_the_plain_mixture():
     X, _, _ = simulated(500, seed=2)
     plain = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-13, max_iter=5000, order="p").fit(X)
@@ -178,6 +212,11 @@ def test_cli_fits_a_latent_class_regression(tmp_path, capsys):
     assert list(summary["covariate_coef"]) == ["(intercept)", "age", "party"]
     assert summary["n_parameters"] == 13
     assert sorted(summary["params"]["p"]) == [f"q{j}" for j in range(5)]  # covariates are not modelled
-    code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "--covariates", "age", "--se")
+    code, out, _ = run(
+        capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "--covariates", "age", "--se", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["standard_errors"]["covariate_coef[1,1]"] > 0
+    code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "--covariates", "age", "--gof")
     assert code == 2
     assert "not available with --covariates" in err

@@ -283,8 +283,8 @@ def fit(
         **_speed(accelerate, float32),
     )
     covariate_names = [] if covariates is None else [c.strip() for c in covariates.split(",") if c.strip()]
-    if covariate_names and (report is not None or plots is not None or se or gof):
-        raise DataError("--report, --plots, --se and --gof are not available with --covariates yet")
+    if covariate_names and (report is not None or plots is not None or gof):
+        raise DataError("--report, --plots and --gof are not available with --covariates yet")
     extra = [c for c in (known_labels, weight_column, *covariate_names) if c]
     selected = _model_columns(data, family, columns, trials_column, id_column, drop, extra, _sep(sep))
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
@@ -303,7 +303,7 @@ def fit(
         notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight, z)
         _write_outputs(model, frame, out_file, report, plots, weight)
         summary = _summary(model, frame, notes, weight, z)
-        summary.update(_inference(model, frame, se, gof, weight))
+        summary.update(_inference(model, frame, se, gof, weight, z))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -526,13 +526,15 @@ def _summary(
     }
 
 
-def _inference(model: Mixture, frame: Any, se: bool, gof: bool, sample_weight: Any = None) -> dict[str, Any]:
+def _inference(
+    model: Mixture, frame: Any, se: bool, gof: bool, sample_weight: Any = None, covariates: Any = None
+) -> dict[str, Any]:
     """Standard errors and goodness of fit for the summary, when asked for."""
     extra: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if se:
-            table = model.standard_errors(frame, sample_weight=sample_weight).table
+            table = model.standard_errors(frame, sample_weight=sample_weight, covariates=covariates).table
             extra["standard_errors"] = {name: _json_number(v) for name, v in table["se"].items()}
         if gof:
             from mixfit.diagnostics import goodness_of_fit

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit._math import scaled_rank
+from mixfit.concomitant import log_prior
 from mixfit.em import EMState, draw, flatten_state, posterior
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
 from mixfit.families import COVARIANCE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Family
@@ -92,15 +93,20 @@ class FreeParameters:
         perturbed state keeps the free parameters of the estimate it was moved from)."""
         self.family, self.state = family, state
         self.masks = _masks(family, state.params) if masks is None else masks
-        self.n_weights = len(state.weights) - 1
+        #: the leading free parameters: weights 1..K-1, or with covariates the coefficients of
+        #: classes 1..K-1 (class 0 is the reference; the weights are then not parameters)
+        self.n_weights = len(state.weights) - 1 if state.coef is None else state.coef[1:].size
 
     def vector(self) -> np.ndarray:
-        return np.concatenate(
-            [self.state.weights[:-1], *(np.asarray(v)[self.masks[k]] for k, v in self.state.params.items())]
-        )
+        lead = self.state.weights[:-1] if self.state.coef is None else self.state.coef[1:].ravel()
+        return np.concatenate([lead, *(np.asarray(v)[self.masks[k]] for k, v in self.state.params.items())])
 
     def state_at(self, theta: np.ndarray) -> EMState:
-        weights = np.append(theta[: self.n_weights], 1.0 - theta[: self.n_weights].sum())
+        coef, weights = self.state.coef, self.state.weights
+        if coef is None:
+            weights = np.append(theta[: self.n_weights], 1.0 - theta[: self.n_weights].sum())
+        else:
+            coef = np.vstack([np.zeros((1, coef.shape[1])), theta[: self.n_weights].reshape(-1, coef.shape[1])])
         params, offset = {}, self.n_weights
         for name, value in self.state.params.items():
             value = np.array(value, dtype=float)
@@ -108,7 +114,7 @@ class FreeParameters:
             value[self.masks[name]] = theta[offset : offset + size]
             offset += size
             params[name] = value
-        return EMState(weights, _complete(self.family, params, self.masks))
+        return EMState(weights, _complete(self.family, params, self.masks), coef=coef)
 
     def params_at(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
         """The parameters at each row of ``thetas`` (B, Q), stacked: arrays of shape (B, K, ...)."""
@@ -123,9 +129,15 @@ class FreeParameters:
         return _complete(self.family, params, self.masks)
 
     def names(self) -> list[str]:
-        flat = list(flatten_state(self.state))
-        keep = np.concatenate([np.r_[np.ones(self.n_weights, bool), False], *(m.ravel() for m in self.masks.values())])
-        return [n for n, k in zip(flat, keep, strict=True) if k]
+        """The free parameters' names, in the order of ``vector``."""
+        flat = list(flatten_state(EMState(self.state.weights, self.state.params)))
+        keep = np.concatenate([np.zeros(len(self.state.weights), bool), *(m.ravel() for m in self.masks.values())])
+        if self.state.coef is None:
+            lead = flat[: self.n_weights]
+        else:
+            k, width = self.state.coef.shape
+            lead = [f"covariate_coef[{i},{j}]" for i in range(1, k) for j in range(width)]
+        return lead + [n for n, kept in zip(flat, keep, strict=True) if kept]
 
 
 def _steps(theta: np.ndarray, relative: float = 1e-6) -> np.ndarray:
@@ -159,12 +171,17 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
     theta = free.vector()
     d_coef, d_bias = _natural_jacobian(free, theta)
     design = np.asarray(source.design, dtype=float)
-    resp = posterior(family, state, design)[0].T
+    resp = posterior(family, state, design, covariates=source.covariates)[0].T
     n_components = len(state.weights)
     scores = np.zeros((design.shape[0], theta.size))
-    w = state.weights
-    last = resp[:, -1] / w[-1]
-    scores[:, : free.n_weights] = resp[:, :-1] / w[:-1] - last[:, None]
+    if state.coef is None or source.covariates is None:
+        w = state.weights
+        last = resp[:, -1] / w[-1]
+        scores[:, : free.n_weights] = resp[:, :-1] / w[:-1] - last[:, None]
+    else:  # d log p(x_n) / d coef_k = (r_nk - pi_nk) z_n
+        z = source.covariates
+        prior = np.exp(log_prior(state.coef, z)).T
+        scores[:, : free.n_weights] = ((resp - prior)[:, 1:, None] * z[:, None, :]).reshape(len(z), -1)
     for k in range(n_components):
         used = np.flatnonzero(np.any(d_coef[k] != 0, axis=0) | (d_bias[k] != 0))
         if used.size:
@@ -206,16 +223,22 @@ class StandardErrors:
     information: np.ndarray
     free_names: list[str]
     rank: int
+    #: standard errors of ``covariate_coef_`` (K, 1 + q), for a model with covariates
+    covariate_coef: np.ndarray | None = None
 
 
-def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight: Any = None) -> StandardErrors:
+def standard_errors(
+    model: Any, X: Any, method: str = "observed", sample_weight: Any = None, covariates: Any = None
+) -> StandardErrors:
     """Standard errors of a fitted model's weights and parameters on its training data X (with
-    its frequency weights, if it was fitted with them).
+    its frequency weights, if it was fitted with them; with its covariates, if it has them: the
+    covariate coefficients then get standard errors and the weights, which are averages of the
+    rows' priors, do not).
 
     ``method="opg"`` (the outer product of the row scores) is what poLCA reports (agreement to
     about 5e-5 was measured side by side); ``"observed"`` (the observed information, the default)
     is what flexmix's ``refit()`` reports (about 4e-4)."""
-    family, state, source = _in_memory(model, X, sample_weight)
+    family, state, source = _in_memory(model, X, sample_weight, covariates)
     free = FreeParameters(family, state)
     info = information(family, state, source, method)
     rank = scaled_rank(info)
@@ -238,7 +261,9 @@ def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight:
     )
     se_flat = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov_free, jac), 0.0))
     structural = _structural(family, state)  # the weight of K = 1, categorical padding: exact, SE 0
-    on_boundary = np.all(jac == 0, axis=1) & ~structural
+    derived = _derived(state)  # with covariates, the weights
+    on_boundary = np.all(jac == 0, axis=1) & ~structural & ~derived
+    se_flat[derived] = np.nan
     se_flat[on_boundary] = np.nan
     held = [name for name, h in zip(flatten_state(state), on_boundary, strict=True) if h]
     if held:
@@ -256,10 +281,14 @@ def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight:
             "se": se_flat,
             "lower95": estimate - Z95 * se_flat,
             "upper95": estimate + Z95 * se_flat,
-            "note": np.where(
-                on_boundary,
-                "on the boundary: held fixed, no standard error",
-                np.where(structural, "fixed by the model", ""),
+            "note": np.select(
+                [on_boundary, structural, derived],
+                [
+                    "on the boundary: held fixed, no standard error",
+                    "fixed by the model",
+                    "the average prior over the rows: see covariate_coef",
+                ],
+                "",
             ),
         },
         index=pd.Index(names, name="parameter"),
@@ -270,23 +299,37 @@ def standard_errors(model: Any, X: Any, method: str = "observed", sample_weight:
         size = np.size(value)
         params[name] = se_flat[offset : offset + size].reshape(np.shape(value))
         offset += size
-    return StandardErrors(table, se_flat[:k], params, cov_free, info, free.names(), rank)
+    coef_se = None if state.coef is None else se_flat[offset:].reshape(state.coef.shape)
+    return StandardErrors(table, se_flat[:k], params, cov_free, info, free.names(), rank, coef_se)
 
 
 def _structural(family: Family, state: EMState) -> np.ndarray:
-    """Entries fixed by the model's structure rather than the data, flattened like ``_flat``."""
-    parts = [np.full(len(state.weights), len(state.weights) == 1)]
+    """Entries fixed by the model's structure rather than the data, flattened like ``_flat``
+    (with covariates, the reference class's coefficients)."""
+    parts = [np.full(len(state.weights), len(state.weights) == 1 and state.coef is None)]
     for name, value in state.params.items():
         parts.append(family.structural_zeros(name, np.shape(value)).ravel())
+    if state.coef is not None:
+        parts.append(np.arange(state.coef.size) < state.coef.shape[1])
     return np.concatenate(parts)
 
 
+def _derived(state: EMState) -> np.ndarray:
+    """Entries that are functions of the data rather than parameters, flattened like ``_flat``:
+    with covariates, the weights (each row has its own prior)."""
+    size = _flat(state).size
+    return np.arange(size) < (0 if state.coef is None else len(state.weights))
+
+
 def _flat(state: EMState) -> np.ndarray:
-    return np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values())])
+    extra = [] if state.coef is None else [np.ravel(state.coef)]
+    return np.concatenate([state.weights, *(np.ravel(v) for v in state.params.values()), *extra])
 
 
-def _in_memory(model: Any, X: Any, sample_weight: Any = None) -> tuple[Family, EMState, ArraySource]:
-    family, state, source = fitted_source(model, X, sample_weight)
+def _in_memory(
+    model: Any, X: Any, sample_weight: Any = None, covariates: Any = None
+) -> tuple[Family, EMState, ArraySource]:
+    family, state, source = fitted_source(model, X, sample_weight, covariates)
     if not isinstance(source, ArraySource):
         raise ModelError("standard errors need the data in memory (not a FileTable or Dask collection)")
     if np.any(state.weights <= BOUNDARY):

@@ -481,17 +481,20 @@ class Mixture(BaseEstimator):
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         return draw(family, state, n_samples, rng, z)
 
-    def standard_errors(self, X: Any, method: str = "observed", sample_weight: Any = None) -> Any:
+    def standard_errors(
+        self, X: Any, method: str = "observed", sample_weight: Any = None, *, covariates: Any = None
+    ) -> Any:
         """Standard errors from the information matrix on the training data X (see
         ``mixfit.inference``): ``.table`` (estimate, se, 95% interval per entry), ``.weights``,
         ``.params`` (arrays shaped like ``params_``), ``.covariance`` of the free parameters.
 
         To reproduce poLCA's standard errors use ``method="opg"``; flexmix's ``refit()``
         reports the observed information (the default). ``sample_weight``: the frequency
-        weights the model was fitted with."""
+        weights the model was fitted with; ``covariates``: its covariates, if it has them (then
+        ``.covariate_coef`` holds the coefficients' standard errors)."""
         from mixfit.inference import standard_errors
 
-        return standard_errors(self, X, method, sample_weight)
+        return standard_errors(self, X, method, sample_weight, covariates)
 
     def bootstrap(
         self,

@@ -210,8 +210,8 @@ def evaluation_covariates(model: Any, covariates: Any, n_rows: int) -> FloatArra
     if covariates is None:
         raise DataError(
             f"this model was fitted with covariates {names[1:]} on class membership; pass covariates= with "
-            "one row per row of X to predict, predict_proba, score_samples, score, bic, aic or sample (the "
-            "other methods do not take models with covariates yet)"
+            "one row per row of X to predict, predict_proba, score_samples, score, bic, aic, sample or "
+            "standard_errors (the other methods do not take models with covariates yet)"
         )
     return covariate_design(covariates, n_rows, names)[0]
 
