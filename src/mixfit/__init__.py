@@ -37,6 +37,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Independent": ("mixfit.families", "Independent"),
     "Multinomial": ("mixfit.families", "Multinomial"),
     "Poisson": ("mixfit.families", "Poisson"),
+    "Regression": ("mixfit.families", "Regression"),
     "FileTable": ("mixfit.sources", "FileTable"),
     "Mixture": ("mixfit.model", "Mixture"),
     "Selection": ("mixfit.select", "Selection"),
@@ -50,7 +51,16 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 if TYPE_CHECKING:
     from mixfit.diagnostics import check_identifiability, goodness_of_fit
-    from mixfit.families import Bernoulli, Binomial, Categorical, Gaussian, Independent, Multinomial, Poisson
+    from mixfit.families import (
+        Bernoulli,
+        Binomial,
+        Categorical,
+        Gaussian,
+        Independent,
+        Multinomial,
+        Poisson,
+        Regression,
+    )
     from mixfit.labels import align
     from mixfit.model import Mixture
     from mixfit.model import load_model as load
@@ -105,6 +115,7 @@ __all__ = [
     "MonotonicityWarning",
     "Multinomial",
     "Poisson",
+    "Regression",
     "ReplicationWarning",
     "Selection",
     "align",

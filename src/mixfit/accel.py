@@ -149,15 +149,19 @@ class Squarem:
         return {"e_steps": float(passes), "step_max": self.step_max}
 
 
-def resolved(accelerate: str | None, params_init: object, covariates: bool = False) -> str | None:
+def resolved(accelerate: str | None, params_init: object, newton: bool = False) -> str | None:
     """The ``accelerate`` setting with "auto" decided: SQUAREM for fits from data, plain EM for
     fits from given parameters (``params_init``: the textbook iterates, one EM update per
-    iteration, as the seeds' worked examples and ``max_iter=1`` promise) and for fits with
-    covariates on class membership (SQUAREM does not extrapolate their coefficients)."""
-    if accelerate == "squarem" and covariates:
-        raise ModelError("accelerate='squarem' is not available with covariates; use accelerate='auto' or None")
+    iteration, as the seeds' worked examples and ``max_iter=1`` promise) and for fits whose
+    M-step takes Newton steps (covariates on class membership, Poisson and binomial regression
+    components: SQUAREM does not carry their step-halving)."""
+    if accelerate == "squarem" and newton:
+        raise ModelError(
+            "accelerate='squarem' is not available with covariates or Poisson/binomial regression "
+            "components; use accelerate='auto' or None"
+        )
     if accelerate == "auto":
-        return "squarem" if params_init is None and not covariates else None
+        return "squarem" if params_init is None and not newton else None
     return accelerate
 
 

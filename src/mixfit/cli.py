@@ -41,10 +41,11 @@ Sep = Annotated[str, typer.Option(help="CSV field separator ('\\t' for tab).")]
 
 
 #: Families the command line fits; a mixed table names one per group of columns.
-FAMILY_NAMES = ("bernoulli", "binomial", "categorical", "poisson", "multinomial", "gaussian")
+FAMILY_NAMES = ("bernoulli", "binomial", "categorical", "poisson", "multinomial", "gaussian", "regression")
 FAMILY_HELP = (
-    "Component family: bernoulli, binomial, categorical, poisson, multinomial or gaussian; for mixed "
-    "columns, one per group: 'q1,q2=categorical; age=gaussian; visits=poisson'."
+    "Component family: bernoulli, binomial, categorical, poisson, multinomial, gaussian or regression "
+    "(with --kind, --response, --predictors); for mixed columns, one per group: "
+    "'q1,q2=categorical; age=gaussian; visits=poisson'."
 )
 
 
@@ -72,6 +73,20 @@ class AccelerationName(str, Enum):
 Covariance = Annotated[CovarianceName | None, typer.Option(help="Gaussian: covariance type [default: full].")]
 RegCovar = Annotated[float | None, typer.Option(help="Gaussian: floor added to every variance [default: 0].")]
 Trials = Annotated[int | None, typer.Option(min=1, help="Binomial: trials per row.")]
+
+
+class KindName(str, Enum):
+    gaussian = "gaussian"
+    poisson = "poisson"
+    binomial = "binomial"
+
+
+Kind = Annotated[KindName | None, typer.Option(help="Regression: the model of the response [default: gaussian].")]
+Response = Annotated[str | None, typer.Option(help="Regression: the response column.")]
+Predictors = Annotated[
+    str | None, typer.Option(help="Regression: comma-separated predictor columns [default: every other column].")
+]
+Offset = Annotated[str | None, typer.Option(help="Regression: a column added to the linear predictor (log exposure).")]
 TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
 Accelerate = Annotated[
     AccelerationName,
@@ -121,19 +136,31 @@ def _family(
     trials_column: str | None,
     covariance: CovarianceName | None,
     reg_covar: float | None,
+    regression: dict[str, Any] | None = None,
 ) -> Family:
     """The family that ``--family`` and its options describe; options that mean nothing for it
-    are refused rather than ignored."""
+    are refused rather than ignored. ``regression``: ``--kind``, ``--response``, ``--predictors``
+    and ``--offset`` as given (None values: not given)."""
     from mixfit.families import Independent, get_family
 
     parts = _family_spec(spec)
     names = {name for _, name in parts}
-    if "binomial" in names and trials is None and trials_column is None:
-        raise DataError("--family binomial needs the number of trials: --trials N or --trials-column NAME")
-    if "binomial" not in names and (trials is not None or trials_column is not None):
-        raise DataError(f"--trials and --trials-column apply to --family binomial only; got --family {spec!r}")
+    given = {k: v for k, v in (regression or {}).items() if v is not None}
+    kind = given.get("kind", KindName.gaussian).value
+    binomial = "binomial" in names or ("regression" in names and kind == "binomial")
+    if binomial and trials is None and trials_column is None:
+        raise DataError(f"--family {spec.strip()} needs the number of trials: --trials N or --trials-column NAME")
+    if not binomial and (trials is not None or trials_column is not None):
+        raise DataError(
+            "--trials and --trials-column apply to --family binomial only (and to regression --kind "
+            f"binomial); got --family {spec!r}"
+        )
     if "gaussian" not in names and (covariance is not None or reg_covar is not None):
         raise DataError(f"--covariance and --reg-covar apply to --family gaussian only; got --family {spec!r}")
+    if "regression" not in names and given:
+        raise DataError("--kind, --response, --predictors and --offset apply to --family regression only")
+    if "regression" in names and "response" not in given:
+        raise DataError("--family regression needs the response column: --response NAME")
 
     def build(name: str) -> Family:
         if name == "binomial":
@@ -141,11 +168,26 @@ def _family(
         if name == "gaussian":
             cov = "full" if covariance is None else covariance.value
             return get_family(name, covariance=cov, reg_covar=reg_covar or 0.0)
+        if name == "regression":
+            predictors = given.get("predictors")
+            return get_family(
+                name,
+                kind=kind,
+                response=given["response"],
+                predictors=None if predictors is None else [p.strip() for p in predictors.split(",") if p.strip()],
+                n_trials=(trials_column or trials) if kind == "binomial" else None,
+                offset=given.get("offset"),
+            )
         return get_family(name)
 
     if parts[0][0] is None:
         return build(parts[0][1])
     return Independent({tuple(columns): build(name) for columns, name in parts if columns})
+
+
+def _regression(kind: Any, response: Any, predictors: Any, offset: Any) -> dict[str, Any]:
+    """The regression options of a command, by name."""
+    return {"kind": kind, "response": response, "predictors": predictors, "offset": offset}
 
 
 def _selected(
@@ -246,6 +288,10 @@ def fit(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --checkpoint.")] = False,
     covariance: Covariance = None,
     reg_covar: RegCovar = None,
+    kind: Kind = None,
+    response: Response = None,
+    predictors: Predictors = None,
+    offset: Offset = None,
     se: Annotated[bool, typer.Option("--se", help="Also print standard errors (observed information).")] = False,
     gof: Annotated[
         bool, typer.Option("--gof", help="Also print goodness of fit (X^2, G^2) for discrete data.")
@@ -271,7 +317,7 @@ def fit(
     if trials_column is not None and "=" in family:
         raise DataError("a mixed --family takes --trials N for its binomial columns, not --trials-column")
     model = Mixture(
-        _family(family, trials, trials_column, covariance, reg_covar),
+        _family(family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset)),
         k,
         n_init=n_init,
         random_state=seed,
@@ -640,6 +686,10 @@ def select_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     covariance: Covariance = None,
     reg_covar: RegCovar = None,
+    kind: Kind = None,
+    response: Response = None,
+    predictors: Predictors = None,
+    offset: Offset = None,
     accelerate: Accelerate = AccelerationName.auto,
     float32: Float32 = False,
     sep: Sep = ",",
@@ -655,7 +705,9 @@ def select_command(
     from mixfit.select import select
 
     _check_outputs([data], {"--out": out_file, "--plot": plot})
-    chosen_family = _family(family, trials, trials_column, covariance, reg_covar)
+    chosen_family = _family(
+        family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset)
+    )
     extra = [weight_column] if weight_column else []
     selected = _model_columns(data, family, columns, trials_column, None, None, extra, _sep(sep))
     frame = read_table(data, selected, _sep(sep))

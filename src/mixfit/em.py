@@ -69,11 +69,14 @@ def log_weights_of(state: EMState) -> FloatArray:
     return state.log_weights  # type: ignore[return-value]
 
 
-def natural_of(family: Family, state: EMState) -> tuple[FloatArray, FloatArray]:
-    """``family.natural(state.params)``, computed once per state (states are never mutated)."""
+def natural_of(family: Family, state: EMState) -> tuple[FloatArray, FloatArray] | None:
+    """``family.natural(state.params)``, computed once per state (states are never mutated);
+    None for a family whose log-density is not linear in a fixed design."""
+    if not family.linear_in_design:
+        return None
     if state.natural is None:
         object.__setattr__(state, "natural", family.natural(state.params))
-    return state.natural  # type: ignore[return-value]
+    return state.natural
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,7 @@ def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     prior = None
     if state.coef is not None and chunk.covariates is not None:  # (log_joint refused it without)
         prior = concomitant.prior_stats(state.coef, chunk.covariates, resp, chunk.weight)
-    return Summary(family.stats_by_component(chunk.X, resp), float(ll), prior)
+    return Summary(family.stats_by_component(chunk.X, resp, state.params), float(ll), prior)
 
 
 def hold_fixed(
@@ -191,19 +194,40 @@ def m_step(
     return EMState(counts / counts.sum(), family.m_step(stats), coef=new_coef)
 
 
-def halve_prior_step(
-    family: Family, source: DataSource, state: EMState, theta1: EMState, summary1: Summary, floor: float
+def takes_newton_steps(family: Family, state: EMState) -> bool:
+    """Whether an M-step from ``state`` has Newton steps (covariate coefficients, or the
+    family's ``newton_params``), whose length ``halve_newton_steps`` may shorten."""
+    return state.coef is not None or bool(family.newton_params)
+
+
+def e_step_or_none(family: Family, source: DataSource, state: EMState) -> Summary | None:
+    """``run_e_step``, or None where a Newton step went so far that the log-likelihood is not
+    finite there (the step is then halved)."""
+    try:
+        return run_e_step(family, source, state)
+    except ModelError:
+        return None
+
+
+def halve_newton_steps(
+    family: Family, source: DataSource, state: EMState, theta1: EMState, summary1: Summary | None, floor: float
 ) -> tuple[EMState, Summary, int]:
-    """With covariates: while the log-likelihood at ``theta1`` is below ``floor`` (the entering
-    one less round-off), halve the Newton step of the coefficients, keeping the components'
-    M-step; returns the state, its E-step and the extra passes made. As the step shrinks to 0
-    the update is the components' M-step alone, which never lowers the log-likelihood."""
+    """While the log-likelihood at ``theta1`` is below ``floor`` (the entering one less
+    round-off), halve the Newton steps (covariate coefficients, the family's ``newton_params``),
+    keeping the rest of the M-step; returns the state, its E-step and the extra passes made. As
+    the steps shrink to 0 the update is the closed-form M-step alone (or no move), which never
+    lowers the log-likelihood."""
     passes = 0
-    while summary1.log_likelihood < floor and passes < concomitant.MAX_HALVINGS:
-        coef = 0.5 * (state.coef + theta1.coef)  # type: ignore[operator]
-        theta1 = EMState(theta1.weights, theta1.params, coef=coef)
-        summary1 = run_e_step(family, source, theta1)
+    while (summary1 is None or summary1.log_likelihood < floor) and passes < concomitant.MAX_HALVINGS:
+        coef = None if state.coef is None else 0.5 * (state.coef + theta1.coef)  # type: ignore[operator]
+        params = dict(theta1.params)
+        for name in family.newton_params:
+            params[name] = 0.5 * (state.params[name] + theta1.params[name])
+        theta1 = EMState(theta1.weights, params, coef=coef)
+        summary1 = e_step_or_none(family, source, theta1)
         passes += 1
+    if summary1 is None:
+        summary1 = run_e_step(family, source, theta1)  # says why
     return theta1, summary1, passes
 
 
@@ -339,11 +363,13 @@ def fit_em(
         theta1 = m_step(family, summary.stats, settings.weights_prior, prior=summary.prior, coef=state.coef)
         warn_if_emptied(state, theta1, n_iter)
         row = record(family, state, summary, theta1, passes, scale, settings.weights_prior, names)
-        summary1 = run_e_step(family, source, theta1)
-        if theta1.coef is not None:
+        if takes_newton_steps(family, state):
             floor = row["log_posterior"] - row["ll_roundoff"]
-            theta1, summary1, extra = halve_prior_step(family, source, state, theta1, summary1, floor)
+            first = e_step_or_none(family, source, theta1)
+            theta1, summary1, extra = halve_newton_steps(family, source, state, theta1, first, floor)
             passes += extra
+        else:
+            summary1 = run_e_step(family, source, theta1)
         row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
         history.append(row)
         ctx = StepContext(family, source, settings, state)

@@ -191,6 +191,11 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
 
 def information(family: Family, state: EMState, source: ArraySource, method: str = "observed") -> np.ndarray:
     """The information matrix on the free parameters (see the module's text)."""
+    if not family.linear_in_design:
+        raise ModelError(
+            "standard errors need a family whose log-density is linear in a fixed design; Poisson and "
+            "binomial regression components do not have them yet"
+        )
     free = FreeParameters(family, state)
     weight = np.ones(source.design.shape[0]) if source.weight is None else source.weight
     if method == "opg":

@@ -90,7 +90,8 @@ class Search:
 
     def __init__(self, model: Any, train: TrainingData, on_iteration: Any = None) -> None:
         self.model, self.train, self.on_iteration = model, train, on_iteration
-        self.accelerate = resolved(model.accelerate, model.params_init, train.covariates is not None)
+        newton = train.covariates is not None or bool(train.family.newton_params)
+        self.accelerate = resolved(model.accelerate, model.params_init, newton)
         self.rng = check_random_state(model.random_state)
 
     def initial_state(self, start: int = 0) -> EMState:

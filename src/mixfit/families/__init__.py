@@ -24,9 +24,10 @@ from mixfit.families.gaussian import Gaussian
 from mixfit.families.independent import Independent
 from mixfit.families.multinomial import Multinomial
 from mixfit.families.poisson import Poisson
+from mixfit.families.regression import Regression
 
 FAMILIES: dict[str, type[Family]] = {
-    cls.name: cls for cls in (Bernoulli, Binomial, Categorical, Poisson, Multinomial, Gaussian, Independent)
+    cls.name: cls for cls in (Bernoulli, Binomial, Categorical, Poisson, Multinomial, Gaussian, Independent, Regression)
 }
 
 
@@ -68,6 +69,7 @@ __all__ = [
     "Independent",
     "Multinomial",
     "Poisson",
+    "Regression",
     "COVARIANCE",
     "POSITIVE",
     "PROBABILITY",

@@ -142,6 +142,16 @@ class Family(ABC):
     #: Whether the design carries one "observed" indicator column per data column (set when the
     #: training data have gaps, or by ``missing=True`` for data read pass by pass).
     missing: bool = False
+    #: Whether the log-density is linear in a fixed design (``natural``); a family that is not
+    #: overrides ``log_prob_by_component``, ``stats_by_component``, ``expected_log_prob`` and
+    #: ``log_likelihood_roundoff``, and has no standard errors from ``mixfit.inference``.
+    linear_in_design: bool = True
+
+    @property
+    def newton_params(self) -> tuple[str, ...]:
+        """Parameters whose M-step is one Newton step from the pass's parameters (a generalised
+        EM): the EM loop halves their step while the log-likelihood would fall. None here."""
+        return ()
 
     def param_specs(self) -> tuple[ParamSpec, ...]:
         """The family's parameters (default: probabilities ``p`` of shape (K, D))."""
@@ -328,9 +338,9 @@ class Family(ABC):
         """Component log-densities with all constants, of shape (n, K)."""
         return self.log_prob_by_component(design, params).T
 
-    def stats(self, design: FloatArray, resp: FloatArray) -> Any:
+    def stats(self, design: FloatArray, resp: FloatArray, params: Params | None = None) -> Any:
         """Expected sufficient statistics; ``resp`` (n, K) already multiplied by row weights."""
-        return self.stats_by_component(design, resp.T)
+        return self.stats_by_component(design, resp.T, params)
 
     def log_prob_by_component(self, design: FloatArray, params: Params, natural: Natural | None = None) -> FloatArray:
         """``log_prob`` laid out component-major, shape (K, n): the EM engine's hot path.
@@ -345,9 +355,11 @@ class Family(ABC):
         out += bias[:, None]
         return out
 
-    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> Any:
+    def stats_by_component(self, design: FloatArray, resp: FloatArray, params: Params | None = None) -> Any:
         """``stats`` from responsibilities of shape (K, n), accumulated in float64: one product
-        ``resp @ design`` (the fast path), cut into the family's named fields."""
+        ``resp @ design`` (the fast path), cut into the family's named fields. ``params``: the
+        parameters of the pass, for families whose M-step is a Newton step from them
+        (``newton_params``); None at a start."""
         product = (resp @ as_float_design(design)).astype(np.float64, copy=False)
         return self.named_stats(resp.sum(axis=1, dtype=np.float64), product)
 

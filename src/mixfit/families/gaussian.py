@@ -211,7 +211,7 @@ class Gaussian(Family):
         design = as_float_design(design)
         return design[:, :n_columns], design[:, -n_columns:] if self.missing else None
 
-    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> GaussianStats:
+    def stats_by_component(self, design: FloatArray, resp: FloatArray, params: Params | None = None) -> GaussianStats:
         """Each component's moments about its own weighted mean (``GaussianStats``), in float64."""
         z, observed = self._split_design(design)
         z = z.astype(np.float64, copy=False)

@@ -118,6 +118,18 @@ class Independent(Family):
     def supports_missing(self) -> bool:  # type: ignore[override]
         return all(family.supports_missing for _, family in self.parts)
 
+    @property
+    def linear_in_design(self) -> bool:  # type: ignore[override]
+        return all(family.linear_in_design for _, family in self.parts)
+
+    @property
+    def newton_params(self) -> tuple[str, ...]:
+        return tuple(
+            f"{label}.{name}"
+            for label, (_, family) in zip(self.part_labels, self.parts, strict=True)
+            for name in family.newton_params
+        )
+
     def param_specs(self) -> tuple[ParamSpec, ...]:
         """Every part's parameters, named ``"<part>.<name>"``."""
         return tuple(
@@ -276,11 +288,14 @@ class Independent(Family):
             return [design[:, part] for part in self._slices(self._design_widths())]
         return [design[:, columns] for columns in self._part_columns(design.shape[1])]
 
-    def stats_by_component(self, design: FloatArray, resp: FloatArray) -> IndependentStats:
+    def stats_by_component(
+        self, design: FloatArray, resp: FloatArray, params: Params | None = None
+    ) -> IndependentStats:
         """Each part's statistics from its own columns, by its own family."""
+        subs = self.split_params(params) if params is not None else [None] * len(self.parts)
         parts = tuple(
-            family.stats_by_component(part, resp)
-            for (_, family), part in zip(self.parts, self._part_designs(design), strict=True)
+            family.stats_by_component(part, resp, sub)
+            for (_, family), part, sub in zip(self.parts, self._part_designs(design), subs, strict=True)
         )
         return IndependentStats(
             resp.sum(axis=1, dtype=np.float64), parts, tuple(self._widths()) if self.missing else ()

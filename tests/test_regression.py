@@ -1,0 +1,167 @@
+"""Regression components: mixtures of Gaussian, Poisson and binomial regressions (flexmix's
+FLXMRglm, mixtools' regmixEM / poisregmixEM / logisregmixEM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, stats
+from scipy.special import expit, logsumexp
+
+import mixfit as mf
+from mixfit import sources
+from tests.test_cli import run
+
+
+def two_lines(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, n)
+    first = rng.random(n) < 0.4
+    y = np.where(first, 1 + 2 * x, 20 - x) + rng.normal(0, np.where(first, 0.5, 1.0))
+    return pd.DataFrame({"y": y, "x": x})
+
+
+def two_rates(n=600, seed=0, exposure=False):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    t = rng.uniform(0.5, 3, n) if exposure else np.ones(n)
+    first = rng.random(n) < 0.5
+    count = rng.poisson(t * np.exp(np.where(first, 0.5 + 1.0 * x, 2.0 - 0.5 * x)))
+    return pd.DataFrame({"count": count, "x": x, "log_t": np.log(t)})
+
+
+def two_logits(n=600, seed=0, n_trials=10):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    first = rng.random(n) < 0.5
+    s = rng.binomial(n_trials, expit(np.where(first, -1 + 1.5 * x, 1.0 - 1.0 * x)))
+    return pd.DataFrame({"s": s, "x": x, "n": n_trials})
+
+
+def fit(family, frame, **settings):
+    return mf.Mixture(family, 2, **{"random_state": 0, "order": "coef", "tol": 1e-12, **settings}).fit(frame)
+
+
+def mixture_log_likelihood(weights, log_densities):
+    return logsumexp(np.log(weights)[:, None] + log_densities, axis=0).sum()
+
+
+def gaussian_ll(frame, theta):
+    w = expit(theta[0])
+    coef, log_var = theta[1:5].reshape(2, 2), theta[5:7]
+    mean = coef[:, :1] + coef[:, 1:] * frame["x"].to_numpy()
+    dens = stats.norm(mean, np.exp(0.5 * log_var)[:, None]).logpdf(frame["y"].to_numpy())
+    return mixture_log_likelihood(np.array([w, 1 - w]), dens)
+
+
+def test_gaussian_regression_is_the_maximum_and_recovers_the_lines():
+    frame = two_lines()
+    m = fit(mf.Regression("gaussian", "y", ["x"]), frame)
+    assert m.feature_names_ == ["(intercept)", "x"]
+    np.testing.assert_allclose(m.params_["coef"], [[1, 2], [20, -1]], atol=0.25)  # noise sd 0.5 and 1
+    theta = np.r_[np.log(m.weights_[0] / m.weights_[1]), m.params_["coef"].ravel(), np.log(m.params_["variance"])]
+    assert gaussian_ll(frame, theta) == pytest.approx(m.log_likelihood_, rel=1e-12)  # every constant
+    best = optimize.minimize(lambda t: -gaussian_ll(frame, t), theta, method="BFGS", options={"gtol": 1e-8})
+    assert -best.fun <= m.log_likelihood_ + 1e-6
+    np.testing.assert_allclose(best.x, theta, atol=1e-3)
+    errors = m.standard_errors(frame)  # observed information, as for every linear family
+    assert np.all(errors.params["coef"] > 0) and np.all(errors.params["coef"] < 0.2)
+
+
+def poisson_ll(frame, theta, offset):
+    w = expit(theta[0])
+    coef = theta[1:5].reshape(2, 2)
+    eta = coef[:, :1] + coef[:, 1:] * frame["x"].to_numpy() + offset
+    dens = stats.poisson(np.exp(eta)).logpmf(frame["count"].to_numpy())
+    return mixture_log_likelihood(np.array([w, 1 - w]), dens)
+
+
+@pytest.mark.parametrize("exposure", [False, True])
+def test_poisson_regression_is_the_maximum_with_and_without_an_offset(exposure):
+    frame = two_rates(exposure=exposure)
+    family = mf.Regression("poisson", "count", ["x"], offset="log_t" if exposure else None)
+    m = fit(family, frame)  # the suite runs in debug mode: a decrease would raise
+    np.testing.assert_allclose(m.params_["coef"], [[0.5, 1.0], [2.0, -0.5]], atol=0.2)
+    offset = frame["log_t"].to_numpy() if exposure else 0.0
+    theta = np.r_[np.log(m.weights_[0] / m.weights_[1]), m.params_["coef"].ravel()]
+    assert poisson_ll(frame, theta, offset) == pytest.approx(m.log_likelihood_, rel=1e-12)
+    best = optimize.minimize(lambda t: -poisson_ll(frame, t, offset), theta, method="BFGS", options={"gtol": 1e-8})
+    assert -best.fun <= m.log_likelihood_ + 1e-6
+    np.testing.assert_allclose(best.x, theta, atol=1e-3)
+
+
+def test_binomial_regression_with_a_trials_column_is_the_maximum():
+    frame = two_logits()
+    m = fit(mf.Regression("binomial", "s", ["x"], n_trials="n"), frame)
+    np.testing.assert_allclose(m.params_["coef"], [[-1.0, 1.5], [1.0, -1.0]], atol=0.25)
+    coef = m.params_["coef"]
+    dens = stats.binom(10, expit(coef[:, :1] + coef[:, 1:] * frame["x"].to_numpy())).logpmf(frame["s"].to_numpy())
+    assert mixture_log_likelihood(m.weights_, dens) == pytest.approx(m.log_likelihood_, rel=1e-12)
+    fixed = fit(mf.Regression("binomial", "s", ["x"], n_trials=10), frame[["s", "x"]])
+    assert fixed.log_likelihood_ == pytest.approx(m.log_likelihood_, rel=1e-10)
+
+
+def test_newton_fits_in_blocks_equal_the_fit_in_one_block(monkeypatch):
+    frame = two_rates(n=1500, seed=3)
+    family = mf.Regression("poisson", "count", ["x"])
+    whole = fit(family, frame, n_init=1)
+    monkeypatch.setattr(sources.memory, "BLOCK_BYTES", 1)  # blocks of 256 rows
+    chunked = fit(family, frame, n_init=1)
+    assert chunked.n_iter_ == whole.n_iter_
+    np.testing.assert_allclose(chunked.params_["coef"], whole.params_["coef"], rtol=1e-10)
+
+
+def test_a_regression_part_of_independent_and_the_model_file(tmp_path):
+    frame = two_lines(seed=4)
+    rng = np.random.default_rng(4)
+    frame["flag"] = (rng.random(len(frame)) < np.where(frame["y"] > 2 * frame["x"] + 5, 0.2, 0.8)).astype(int)
+    family = mf.Independent({("y", "x"): mf.Regression("gaussian", "y", ["x"]), "flag": mf.Bernoulli()})
+    m = mf.Mixture(family, 2, random_state=0).fit(frame)
+    assert set(m.params_) == {"y..x.coef", "y..x.variance", "flag.p"}
+    m.save(tmp_path / "m.json")
+    np.testing.assert_allclose(mf.load(tmp_path / "m.json").score_samples(frame), m.score_samples(frame), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("family", "frame", "message"),
+    [
+        (mf.Regression("poisson", "count", ["x"]), two_rates().assign(count=-1), "whole counts >= 0"),
+        (mf.Regression("binomial", "s", ["x"], n_trials=5), two_logits(), "between 0 and n_trials"),
+        (mf.Regression("gaussian", "y", ["x", "x2"]), two_lines().assign(x2=lambda f: 3 * f["x"] + 1), "collinear"),
+        (mf.Regression("gaussian", "y", ["x", "c"]), two_lines().assign(c=1.0), "'c' is constant"),
+        (mf.Regression("gaussian", "y", ["nope"]), two_lines(), "column 'nope' not in"),
+    ],
+)
+def test_bad_regression_data_are_refused(family, frame, message):
+    with pytest.raises(mf.DataError, match=message):
+        mf.Mixture(family, 2, random_state=0).fit(frame)
+
+
+def test_bad_settings_and_unidentified_designs():
+    with pytest.raises(mf.ModelError, match="needs n_trials"):
+        mf.Regression("binomial", "s")
+    with pytest.raises(mf.ModelError, match="kind must be one of"):
+        mf.Regression("gamma", "y")
+    frame = two_lines().assign(x=lambda f: (f["x"] > 5).astype(float))
+    with pytest.warns(mf.IdentifiabilityWarning, match="Hennig"):
+        mf.Mixture(mf.Regression("gaussian", "y", ["x"]), 2, random_state=0).fit(frame)
+    m = fit(mf.Regression("poisson", "count", ["x"]), two_rates())
+    with pytest.raises(mf.ModelError, match="not available with covariates or Poisson/binomial regression"):
+        fit(mf.Regression("poisson", "count", ["x"]), two_rates(), accelerate="squarem")
+    with pytest.raises(mf.ModelError, match="Poisson and binomial regression"):
+        m.standard_errors(two_rates())
+
+
+def test_cli_fits_a_mixture_of_poisson_regressions(tmp_path, capsys):
+    two_rates().to_csv(tmp_path / "d.csv", index=False)
+    code, out, _ = run(
+        capsys, "fit", str(tmp_path / "d.csv"), "-f", "regression", "--kind", "poisson",
+        "--response", "count", "--predictors", "x", "-k", "2", "--seed", "0", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert list(__import__("json").loads(out)["params"]["coef"]) == ["(intercept)", "x"]
+    code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "regression", "--predictors", "x")
+    assert code == 2 and "--response NAME" in err
+    code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "poisson", "--response", "count")
+    assert code == 2 and "apply to --family regression only" in err
