@@ -169,7 +169,6 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
     """Per-row scores d log p(x_n) / d theta, shape (design rows, Q), at ``state``."""
     free = free or FreeParameters(family, state)
     theta = free.vector()
-    d_coef, d_bias = _natural_jacobian(free, theta)
     design = np.asarray(source.design, dtype=float)
     resp = posterior(family, state, design, covariates=source.covariates)[0].T
     n_components = len(state.weights)
@@ -182,6 +181,10 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
         z = source.covariates
         prior = np.exp(log_prior(state.coef, z)).T
         scores[:, : free.n_weights] = ((resp - prior)[:, 1:, None] * z[:, None, :]).reshape(len(z), -1)
+    if not family.linear_in_design:
+        _add_gradient_scores(scores, family, state, free, design, resp)
+        return scores
+    d_coef, d_bias = _natural_jacobian(free, theta)
     for k in range(n_components):
         used = np.flatnonzero(np.any(d_coef[k] != 0, axis=0) | (d_bias[k] != 0))
         if used.size:
@@ -189,13 +192,25 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
     return scores
 
 
+def _add_gradient_scores(
+    scores: np.ndarray, family: Family, state: EMState, free: FreeParameters, design: np.ndarray, resp: np.ndarray
+) -> None:
+    """The parameters' part of the scores of a family that is not linear in a fixed design, from
+    its analytic ``log_density_gradient``: ``r_nk d log f_k(x_n) / d theta_k``."""
+    gradients = family.log_density_gradient(design, state.params)
+    if gradients is None:
+        raise ModelError(f"standard errors are not available for {family!r} yet (no analytic scores)")
+    offset = free.n_weights
+    for name in state.params:
+        gradient = gradients[name]  # (K, n, ...)
+        weighted = gradient * resp.T.reshape(resp.shape[1], resp.shape[0], *([1] * (gradient.ndim - 2)))
+        flat = np.moveaxis(weighted, 1, 0).reshape(len(design), -1)[:, free.masks[name].ravel()]
+        scores[:, offset : offset + flat.shape[1]] = flat
+        offset += flat.shape[1]
+
+
 def information(family: Family, state: EMState, source: ArraySource, method: str = "observed") -> np.ndarray:
     """The information matrix on the free parameters (see the module's text)."""
-    if not family.linear_in_design:
-        raise ModelError(
-            "standard errors need a family whose log-density is linear in a fixed design; Poisson and "
-            "binomial regression components do not have them yet"
-        )
     free = FreeParameters(family, state)
     weight = np.ones(source.design.shape[0]) if source.weight is None else source.weight
     if method == "opg":

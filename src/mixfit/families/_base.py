@@ -247,6 +247,11 @@ class Family(ABC):
         """log density of the family's prior at ``params`` (0 without a prior: plain EM)."""
         return 0.0
 
+    def log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:
+        """``d log f_k(x_n) / d params[name][k]`` per parameter, shapes (K, n, *entry shape), for a
+        family that is not ``linear_in_design`` (standard errors use it); None: not available."""
+        return None
+
     @abstractmethod
     def named_stats(self, n: FloatArray, product: FloatArray) -> Any:
         """The family's statistics from ``n`` (K,) and the design product ``resp.T @ design``."""

@@ -354,6 +354,14 @@ class Regression(Family):
         size = (resp * (y_eta + mean + np.abs(log_p))).sum(axis=1)
         return NewtonStats(resp.sum(axis=1), gradient, information, q, size, coef)
 
+    def log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:
+        """``d log f_k / d coef_k = (y - mean_k) x`` (Poisson and binomial, canonical links)."""
+        if self.kind == "gaussian":
+            return None
+        y, x, _, _ = self._split(np.asarray(design, dtype=float))
+        mean = self._log_density(design, np.asarray(params["coef"], dtype=float))[1]
+        return {"coef": (y - mean)[:, :, None] * x[None]}
+
     def expected_log_prob(self, stats: Any, params: Params, natural: Natural | None = None) -> FloatArray:
         if self.kind == "gaussian":
             return super().expected_log_prob(stats, params, natural)
