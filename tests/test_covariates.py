@@ -182,6 +182,14 @@ def test_bad_covariates_are_refused_with_the_reason(covariates, message):
         fit(X, covariates(z))
 
 
+def test_classes_separated_by_a_covariate_are_said():
+    X, z, labels = simulated(400, seed=10)
+    z = z.assign(party=labels.astype(float))  # party is the class: perfect separation
+    with pytest.warns(mf.IdentifiabilityWarning, match="'party' of class 1 .*separated by the covariates"):
+        m = fit(X, z, max_iter=300)
+    assert np.abs(m.covariate_coef_).max() > 30
+
+
 def test_methods_ask_for_covariates_and_settings_that_cannot_combine_are_refused():
     X, z, _ = simulated(200, seed=8)
     m = fit(X, z)

@@ -98,6 +98,20 @@ def intercepts_for(weights: FloatArray, width: int) -> FloatArray:
     return coef
 
 
+def separation(coef: FloatArray, names: list[str]) -> str | None:
+    """Why the coefficients are not meaningful when some are beyond ``SEPARATION_COEF`` (classes
+    separated by the covariates), or None."""
+    if np.abs(coef).max() <= SEPARATION_COEF:
+        return None
+    k, j = (int(v) for v in np.unravel_index(np.argmax(np.abs(coef)), coef.shape))
+    return (
+        f"covariate coefficient {names[j] if j < len(names) else j!r} of class {k} is {coef[k, j]:.3g}: the "
+        "classes are (nearly) separated by the covariates, where the maximum-likelihood coefficients run "
+        "to infinity; their values and standard errors are not meaningful (drop that covariate, or use "
+        "fewer classes)"
+    )
+
+
 def mean_prior(coef: FloatArray, design: FloatArray, weight: FloatArray | None = None) -> FloatArray:
     """The average prior over rows (K,): the model's class proportions in these rows."""
     pi = np.exp(log_prior(coef, design))

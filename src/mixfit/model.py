@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from mixfit import restarts
 from mixfit._math import FloatArray
 from mixfit._validation import check_int
-from mixfit.concomitant import mean_prior
+from mixfit.concomitant import mean_prior, separation
 from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
@@ -298,6 +298,9 @@ class Mixture(BaseEstimator):
             self.covariate_coef_ = state.coef
             self.covariate_names_ = train.covariate_names
             self.weights_ = mean_prior(state.coef, train.covariates, train.row_weight)
+            separated = separation(state.coef, train.covariate_names or [])
+            if separated is not None:
+                warnings.warn(separated, IdentifiabilityWarning, stacklevel=3)
         self.log_likelihood_ = best.log_likelihood
         self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
