@@ -177,3 +177,18 @@ def test_cli_fits_a_mixture_of_poisson_regressions(tmp_path, capsys):
     assert code == 2 and "--response NAME" in err
     code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "poisson", "--response", "count")
     assert code == 2 and "apply to --family regression only" in err
+
+
+def test_fit_plot_draws_each_components_fitted_mean():
+    pytest.importorskip("matplotlib")
+    from mixfit.plots import all_figures
+
+    frame = two_rates()
+    m = fit(mf.Regression("poisson", "count", ["x"]), frame)
+    figures = all_figures(m, frame)
+    ax = figures["fit"].axes[0]
+    assert ax.get_title().startswith("rows by most likely component and fitted means")
+    lines = [line for line in ax.get_lines() if line.get_label().endswith("fitted mean")]
+    x = np.linspace(frame["x"].min(), frame["x"].max(), 200)
+    for line, coef in zip(lines, m.params_["coef"], strict=True):  # exp(b0 + b1 x) on the grid
+        np.testing.assert_allclose(line.get_ydata(), np.exp(coef[0] + coef[1] * x), rtol=1e-12)

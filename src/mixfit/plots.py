@@ -159,9 +159,16 @@ def plot_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     """Observed against fitted data: frequencies per outcome with each component's share for
     discrete data; for Gaussian data, the histogram with the mixture density (one column) or
     the rows coloured by most likely component with each component's ellipses (two or more)."""
-    family, _ = fitted(model)
+    family, state = fitted(model)
     if any(spec.name == "mean" for spec in family.param_specs()):
         return _plot_gaussian_fit(model, X, sample_weight)
+    if any(spec.quantity == "coefficient" for spec in family.param_specs()):
+        from mixfit._data import as_table
+
+        array, columns, _ = as_table(X)
+        lines = family.fitted_lines(np.asarray(family.validate(array, columns), dtype=float), state.params)
+        if lines is not None:
+            return _plot_regression_fit(model, X, lines)
     found, note = _fit_outcomes(model, X, sample_weight)
     n_rows = float(outcomes(model, X, sample_weight).counts.sum())
     expected = n_rows * found.joint
@@ -220,6 +227,26 @@ def _plot_gaussian_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
                 ax.plot(*_ellipse(mean[j, :2], var[j, :2, :2], level), color=color, linewidth=1)
         title = f"rows by most likely component, 1 and 2 sd ellipses{shown}"
         ax.set(xlabel=_literal(columns[0]), ylabel=_literal(columns[1]), title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _plot_regression_fit(model: Any, X: Any, lines: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Figure:
+    """The rows (response against the first predictor) coloured by most likely component, with
+    each component's fitted mean response."""
+    points, grid, means = lines
+    names = model.feature_names_
+    labels = model.predict(X)
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for j, color in enumerate(_colors(len(means))):
+        rows = points[labels == j]
+        ax.scatter(rows[:, 0], rows[:, 1], s=8, color=color, alpha=0.6, label=f"c_{j + 1} rows")
+        ax.plot(grid, means[j], color=color, linewidth=2, label=f"c_{j + 1} fitted mean")
+    others = "" if len(names) <= 2 else " (the other predictors at their means)"
+    ax.set(
+        xlabel=_literal(names[1]), ylabel="response", title=f"rows by most likely component and fitted means{others}"
+    )
     ax.legend(fontsize=8)
     return fig
 

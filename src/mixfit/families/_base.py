@@ -320,6 +320,13 @@ class Family(ABC):
         """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""
         return design
 
+    def fitted_lines(self, data: FloatArray, params: Params) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+        """For a family that models a response given predictors (plots): ``(points, grid, means)``,
+        the rows' first predictor and response (n, 2), a grid along that predictor, and each
+        component's fitted mean response on it (K, len(grid)), the other predictors at their
+        means; None for other families."""
+        return None
+
     def count_support(self, observed: np.ndarray) -> np.ndarray | None:
         """Every value one count column can take, for plots of counts per value, given its
         observed values (None: not a count column)."""

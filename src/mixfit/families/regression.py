@@ -423,6 +423,22 @@ class Regression(Family):
         y, x, n, _ = self._split(design)
         return np.column_stack([y / n, x[:, 1:]])
 
+    def fitted_lines(self, data: FloatArray, params: Params) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+        y, x, n, offset = self._split(np.asarray(data, dtype=float))
+        if x.shape[1] < 2:  # intercept only: nothing to draw against
+            return None
+        grid = np.linspace(x[:, 1].min(), x[:, 1].max(), 200)
+        rows = np.repeat(x.mean(axis=0)[None], len(grid), axis=0)
+        rows[:, 1] = grid
+        eta = np.asarray(params["coef"], dtype=float) @ rows.T + offset.mean()
+        if self.kind == "gaussian":
+            means = eta
+        elif self.kind == "poisson":
+            means = np.exp(np.clip(eta, -ETA_LIMIT, ETA_LIMIT))
+        else:
+            means = n.mean() * expit(eta)
+        return np.column_stack([x[:, 1], y]), grid, means
+
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise ModelError("Regression components model a response given predictors; drawing rows needs the predictors")
 
