@@ -18,7 +18,14 @@ COINS = [6, 5, 4, 2, 2, 6, 5, 5, 4, 2]
 FIT_CASES = [
     ("empty data", BIN(), {}, np.empty((0, 3)), mf.DataError, r"at least one row and one column"),
     ("3-D data", BIN(), {}, np.zeros((2, 2, 2)), mf.DataError, r"1-D or 2-D"),
-    ("NaN for Binomial", mf.Binomial(n_trials=5), {}, [[1.0], [np.nan]], mf.DataError, r"must be finite; got NaN"),
+    (
+        "Binomial row with every count missing",
+        mf.Binomial(n_trials=5),
+        {},
+        [[1.0], [np.nan]],
+        mf.DataError,
+        r"row 1 is entirely missing",
+    ),
     ("row entirely missing", BIN(), {}, [[0, 1], [np.nan, np.nan]], mf.DataError, r"row 1 is entirely missing"),
     ("inf", mf.Binomial(n_trials=5), {}, [[1.0], [np.inf]], mf.DataError, r"must be finite; got inf"),
     ("non-binary", BIN(), {}, [[0, 1], [1, 2]], mf.DataError, r"column 'x1' .*must be binary .*got 2"),

@@ -284,6 +284,32 @@ def test_missing_values_fit_equals_brute_force_marginal_likelihood():
     assert proba[0, 0] > 0.9 and proba[1, 1] > 0.9
 
 
+def test_binomial_missing_counts_fit_the_marginal_likelihood():
+    rng = np.random.default_rng(5)
+    z = rng.random(300) < 0.4
+    X = rng.binomial(6, np.where(z[:, None], [0.8, 0.7, 0.2], [0.2, 0.4, 0.7])).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    m = mf.Mixture(mf.Binomial(n_trials=6), 2, random_state=0, tol=1e-14, max_iter=20_000, order="p").fit(X)
+    assert m.family_.missing
+
+    def log_likelihood(theta):
+        w, p = stats.norm.cdf(theta[0]), 1 / (1 + np.exp(-theta[1:].reshape(2, 3)))
+        seen = ~np.isnan(X)
+        dens = [
+            np.where(seen, stats.binom(6, p[k]).logpmf(np.nan_to_num(X)), 0.0).sum(axis=1) for k in range(2)
+        ]  # each row sums over its observed columns
+        return np.logaddexp(np.log(w) + dens[0], np.log1p(-w) + dens[1]).sum()
+
+    theta = np.r_[stats.norm.ppf(m.weights_[0]), np.log(m.params_["p"] / (1 - m.params_["p"])).ravel()]
+    assert log_likelihood(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)  # every constant
+    best = optimize.minimize(lambda t: -log_likelihood(t), theta, method="BFGS", options={"gtol": 1e-9})
+    assert -best.fun <= m.log_likelihood_ + 1e-6
+    np.testing.assert_allclose(best.x, theta, atol=1e-3)
+    proba = m.predict_proba(np.array([[np.nan, np.nan, 5.0], [5.0, np.nan, np.nan]]))
+    assert proba[0, 0] > 0.5 and proba[1, 1] > 0.5  # order="p": class 0 has the low p[:, 0]
+
+
 def test_missing_completely_at_random_keeps_estimates_unbiased():
     truth = np.array([[0.85, 0.8, 0.2, 0.7], [0.15, 0.3, 0.75, 0.2]])
     errors = []

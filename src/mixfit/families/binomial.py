@@ -26,11 +26,14 @@ from mixfit.priors import beta_log_density, check_beta
 @dataclass(frozen=True, slots=True)
 class BinomialStats(DesignStats):
     """``successes``: ``sum_n r_nk x_nd`` (K, D), seed 001's Table 6.3; ``trials``:
-    ``sum_n r_nk n_n`` (K, 1); ``log_binom_coef``: ``sum_n r_nk sum_d log C(n_n, x_nd)`` (K, 1)."""
+    ``sum_n r_nk n_n`` (K, 1), or with missing data ``sum_n r_nk n_n o_nd`` (K, D), the trials of
+    the rows observing each column; ``log_binom_coef``: ``sum_n r_nk sum_d log C(n_n, x_nd)``
+    (K, 1); ``observed``: expected rows observing each column (K, D), with missing data only."""
 
     successes: FloatArray
     trials: FloatArray
     log_binom_coef: FloatArray
+    observed: FloatArray | None = None
 
 
 class Binomial(Family):
@@ -42,11 +45,18 @@ class Binomial(Family):
     number of trials, and the expected base measure. M-step (seed 001, eq. (6.15)):
     ``p_kd = sum_n r_nk x_nd / sum_n r_nk n_n``.
 
+    With missing counts (NaN, missing at random) a row's log-density sums over its observed
+    columns only, so the design becomes ``[x_1..x_D, n o_1..n o_D, sum_d o_d log C(n, x_d)]``
+    (``o_d`` = 1 where column d is observed) and ``p_kd`` divides by the trials of the rows that
+    observe column d.
+
     Parameters
     ----------
     n_trials : int, str or array of shape (n_samples,)
         Trials per row: one number for all rows, the name of a DataFrame column holding it, or
         a per-row array (training data only).
+    missing : bool, default=False
+        Model NaN counts as missing at random (set automatically for data in memory).
 
     Examples
     --------
@@ -59,9 +69,13 @@ class Binomial(Family):
     """
 
     name = "binomial"
+    supports_missing = True
 
-    def __init__(self, n_trials: int | str | Any = 1, *, prior: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self, n_trials: int | str | Any = 1, *, prior: tuple[float, float] | None = None, missing: bool = False
+    ) -> None:
         self.prior = check_beta(prior)
+        self.missing = bool(missing)
         if isinstance(n_trials, str):
             self.n_trials: int | str | np.ndarray = n_trials
         elif isinstance(n_trials, numbers.Integral) and not isinstance(n_trials, bool):
@@ -86,14 +100,17 @@ class Binomial(Family):
             return X, self.n_trials, list(columns)
         return X, float(self.n_trials), list(columns)
 
+    def fitted_to(self, X: np.ndarray, columns: Sequence[str]) -> Family:
+        return self.for_data(X)
+
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
         counts, n, names = self._split(X, columns)
-        data = check_finite_numeric(counts, names)
+        data = check_finite_numeric(counts, names, allow_nan=True)
         for j in range(data.shape[1]):
             col = data[:, j]
             if np.isscalar(n) and col.min(initial=0.0) >= 0 and col.max(initial=0.0) <= n and whole_numbers(col):
                 continue  # valid, checked without a temporary of the column's size
-            bad = (col < 0) | (col != np.floor(col)) | (col > n)
+            bad = ((col < 0) | (col != np.floor(col)) | (col > n)) & ~np.isnan(col)
             if bad.any():
                 i = int(np.argmax(bad))
                 raise DataError(
@@ -109,14 +126,25 @@ class Binomial(Family):
 
     def complete_design(self, data: FloatArray) -> FloatArray:
         x, n = data[:, :-1], data[:, -1:]
-        base = log_binom_coef(n, x).sum(axis=1, keepdims=True)
-        return np.hstack([data, base])
+        if not self.missing:
+            base = log_binom_coef(n, x).sum(axis=1, keepdims=True)
+            return np.hstack([data, base])
+        observed = ~np.isnan(x)
+        empty = ~observed.any(axis=1)
+        if empty.any():
+            raise DataError(f"row {int(np.argmax(empty))} is entirely missing; drop rows with no observed value")
+        filled = np.where(observed, x, 0.0)
+        base = np.where(observed, log_binom_coef(n, filled), 0.0).sum(axis=1, keepdims=True)
+        return np.hstack([filled, n * observed, base])
 
     def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
-        """Coefficients of ``[x, n, log C]``; the constant is carried by the trials column."""
+        """Coefficients of ``[x, n, log C]`` (with missing data ``[x, n o, log C]``); the
+        constant is carried by the trials column(s)."""
         p = clamp_probs(params["p"])
         log1m = np.log1p(-p)
         ones = np.ones((p.shape[0], 1))
+        if self.missing:  # (the observed indicators include the trials column's, always 1)
+            return np.hstack([np.log(p) - log1m, log1m, ones]), np.zeros((p.shape[0], p.shape[1] + 1))
         coef = np.hstack([np.log(p) - log1m, log1m.sum(axis=1, keepdims=True), ones])
         return coef, np.zeros((p.shape[0], p.shape[1] + 1))
 
@@ -124,6 +152,10 @@ class Binomial(Family):
         return n_columns if isinstance(self.n_trials, str) else n_columns + 1
 
     def named_stats(self, n: FloatArray, product: FloatArray) -> BinomialStats:
+        if self.missing:  # [x (D), n o (D), log C, observed (D, then the trials column's)]
+            d = (product.shape[1] - 2) // 3
+            parts = product[:, :d], product[:, d : 2 * d], product[:, 2 * d : 2 * d + 1], product[:, -d - 1 : -1]
+            return BinomialStats(n, product, *parts)
         return BinomialStats(n, product, product[:, :-2], product[:, -2:-1], product[:, -1:])
 
     def m_step(self, stats: BinomialStats) -> dict[str, FloatArray]:
@@ -145,7 +177,8 @@ class Binomial(Family):
         return rng.binomial(self.n_trials, params["p"][labels])
 
     def describe_rows(self, data: FloatArray, names: Sequence[str]) -> dict[str, np.ndarray]:
-        rows = {name: data[:, j].astype(np.int64) for j, name in enumerate(names)}
+        whole = not np.isnan(data).any()  # with missing counts, floats (NaN where missing)
+        rows = {name: data[:, j].astype(np.int64) if whole else data[:, j] for j, name in enumerate(names)}
         if not isinstance(self.n_trials, int):
             rows["n_trials"] = data[:, -1].astype(np.int64)
         return rows
@@ -154,6 +187,11 @@ class Binomial(Family):
         return [*names, "trials", "log_binom_coef"]
 
     def init_features(self, design: FloatArray) -> FloatArray:
+        """Each row's share of successes per column (0 where a column is missing)."""
+        if self.missing:
+            d = (design.shape[1] - 2) // 3  # [x, n o, log C, observed (D + 1)]
+            trials = design[:, d : 2 * d]
+            return design[:, :d] / np.where(trials > 0, trials, 1.0)
         return design[:, :-2] / design[:, -2:-1]
 
     def count_support(self, observed: np.ndarray) -> np.ndarray | None:
@@ -162,7 +200,9 @@ class Binomial(Family):
 
     def n_patterns(self, data: FloatArray) -> int | None:
         """(n_trials + 1) ** D for a fixed n_trials (the last column of ``data`` holds it)."""
-        return (self.n_trials + 1) ** (data.shape[1] - 1) if isinstance(self.n_trials, int) else None
+        if not isinstance(self.n_trials, int) or self.missing:
+            return None
+        return (self.n_trials + 1) ** (data.shape[1] - 1)
 
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         max_trials = int(data[:, -1].max())
@@ -183,7 +223,7 @@ class Binomial(Family):
     def to_dict(self) -> dict[str, Any]:
         if isinstance(self.n_trials, np.ndarray):
             raise ModelError("a Binomial with a per-row n_trials array cannot be saved; use a column name")
-        return {"family": self.name, "n_trials": self.n_trials, "prior": self.prior}
+        return {"family": self.name, "n_trials": self.n_trials, "prior": self.prior, "missing": self.missing}
 
 
 def _check_trials(n: np.ndarray, what: str) -> FloatArray:
