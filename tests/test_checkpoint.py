@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -62,6 +63,31 @@ def test_a_checkpoint_of_other_data_is_refused(survey, tmp_path):
     path.unlink()
     with pytest.raises(mf.ModelError, match="no checkpoint to resume"):
         m.fit(survey, resume=True)
+
+
+def test_a_streamed_file_edited_in_place_is_another_fit(tmp_path):
+    # same size, modification time restored: only the content tells the files apart
+    path = tmp_path / "d.csv"
+    rows = np.random.default_rng(0).integers(0, 2, (300, 5))
+    np.savetxt(path, rows, fmt="%d", delimiter=",", header="a,b,c,d,e", comments="")
+    ckpt = tmp_path / "fit.ckpt"
+    m = mf.Mixture(mf.Bernoulli(), 2, checkpoint=ckpt, checkpoint_every=1, random_state=0, n_init=1)
+
+    def interrupt(restart, iteration, log_likelihood):
+        if iteration == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(mf.FileTable(path, chunk_rows=100), on_iteration=interrupt)
+    assert ckpt.exists()
+    stat = path.stat()
+    text = path.read_text()
+    last = text.rstrip("\n")[-1]
+    path.write_text(text.rstrip("\n")[:-1] + ("1" if last == "0" else "0") + "\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    with pytest.raises(mf.ModelError, match="belongs to another fit"):
+        m.fit(mf.FileTable(path, chunk_rows=100), resume=True)
 
 
 def _fit_command(data, checkpoint, *extra):
