@@ -310,6 +310,54 @@ def test_binomial_missing_counts_fit_the_marginal_likelihood():
     assert proba[0, 0] > 0.5 and proba[1, 1] > 0.5  # order="p": class 0 has the low p[:, 0]
 
 
+@pytest.mark.parametrize("covariance", ["full", "tied"])
+def test_gaussian_full_covariance_with_missing_entries_is_the_marginal_maximum(covariance):
+    rng = np.random.default_rng(1)
+    first = rng.random(300) < 0.4
+    cov = np.array([[1, 0.6, 0.2], [0.6, 1.5, 0.3], [0.2, 0.3, 1]])
+    X = np.where(
+        first[:, None], rng.multivariate_normal([0, 0, 0], cov, 300), rng.multivariate_normal([3, 2, -2], cov, 300)
+    )
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    m = mf.Mixture(mf.Gaussian(covariance), 2, random_state=0, tol=1e-13, max_iter=5000, order="mean").fit(X)
+    assert m.family_.missing
+    seen = ~np.isnan(X)
+    patterns = [(np.flatnonzero((seen == p).all(axis=1)), p) for p in np.unique(seen, axis=0)]
+
+    def unpack(theta):
+        w = 1 / (1 + np.exp(-theta[0]))
+        means = theta[1:7].reshape(2, 3)
+        chols = []
+        for k in range(1 if covariance == "tied" else 2):
+            lower = np.zeros((3, 3))
+            lower[np.tril_indices(3)] = theta[7 + 6 * k : 13 + 6 * k]
+            chols.append(lower)
+        covs = [c @ c.T for c in chols] * (2 if covariance == "tied" else 1)
+        return np.array([w, 1 - w]), means, covs
+
+    def log_likelihood(theta):  # each row's marginal density over its observed entries
+        weights, means, covs = unpack(theta)
+        parts = np.zeros((2, len(X)))
+        for k in range(2):
+            for rows, o in patterns:
+                parts[k, rows] = np.log(weights[k]) + stats.multivariate_normal(
+                    means[k][o], covs[k][np.ix_(o, o)]
+                ).logpdf(X[np.ix_(rows, o)])
+        return np.logaddexp(*parts).sum()
+
+    chols = [
+        np.linalg.cholesky(c)[np.tril_indices(3)] for c in m.params_["covariance"][: 1 if covariance == "tied" else 2]
+    ]
+    theta = np.r_[np.log(m.weights_[0] / m.weights_[1]), m.params_["mean"].ravel(), *chols]
+    assert log_likelihood(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)  # every constant
+    best = optimize.minimize(lambda t: -log_likelihood(t), theta, method="BFGS", options={"gtol": 1e-7})
+    assert -best.fun <= m.log_likelihood_ + 1e-6
+    np.testing.assert_allclose(best.x, theta, atol=1e-3)
+    with pytest.raises(mf.ModelError, match="standard errors are not available"):
+        m.standard_errors(X)
+
+
 def test_missing_completely_at_random_keeps_estimates_unbiased():
     truth = np.array([[0.85, 0.8, 0.2, 0.7], [0.15, 0.3, 0.75, 0.2]])
     errors = []
@@ -345,7 +393,7 @@ def test_missing_row_and_unsupported_family_errors():
     with pytest.raises(mf.DataError, match=r"row 1 is entirely missing"):
         mf.Mixture(mf.Poisson(), 1).fit([[1.0, 2.0], [np.nan, np.nan]])
     with pytest.raises(mf.DataError, match=r"must be finite; got NaN"):
-        mf.Mixture(mf.Gaussian("full"), 1).fit([[1.0, 2.0], [np.nan, 1.0], [0.5, 0.1]])
+        mf.Mixture(mf.Regression("gaussian", 0), 1).fit([[1.0, 2.0], [np.nan, 1.0], [0.5, 0.1]])
 
 
 # ----------------------------------------------------------------------------- priors

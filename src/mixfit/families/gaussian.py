@@ -26,7 +26,7 @@ from mixfit.families._base import (
     observed_or_all,
     observed_split,
 )
-from mixfit.families._covariance import COVARIANCES, Covariance, symmetric
+from mixfit.families._covariance import COVARIANCES, LOG_2PI, Covariance, cholesky_factors, symmetric
 
 COVARIANCE_TYPES = tuple(COVARIANCES)
 
@@ -105,8 +105,12 @@ class Gaussian(Family):
         keeps components from collapsing onto a point. Without it a collapsed component is an
         error naming it (scikit-learn's default is 1e-6).
     missing : bool, default=False
-        Model NaN entries as missing at random ("diag" and "spherical" only; set automatically
-        for data in memory).
+        Model NaN entries as missing at random (set automatically for data in memory). A row's
+        density is then the marginal density of its observed entries (full-information maximum
+        likelihood); for "full" and "tied" covariances the E-step fills each missing entry with
+        its conditional expectation given the row's observed entries under each component and
+        adds the conditional covariance to the scatter (Ghahramani and Jordan, 1994), so the
+        statistics depend on the parameters of the pass and standard errors are not available.
 
     Examples
     --------
@@ -132,8 +136,6 @@ class Gaussian(Family):
             raise ModelError(f"reg_covar must be a finite number >= 0; got {reg_covar!r}")
         self.reg_covar = float(reg_covar)
         self.missing = bool(missing)
-        if self.missing and not self.supports_missing:
-            raise ModelError(f"missing values need covariance 'diag' or 'spherical'; got {covariance!r}")
         self.centre = None if centre is None else np.asarray(centre, dtype=float)
 
     @property
@@ -141,9 +143,18 @@ class Gaussian(Family):
         """The covariance structure: its design columns, M-step, checks and free parameters."""
         return COVARIANCES[self.covariance]
 
+    supports_missing = True
+
     @property
-    def supports_missing(self) -> bool:  # type: ignore[override]
-        return self.structure.diagonal
+    def linear_in_design(self) -> bool:  # type: ignore[override]
+        """False for full and tied covariances with missing entries (marginal densities of each
+        row's observed entries)."""
+        return self.structure.diagonal or not self.missing
+
+    @property
+    def _conditional(self) -> bool:
+        """Whether missing entries are filled by their conditional expectations (full, tied)."""
+        return self.missing and not self.structure.diagonal
 
     def param_specs(self) -> tuple[ParamSpec, ...]:
         structure = self.structure
@@ -163,7 +174,7 @@ class Gaussian(Family):
             family = Gaussian(
                 self.covariance, reg_covar=self.reg_covar, missing=self.missing, centre=np.nan_to_num(centre)
             )
-        return family.for_data(X) if self.supports_missing else family
+        return family.for_data(X)
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
         data = check_finite_numeric(X, columns, allow_nan=self.supports_missing)
@@ -216,16 +227,60 @@ class Gaussian(Family):
         z, observed = self._split_design(design)
         z = z.astype(np.float64, copy=False)
         resp = resp.astype(np.float64, copy=False)
+        if self._conditional and observed is not None:
+            return self._conditional_stats(z, observed, resp, params)
         n = resp.sum(axis=1)
         count = np.repeat(n[:, None], z.shape[1], axis=1) if observed is None else resp @ observed
         mean = safe_divide(resp @ z, count, 0.0)
         return GaussianStats(n, count, mean, self.structure.scatter(z, resp, mean, observed), self.missing)
 
     def log_prob_by_component(self, design: FloatArray, params: Params, natural: Natural | None = None) -> FloatArray:
-        """Log-densities (K, n) from each row's deviation from each component's mean."""
+        """Log-densities (K, n) from each row's deviation from each component's mean (with
+        missing entries under a full covariance, the marginal density of the observed ones)."""
         z, observed = self._split_design(design)
         m = params["mean"] - self._centre_of(params["mean"].shape[1])
+        if self._conditional and observed is not None:
+            out = np.empty((len(m), len(z)))
+            for rows, seen in _patterns(observed):
+                chol, log_det = cholesky_factors(params["covariance"][:, seen][:, :, seen])
+                for k in range(len(m)):
+                    y = np.linalg.solve(chol[k], (z[np.ix_(rows, seen)] - m[k, seen]).T)
+                    out[k, rows] = -0.5 * (np.einsum("ij,ij->j", y, y) + seen.sum() * LOG_2PI + log_det[k])
+            return out
         return self.structure.log_density(z, m, params["covariance"], observed)
+
+    def _conditional_stats(
+        self, z: FloatArray, observed: FloatArray, resp: FloatArray, params: Params | None
+    ) -> GaussianStats:
+        """Moments of the rows completed by each component: missing entries replaced by their
+        conditional expectation given the row's observed entries, the conditional covariance
+        added to the scatter. At a start (no parameters) missing entries count as the centre."""
+        n_components, n_columns = len(resp), z.shape[1]
+        n = resp.sum(axis=1)
+        count = np.repeat(n[:, None], n_columns, axis=1)
+        if params is None:
+            mean = safe_divide(resp @ z, count, 0.0)
+            return GaussianStats(n, count, mean, self.structure.scatter(z, resp, mean, None), self.missing)
+        m = params["mean"] - self._centre_of(n_columns)
+        cov = np.asarray(params["covariance"], dtype=float)
+        filled = np.repeat(z[None], n_components, axis=0)  # (K, n, D)
+        extra = np.zeros((n_components, n_columns, n_columns))
+        for rows, seen in _patterns(observed):
+            hidden = ~seen
+            if not hidden.any():
+                continue
+            for k in range(n_components):
+                gain = np.linalg.solve(cov[k][np.ix_(seen, seen)], cov[k][np.ix_(seen, hidden)])  # (O, M)
+                shift = z[np.ix_(rows, seen)] - m[k, seen]
+                filled[k][np.ix_(rows, hidden)] = m[k, hidden] + shift @ gain
+                conditional = cov[k][np.ix_(hidden, hidden)] - cov[k][np.ix_(hidden, seen)] @ gain
+                extra[k][np.ix_(hidden, hidden)] += resp[k, rows].sum() * conditional
+        mean = safe_divide(np.einsum("kn,knd->kd", resp, filled), count, 0.0)
+        scatter = np.empty((n_components, n_columns, n_columns))
+        for k in range(n_components):
+            d = filled[k] - mean[k]
+            scatter[k] = (d * resp[k][:, None]).T @ d + extra[k]
+        return GaussianStats(n, count, mean, scatter, self.missing)
 
     def expected_log_prob(self, stats: GaussianStats, params: Params, natural: Natural | None = None) -> FloatArray:
         m = params["mean"] - self._centre_of(params["mean"].shape[1])
@@ -317,6 +372,13 @@ class Gaussian(Family):
             "missing": self.missing,
             "centre": None if self.centre is None else self.centre.tolist(),
         }
+
+
+def _patterns(observed: FloatArray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(rows, observed columns)`` of every pattern of observed entries."""
+    seen = observed.astype(bool)
+    patterns, inverse = np.unique(seen, axis=0, return_inverse=True)
+    return [(np.flatnonzero(inverse.reshape(-1) == i), pattern) for i, pattern in enumerate(patterns)]
 
 
 def ill_conditioning_loss(n: FloatArray, eigenvalues: FloatArray) -> float:
