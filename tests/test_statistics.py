@@ -349,7 +349,7 @@ def test_gaussian_full_covariance_with_missing_entries_is_the_marginal_maximum(c
     chols = [
         np.linalg.cholesky(c)[np.tril_indices(3)] for c in m.params_["covariance"][: 1 if covariance == "tied" else 2]
     ]
-    theta = np.r_[np.log(m.weights_[0] / m.weights_[1]), m.params_["mean"].ravel(), *chols]
+    theta = np.concatenate([[np.log(m.weights_[0] / m.weights_[1])], m.params_["mean"].ravel(), *chols])
     assert log_likelihood(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)  # every constant
     best = optimize.minimize(lambda t: -log_likelihood(t), theta, method="BFGS", options={"gtol": 1e-7})
     assert -best.fun <= m.log_likelihood_ + 1e-6
