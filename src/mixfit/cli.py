@@ -73,6 +73,7 @@ class AccelerationName(str, Enum):
 Covariance = Annotated[CovarianceName | None, typer.Option(help="Gaussian: covariance type [default: full].")]
 RegCovar = Annotated[float | None, typer.Option(help="Gaussian: floor added to every variance [default: 0].")]
 Trials = Annotated[int | None, typer.Option(min=1, help="Binomial: trials per row.")]
+TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
 
 
 class KindName(str, Enum):
@@ -87,7 +88,6 @@ Predictors = Annotated[
     str | None, typer.Option(help="Regression: comma-separated predictor columns [default: every other column].")
 ]
 Offset = Annotated[str | None, typer.Option(help="Regression: a column added to the linear predictor (log exposure).")]
-TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
 Accelerate = Annotated[
     AccelerationName,
     typer.Option(help="squarem: the same maximum in fewer passes (SQUAREM); none: textbook EM; auto: squarem."),
