@@ -360,6 +360,20 @@ def test_bad_files_through_the_cli(content, args, message, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_npy_header_claiming_more_than_the_file_holds(tmp_path, capsys):
+    # a 1e11-row header on a file of a few bytes asked NumPy for 2.9 TiB (a MemoryError traceback)
+    import struct
+
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000, 4), }"
+    header += " " * (118 - len(header)) + "\n"
+    path = tmp_path / "huge.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + bytes(64))
+    code, err = _cli(capsys, "fit", str(path), "-f", "bernoulli")
+    assert code == 2 and "truncated or corrupt .npy file" in err and "Traceback" not in err
+    with pytest.raises(mf.DataError, match=r"claims shape \(100000000000, 4\)"):
+        mf.Mixture(mf.Bernoulli(), 2).fit(mf.FileTable(path))
+
+
 def test_not_parquet_and_missing_file(tmp_path, capsys):
     (tmp_path / "x.parquet").write_text("not parquet")
     code, err = _cli(capsys, "fit", str(tmp_path / "x.parquet"), "-f", "bernoulli")
@@ -421,7 +435,17 @@ HOSTILE = [
         lambda d: {**d, "params": {"p": [[0.5], [1.5]]}},
         r"model params\['p'\] must lie in \[0, 1\]",
     ),
-    ("huge n_components", lambda d: {**d, "n_components": 10**9}, r"between 1 and 10000"),
+    ("huge n_components", lambda d: {**d, "n_components": 10**9}, r"'n_components': .*less than or equal to 10000"),
+    ("format_version true", lambda d: {**d, "format_version": True}, r"format_version must be 1; got True"),
+    ("weights as strings", lambda d: {**d, "weights": ["0.5", "0.5"]}, r"'weights\.0': Input should be a valid number"),
+    (
+        "missing read as a boolean",
+        lambda d: {**d, "family": {**d["family"], "missing": "no"}},
+        r"setting 'missing' is 'no', which mixfit would read as True",
+    ),
+    ("no family", lambda d: {k: v for k, v in d.items() if k != "family"}, r"'family': Field required"),
+    ("converged as text", lambda d: {**d, "fit": {**d["fit"], "converged": "yes"}}, r"'fit\.converged'"),
+    ("repeated key", lambda d: json.dumps(d)[:-1] + ', "n_components": 3}', r"repeats the key 'n_components'"),
     (
         "history longer than the fit",
         lambda d: {**d, "history": {k: v * 50 for k, v in d["history"].items()}},
@@ -435,7 +459,7 @@ HOSTILE = [
     (
         "text in history",
         lambda d: {**d, "history": {k: ["x"] * len(v) for k, v in d["history"].items()}},
-        r"only numbers and nulls",
+        r"'history\.log_likelihood\.0': Input should be a valid number",
     ),
     ("unknown setting", lambda d: {**d, "settings": {"max_iter": 5, "verbose": 1}}, r"settings must hold only"),
     ("not a model", lambda d: [1, 2, 3], r"is not a mixfit model file"),

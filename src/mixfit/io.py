@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from mixfit._optional import require
 from mixfit._validation import check_column, check_unique_columns, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import as_family, from_dict
-from mixfit.sources.files import check_first_row
+from mixfit.sources.files import check_first_row, npy_header
 
 FORMAT_VERSION = 1
 
@@ -34,6 +35,7 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
         raise DataError(f"data file {str(path)!r} does not exist")
     try:
         if path.suffix == ".npy":
+            npy_header(path)  # a header claiming more than the file holds is refused first
             array = np.load(path, allow_pickle=False)
             frame = pd.DataFrame(array.reshape(len(array), -1))
             frame.columns = [f"x{j}" for j in range(frame.shape[1])]
@@ -242,7 +244,8 @@ def read_model(path: str | os.PathLike[str], build: Callable[..., Any]) -> Any:
     model = build(family, n_components=k, **_settings(doc.get("settings") or {}))
     columns = _strings("columns", doc.get("columns") or [])
     params = _params(family, doc.get("params"), k, columns)
-    model.weights_ = check_weights(doc.get("weights"), k, "weights")
+    weights = check_weights(doc.get("weights"), k, "weights")
+    model.weights_ = weights / weights.sum()  # within check_weights' tolerance of 1: made exact
     model.params_ = params
     model.family_ = family
     if columns:
@@ -278,17 +281,81 @@ def read_limited(path: Path, limit: int, what: str) -> str:
 
 def _read_model_json(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(read_limited(path, MAX_MODEL_BYTES, "model file"), parse_constant=_refuse_constant)
+        doc = json.loads(
+            read_limited(path, MAX_MODEL_BYTES, "model file"),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys,
+        )
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelError(f"{str(path)!r} is not a valid mixfit model file: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != "mixfit-model":
         raise ModelError(f"{str(path)!r} is not a mixfit model file")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"model file format_version must be {FORMAT_VERSION}; got {doc.get('format_version')!r}")
+    version = doc.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ModelError(f"model file format_version must be {FORMAT_VERSION}; got {version!r}")
     unknown = sorted(set(doc) - MODEL_FIELDS)
     if unknown:
         raise ModelError(f"model file has unknown field(s) {unknown}")
+    _check_schema(doc)
     return doc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats (JSON parsers disagree on which one wins)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ModelError(f"model file repeats the key {key!r}")
+        out[key] = value
+    return out
+
+
+def _check_schema(doc: dict[str, Any]) -> None:
+    """The document's fields have the JSON types ``save_model`` writes (a pydantic schema in
+    strict mode: no string for a number, no number for a boolean), else one ``ModelError``."""
+    from pydantic import ValidationError
+
+    try:
+        _schema().model_validate(doc)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"] if part not in ("float", "int", "str", "bool")]
+        got = "" if error["type"] == "missing" else f" (got {error.get('input')!r:.60})"
+        raise ModelError(f"model file field {'.'.join(loc)!r}: {error['msg']}{got}") from None
+
+
+@cache
+def _schema() -> Any:
+    """The model file's schema (built on first use: pydantic is imported only to read models)."""
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+    Number = StrictFloat | StrictInt  # noqa: N806 (a type alias)
+
+    class Fit(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        log_likelihood: Number | None = None
+        n_iter: StrictInt | None = None
+        converged: StrictBool | None = None
+
+    class ModelDocument(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        format: Literal["mixfit-model"]
+        format_version: StrictInt
+        family: dict[str, Any]
+        n_components: StrictInt = Field(ge=1, le=10_000)
+        weights: list[Number]
+        params: dict[str, Any]
+        columns: list[StrictStr] | None = None
+        feature_names_in: list[StrictStr] | None = None
+        fit: Fit | None = None
+        settings: dict[str, Any] | None = None
+        history: dict[str, list[Number | None]] | None = None
+        covariate_coef: list[list[Number]] | None = None
+        covariate_names: list[StrictStr] | None = None
+
+    return ModelDocument
 
 
 def _refuse_constant(name: str) -> float:
@@ -299,11 +366,26 @@ def _family_from(settings: Any) -> Any:
     if not isinstance(settings, dict):
         raise ModelError(f"model family must be an object like {{'family': 'bernoulli'}}; got {settings!r}")
     try:
-        return from_dict(settings)
+        family = from_dict(settings)
     except TypeError as exc:
         raise ModelError(f"model family has unknown or invalid settings {sorted(settings)}: {exc}") from None
     except MixfitError as exc:
         raise ModelError(f"model family is invalid: {exc}") from None
+    _check_read_as_written(settings, json.loads(json.dumps(family.to_dict())), "model family")
+    return family
+
+
+def _check_read_as_written(given: Any, canonical: Any, where: str) -> None:
+    """Every setting of the file must be what the family writes for it: ``"missing": "no"``
+    would otherwise be read as True, a level list of numbers as strings..."""
+    if isinstance(given, dict) and isinstance(canonical, dict):
+        for key, value in given.items():
+            _check_read_as_written(value, canonical.get(key), f"{where} setting {key!r}")
+    elif isinstance(given, list) and isinstance(canonical, list) and len(given) == len(canonical):
+        for value, expected in zip(given, canonical, strict=True):
+            _check_read_as_written(value, expected, where)
+    elif given != canonical or isinstance(given, bool) != isinstance(canonical, bool):
+        raise ModelError(f"{where} is {given!r}, which mixfit would read as {canonical!r}; write the value it means")
 
 
 def _settings(settings: Any) -> dict[str, Any]:

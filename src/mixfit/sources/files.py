@@ -143,11 +143,7 @@ class FileTable:
 
     # .npy: header, then C-ordered rows
     def _npy_layout(self) -> tuple[tuple[int, ...], np.dtype, int]:
-        with open(self.path, "rb") as file:
-            version = np.lib.format.read_magic(file)
-            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = header(file)
-            offset = file.tell()
+        shape, fortran, dtype, offset = npy_header(self.path)
         if fortran and len(shape) > 1 and shape[1] > 1:
             raise DataError(f"{str(self.path)!r} is in Fortran order; save it with np.save in C order to stream it")
         if dtype.hasobject or len(shape) not in (1, 2):
@@ -280,6 +276,26 @@ class StreamSource:
         time restored is another file; one extra read of the file per checkpointed fit)."""
         head = f"{self.table.path.resolve()}:{self.table.columns}:{self.table.signature}:".encode()
         return head + self.table.content_digest().encode()
+
+
+def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """``(shape, fortran order, dtype, data offset)`` of a ``.npy`` file, checked against the
+    file's size: a header that claims more data than the file holds is refused before anything
+    is allocated (else it could ask for terabytes)."""
+    with open(path, "rb") as file:
+        version = np.lib.format.read_magic(file)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = header(file)
+        offset = file.tell()
+    if not dtype.hasobject:
+        needed = offset + int(np.prod(shape, dtype=object)) * dtype.itemsize
+        size = path.stat().st_size
+        if needed > size:
+            raise DataError(
+                f"{str(path)!r} is a truncated or corrupt .npy file: its header claims shape {shape} "
+                f"({needed} bytes) but the file holds {size} bytes"
+            )
+    return shape, fortran, dtype, offset
 
 
 def _guarded(frames: Iterator[np.ndarray], path: Path) -> Iterator[np.ndarray]:
