@@ -64,6 +64,17 @@ def test_gaussian_log_density_has_every_constant():
     np.testing.assert_allclose(cov, np.cov(GAUSS_X.T, bias=True), rtol=1e-10)
 
 
+def test_gaussian_covariance_changed_in_place_is_factorised_again():
+    # factorisations are remembered by the covariance's bytes, not the array's identity
+    m = mf.Mixture(mf.Gaussian("full"), 1).fit(GAUSS_X)
+    before = m.score_samples(GAUSS_X)
+    m.params_["covariance"] *= 4.0
+    after = m.score_samples(GAUSS_X)
+    mean, cov = m.params_["mean"][0], m.params_["covariance"][0]
+    np.testing.assert_allclose(after, stats.multivariate_normal(mean, cov).logpdf(GAUSS_X), rtol=1e-12)
+    assert not np.allclose(before, after)
+
+
 def test_gaussian_far_from_the_origin_keeps_its_accuracy():
     x = GAUSS_X + 1e6  # the centring before squares keeps the moments exact
     m = mf.Mixture(mf.Gaussian("diag"), 1).fit(x)

@@ -312,9 +312,33 @@ def symmetric(packed: FloatArray, n_columns: int) -> FloatArray:
     return out
 
 
+#: The factorisations of the last few covariances, by value: an EM iteration asks for those of
+#: the same parameters several times (E-step, Q, round-off bound, M-step check). The key is the
+#: array's bytes (a copy far cheaper than the factorisation), so an array changed in place is
+#: factorised again.
+_RECENT: list[tuple[str, tuple[int, ...], bytes, Any]] = []
+RECENT_SIZE = 8
+
+
+def _remembered(kind: str, cov: FloatArray, compute: Any) -> Any:
+    key = np.ascontiguousarray(cov).tobytes()
+    for cached_kind, shape, cached, result in list(_RECENT):
+        if cached_kind == kind and shape == cov.shape and cached == key:
+            return result
+    result = compute(cov)
+    _RECENT.insert(0, (kind, cov.shape, key, result))
+    del _RECENT[RECENT_SIZE:]
+    return result
+
+
 def precisions(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Precision matrices and log-determinants of covariances; ``ModelError`` naming the first
     component whose covariance is not (numerically) positive definite."""
+    cov = np.asarray(cov, dtype=float)
+    return _remembered("precision", cov, _precisions)
+
+
+def _precisions(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
     chol, log_det = cholesky_factors(cov)
     inv_chol = np.linalg.inv(chol)
     return np.swapaxes(inv_chol, 1, 2) @ inv_chol, log_det
@@ -324,6 +348,10 @@ def cholesky_factors(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Lower Cholesky factors and log-determinants of covariances (K, D, D); ``ModelError``
     naming the first component whose covariance is not (numerically) positive definite."""
     cov = np.asarray(cov, dtype=float)
+    return _remembered("cholesky", cov, _cholesky_factors)
+
+
+def _cholesky_factors(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
     try:
         chol = np.asarray(np.linalg.cholesky(cov), dtype=np.float64)
     except np.linalg.LinAlgError:
