@@ -228,3 +228,13 @@ def test_cli_fits_a_latent_class_regression(tmp_path, capsys):
     code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "--covariates", "age", "--gof")
     assert code == 2
     assert "not available with --covariates" in err
+
+
+def test_select_compares_latent_class_regressions_across_k():
+    X, z, _ = simulated(1500, seed=3)
+    result = mf.select(X, mf.Bernoulli(), range(1, 4), covariates=z, random_state=0, n_init=5)
+    assert result.best_n_components == 2
+    assert result.table["n_parameters"].tolist() == [5, 2 * 5 + 3, 3 * 5 + 2 * 3]  # K = 1 has no coefficients
+    assert result.models[2].covariate_names_ == ["(intercept)", "age", "party"]
+    plain = mf.select(X, mf.Bernoulli(), [2], random_state=0, n_init=5)
+    assert result.table.loc[2, "log_likelihood"] > plain.table.loc[2, "log_likelihood"] + 50  # the covariates matter

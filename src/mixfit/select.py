@@ -78,13 +78,14 @@ class Selection:
         return len(self.best_model.weights_)
 
 
-def criteria(model: Mixture, X: Any, sample_weight: Any = None) -> dict[str, float]:
+def criteria(model: Mixture, X: Any, sample_weight: Any = None, covariates: Any = None) -> dict[str, float]:
     """Every criterion of ``model`` (fitted on X) on X, and its entropy R^2; with
-    ``sample_weight`` (frequency weights) n is their sum and every row counts that often."""
-    resp = model.predict_proba(X)
+    ``sample_weight`` (frequency weights) n is their sum and every row counts that often; a
+    model with covariates on class membership needs the rows' ``covariates``."""
+    resp = model.predict_proba(X, covariates=covariates)
     weight = np.ones(resp.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     n = float(weight.sum())
-    ll = float(model.score(X, sample_weight=sample_weight) * n)
+    ll = float(model.score(X, sample_weight=sample_weight, covariates=covariates) * n)
     p = model.n_parameters()
     entropy = float(-(weight @ xlogy(resp, resp)).sum())
     k = resp.shape[1]
@@ -102,17 +103,21 @@ def criteria(model: Mixture, X: Any, sample_weight: Any = None) -> dict[str, flo
 
 
 def _fit_one(
-    X: Any, family: Family | str, k: int, options: dict[str, Any], sample_weight: Any = None
+    X: Any, family: Family | str, k: int, options: dict[str, Any], sample_weight: Any = None, covariates: Any = None
 ) -> tuple[Mixture | None, dict[str, Any]]:
     """The model and table row of one K; a K that cannot be fitted is a row saying why."""
     try:
         with fit_result_warnings_silenced():  # reported in the table instead of once per K
-            model = Mixture(family, k, **options).fit(X, sample_weight=sample_weight)
+            model = Mixture(family, k, **options).fit(X, sample_weight=sample_weight, covariates=covariates)
     except MixfitError as exc:
         if isinstance(exc, DataError):
             raise  # bad data fail every K alike: say it once
         return None, {"n_components": k, "converged": False, "status": f"not fitted: {exc}"}
-    row: dict[str, Any] = {"n_components": k, **criteria(model, X, sample_weight), "converged": bool(model.converged_)}
+    row: dict[str, Any] = {
+        "n_components": k,
+        **criteria(model, X, sample_weight, covariates),
+        "converged": bool(model.converged_),
+    }
     row["n_iter"], row["best_restart"] = int(model.n_iter_), int(model.best_restart_)
     reached, finished = restarts.replication(model.restarts_["status"])
     row["replication"], row["status"] = f"{reached}/{finished}", "ok"
@@ -129,6 +134,7 @@ def select(
     random_state: Any = None,
     n_jobs: int | None = None,
     sample_weight: Any = None,
+    covariates: Any = None,
     **options: Any,
 ) -> Selection:
     """Fit ``family`` mixtures for every K in ``n_components`` (``n_init`` restarts each) and
@@ -137,7 +143,9 @@ def select(
     Every K gets a row: a K that cannot be fitted (every start failed, e.g. singular
     covariances) has NaN criteria and its reason in ``status``; ``replication`` says how many of
     the starts run to convergence reached the best maximum. ``sample_weight`` holds frequency
-    weights (a pattern table), used by every fit and criterion.
+    weights (a pattern table), used by every fit and criterion. ``covariates`` make class
+    membership depend on them in every fit (latent class regression, ``Mixture.fit``); for K = 1
+    they have nothing to predict and are left out (that row is the plain one-class model).
 
     Each K is fitted with the same ``random_state``, so the table does not depend on ``n_jobs``
     (the Ks run on joblib worker processes when ``n_jobs`` is not None/1). Further keywords
@@ -161,7 +169,8 @@ def select(
     if not ks or ks[0] < 1:
         raise ModelError(f"n_components must be ints >= 1; got {listed}")
     settings = {"n_init": n_init, "random_state": random_state, **options}
-    results = map_jobs(_fit_one, [(X, family, k, settings, sample_weight) for k in ks], n_jobs)
+    jobs = [(X, family, k, settings, sample_weight, None if k == 1 else covariates) for k in ks]
+    results = map_jobs(_fit_one, jobs, n_jobs)
     table = pd.DataFrame([row for _, row in results], columns=list(COLUMNS)).set_index("n_components", drop=False)
     table.index.name = None
     models = {k: model for k, (model, _) in zip(ks, results, strict=True) if model is not None}
