@@ -206,6 +206,10 @@ def test_methods_ask_for_covariates_and_settings_that_cannot_combine_are_refused
         fit(X, z, weights_prior=2.0)
     with pytest.raises(mf.ModelError, match="partial_fit"):
         m.partial_fit(X)
+    with pytest.raises(mf.ModelError, match="bootstrap is not available for a model with covariates"):
+        m.bootstrap(X, n_boot=2)
+    with pytest.raises(mf.DataError, match="other methods do not take models with covariates"):
+        mf.goodness_of_fit(m, X)
 
 
 def test_cli_fits_a_latent_class_regression(tmp_path, capsys):

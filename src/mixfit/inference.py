@@ -413,6 +413,8 @@ def bootstrap(
     weight, sum-of-weights many, and refitted as counts."""
     if kind not in ("nonparametric", "parametric"):
         raise ModelError(f"kind must be 'nonparametric' or 'parametric'; got {kind!r}")
+    if getattr(model, "covariate_coef_", None) is not None:  # its refits would drop the covariates
+        raise ModelError("bootstrap is not available for a model with covariates yet; use standard_errors")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ModelError(f"n_boot must be an int >= 2; got {n_boot!r}")
     seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
