@@ -124,6 +124,34 @@ def test_chunked_fit_equals_the_fit_in_one_block(monkeypatch):
     np.testing.assert_allclose(chunked.params_["p"], whole.params_["p"], atol=1e-8)
 
 
+def test_a_streamed_file_with_covariate_columns_equals_the_fit_in_memory(tmp_path, capsys):
+    X, z, _ = simulated(1200, seed=3)
+    items = [f"q{j}" for j in range(5)]
+    frame = pd.DataFrame(X, columns=items).join(z)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    memory = fit(frame[items], z, n_init=1)
+    table = mf.FileTable(tmp_path / "d.csv", chunk_rows=250)
+    streamed = fit(table, ["age", "party"], n_init=1)  # every pass reads the covariates by name
+    assert streamed.n_iter_ == memory.n_iter_
+    assert streamed.log_likelihood_ == pytest.approx(memory.log_likelihood_, rel=1e-12)
+    np.testing.assert_allclose(streamed.covariate_coef_, memory.covariate_coef_, atol=1e-10)
+    np.testing.assert_allclose(streamed.weights_, memory.weights_, atol=1e-12)
+    np.testing.assert_allclose(
+        streamed.predict_proba(table, covariates=["age", "party"]), memory.predict_proba(frame[items], covariates=z),
+        atol=1e-12,
+    )  # fmt: skip
+    with pytest.raises(mf.DataError, match="covariates= names its columns"):
+        fit(table, z)
+    with pytest.raises(mf.DataError, match=r"covariates must be the columns \['age', 'party'\]"):
+        streamed.score(table, covariates=["party", "age"])
+    code, out, _ = run(
+        capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "-k", "2", "--covariates", "age,party",
+        "--chunk-size", "300", "--seed", "0", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["log_likelihood"] == pytest.approx(memory.log_likelihood_, rel=1e-9)
+
+
 def test_log_likelihood_never_decreases_and_predictions_use_each_rows_prior():
     X, z, _ = simulated(800, seed=4)
     m = fit(X, z)  # the suite runs in debug mode: a decrease would raise

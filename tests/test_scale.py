@@ -293,8 +293,7 @@ def test_cli_bad_chunk_leaves_no_model_file(binary, tmp_path, capsys):
     )
     assert (
         code == 2
-        and "--report, --plots, --se, --gof, --known-labels, --weight-column and --covariates need the data in memory"
-        in err
+        and "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory" in err
     )
 
 

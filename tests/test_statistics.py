@@ -745,7 +745,7 @@ def test_cli_fit_prints_standard_errors_and_goodness_of_fit(tmp_path):
     streamed = subprocess.run([*command, "--chunk-size", "50", "--se"], capture_output=True, text=True)
     assert (
         streamed.returncode == 2
-        and "--gof, --known-labels, --weight-column and --covariates need the data in" in streamed.stderr
+        and "--gof, --known-labels and --weight-column need the data in memory" in streamed.stderr
     )
 
 

@@ -335,17 +335,20 @@ def fit(
     selected = _model_columns(data, family, columns, trials_column, id_column, drop, extra, _sep(sep))
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
-        if not in_memory and (report is not None or plots is not None or se or gof or extra):
+        in_memory_only = report is not None or plots is not None or se or gof or known_labels or weight_column
+        if not in_memory and (in_memory_only or (covariate_names and not isinstance(frame, FileTable))):
             raise DataError(
-                "--report, --plots, --se, --gof, --known-labels, --weight-column and --covariates need the data in "
-                "memory; leave out "
+                "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory "
+                "(--covariates: in memory or streamed with --chunk-size); leave out "
                 "--chunk-size, --scheduler and --dask-workers (or fit a sample of the file)"
             )
         if isinstance(frame, FileTable) and chunk_size is None:
             _note(f"{data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows")
         labels = None if known_labels is None else _known_labels(frame.pop(known_labels), k)
         weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
-        z = None if not covariate_names else pd.DataFrame({c: frame.pop(c) for c in covariate_names})
+        z: Any = None
+        if covariate_names:  # a streamed file reads them by name on every pass
+            z = pd.DataFrame({c: frame.pop(c) for c in covariate_names}) if in_memory else covariate_names
         notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight, z)
         _write_outputs(model, frame, out_file, report, plots, weight)
         summary = _summary(model, frame, notes, weight, z)

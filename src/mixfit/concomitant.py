@@ -17,6 +17,7 @@ while the log-likelihood would fall (``mixfit.em``), which keeps EM monotone (a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
@@ -112,7 +113,10 @@ def separation(coef: FloatArray, names: list[str]) -> str | None:
     )
 
 
-def mean_prior(coef: FloatArray, design: FloatArray, weight: FloatArray | None = None) -> FloatArray:
-    """The average prior over rows (K,): the model's class proportions in these rows."""
-    pi = np.exp(log_prior(coef, design))
-    return pi.mean(axis=1) if weight is None else (pi @ weight) / weight.sum()
+def prior_totals(coef: FloatArray, chunk: Any) -> FloatArray:
+    """``[sum_n w_n pi_n1, ..., sum_n w_n pi_nK, sum_n w_n]`` over a chunk's rows: summed over a
+    source's chunks, the average prior, the model's class proportions in those rows."""
+    pi = np.exp(log_prior(coef, chunk.covariates))
+    if chunk.weight is None:
+        return np.append(pi.sum(axis=1), pi.shape[1])
+    return np.append(pi @ chunk.weight, chunk.weight.sum())

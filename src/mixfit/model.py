@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from mixfit import restarts
 from mixfit._math import FloatArray
 from mixfit._validation import check_int
-from mixfit.concomitant import mean_prior, separation
+from mixfit.concomitant import prior_totals, separation
 from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
@@ -294,11 +294,13 @@ class Mixture(BaseEstimator):
         self.params_ = state.params
         for name in ("covariate_coef_", "covariate_names_"):
             self.__dict__.pop(name, None)
-        if state.coef is not None and train.covariates is not None:
-            self.covariate_coef_ = state.coef
+        coef = state.coef
+        if coef is not None and train.covariates is not None:
+            self.covariate_coef_ = coef
             self.covariate_names_ = train.covariate_names
-            self.weights_ = mean_prior(state.coef, train.covariates, train.row_weight)
-            separated = separation(state.coef, train.covariate_names or [])
+            totals = train.source.reduce(lambda chunk: prior_totals(coef, chunk))
+            self.weights_ = totals[:-1] / totals[-1]
+            separated = separation(coef, train.covariate_names or [])
             if separated is not None:
                 warnings.warn(separated, IdentifiabilityWarning, stacklevel=3)
         self.log_likelihood_ = best.log_likelihood

@@ -22,7 +22,17 @@ from mixfit.concomitant import with_intercept
 from mixfit.em import EMState
 from mixfit.errors import DataError, ModelError
 from mixfit.families import Family, as_family
-from mixfit.sources import SAMPLE_ROWS, ArraySource, DataSource, as_source, open_table, table_source, unique_rows
+from mixfit.sources import (
+    SAMPLE_ROWS,
+    ArraySource,
+    DataSource,
+    FileTable,
+    StreamSource,
+    as_source,
+    open_table,
+    table_source,
+    unique_rows,
+)
 
 #: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
 DISTINCT_CHECK_ROWS = 200_000
@@ -158,7 +168,9 @@ def training_data(
         )
         return TrainingData(family, columns, is_frame, data, source, source, weight, z, z_names)
     if covariates is not None:
-        raise DataError(f"covariates are supported for data in memory only, not {table!r}")
+        if sample_weight is not None or known_labels is not None:
+            raise DataError(f"sample_weight and known_labels are not supported for data read pass by pass ({table!r})")
+        return streamed_training_data(model, table, covariates, dtype)
     if known_labels is not None:
         raise DataError(f"known_labels is supported for data in memory only, not {table!r}")
     if sample_weight is not None:
@@ -171,6 +183,34 @@ def training_data(
     streamed = table_source(table, family, dtype)
     init_source = as_source(data, family, compress=model.compress)  # as in memory when the sample is all rows
     return TrainingData(family, table.columns, table.is_frame, data, streamed, init_source)
+
+
+def streamed_covariates(table: Any, covariates: Any) -> tuple[FileTable, list[str], list[str]]:
+    """``(the table reading the modelled columns then the covariates, the modelled columns, the
+    covariates)`` of a file whose covariates on class membership are columns named in
+    ``covariates``."""
+    if not isinstance(table, FileTable):
+        raise DataError(f"covariates are supported for data in memory and FileTable, not {table!r}")
+    if not isinstance(covariates, (list, tuple)) or not all(isinstance(c, str) for c in covariates):
+        raise DataError("for a FileTable, covariates= names its columns, e.g. covariates=['age', 'party']")
+    names = list(covariates)
+    columns = [c for c in table.columns if c not in names]
+    return table.select(columns + names), columns, names
+
+
+def streamed_training_data(model: Any, table: Any, covariates: Any, dtype: np.dtype) -> TrainingData:
+    """A file with covariate columns as a fit sees it: the family learns from the modelled
+    columns, the starts use a sample of rows (with their covariates), every pass reads both."""
+    import pandas as pd
+
+    full, columns, names = streamed_covariates(table, covariates)
+    family = table.select(columns).learn_schema(as_family(model.family))
+    sample = full.sample_rows(SAMPLE_ROWS)
+    data = family.validate(sample[:, : len(columns)], columns)
+    z, z_names = covariate_design(pd.DataFrame(sample[:, len(columns) :], columns=names), len(sample))
+    streamed = StreamSource(full, family, dtype, n_covariates=len(names))
+    init_source = as_source(data, family, compress=model.compress, covariates=z)
+    return TrainingData(family, columns, table.is_frame, data, streamed, init_source, None, z, z_names)
 
 
 def check_enough_rows(train: TrainingData, n_components: int, params_init: Any) -> None:
@@ -251,7 +291,16 @@ def fitted_source(
             data, family, sample_weight=weight, compress=model.compress, dtype=dtype, covariates=z
         )
     elif state.coef is not None or covariates is not None:
-        raise DataError(f"covariates are supported for data in memory only, not {table!r}")
+        if state.coef is None or covariates is None:
+            evaluation_covariates(model, covariates, 0)  # says which is missing
+        if sample_weight is not None:
+            raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
+        full, columns, names = streamed_covariates(table, covariates)
+        if ["(intercept)", *names] != list(model.covariate_names_):
+            expected = list(model.covariate_names_)[1:]
+            raise DataError(f"covariates must be the columns {expected} of the fit; got {names}")
+        check_columns(model, columns, table.is_frame)
+        source = StreamSource(full, family, dtype, n_covariates=len(names))
     elif sample_weight is not None:
         raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
     else:

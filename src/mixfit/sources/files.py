@@ -10,6 +10,7 @@ modification time changes between passes stops the fit with a ``DataError``.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections import deque
@@ -85,6 +86,14 @@ class FileTable:
 
     def __repr__(self) -> str:
         return f"FileTable({str(self.path)!r}, chunk_rows={self.chunk_rows})"
+
+    def select(self, columns: list[str]) -> FileTable:
+        """This table reading ``columns`` (names of the file's columns), without another pass."""
+        for name in columns:
+            check_column(name, self.all_columns, str(self.path))
+        clone = copy.copy(self)
+        clone.columns = list(columns)
+        return clone
 
     def content_digest(self) -> str:
         """SHA-256 of the file's bytes, read in blocks of 1 MiB."""
@@ -237,8 +246,11 @@ class StreamSource:
 
     weight = None
 
-    def __init__(self, table: FileTable, family: Schema, dtype: DTypeLike = np.float64) -> None:
+    def __init__(self, table: FileTable, family: Schema, dtype: DTypeLike = np.float64, n_covariates: int = 0) -> None:
+        """``n_covariates``: the table's last columns are covariates on class membership, not
+        modelled (each chunk carries them with an intercept first)."""
         self.table, self.family, self.dtype = table, family, np.dtype(dtype)
+        self.n_covariates = n_covariates
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
 
@@ -247,8 +259,13 @@ class StreamSource:
             yield self._chunk(frame)
 
     def _chunk(self, frame: np.ndarray) -> Chunk:
-        design = self.family.design(self.family.validate(frame, self.table.columns))
-        return Chunk(np.asarray(design, dtype=self.dtype), None)
+        if not self.n_covariates:
+            design = self.family.design(self.family.validate(frame, self.table.columns))
+            return Chunk(np.asarray(design, dtype=self.dtype), None)
+        split = frame.shape[1] - self.n_covariates
+        design = self.family.design(self.family.validate(frame[:, :split], self.table.columns[:split]))
+        covariates = _covariate_rows(frame[:, split:], self.table.columns[split:])
+        return Chunk(np.asarray(design, dtype=self.dtype), None, None, covariates)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``sum(fn(chunk) for chunk in chunks)``, added in file order.
@@ -274,8 +291,22 @@ class StreamSource:
         """What a checkpoint fingerprint hashes: the file, its columns, its signature and its
         content (a SHA-256 of every byte: a file edited to the same size with its modification
         time restored is another file; one extra read of the file per checkpointed fit)."""
-        head = f"{self.table.path.resolve()}:{self.table.columns}:{self.table.signature}:".encode()
+        head = f"{self.table.path.resolve()}:{self.table.columns}:{self.n_covariates}:{self.table.signature}:".encode()
         return head + self.table.content_digest().encode()
+
+
+def _covariate_rows(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """Covariate columns of a chunk as floats with an intercept column first; a value that is
+    not a finite number is an error naming its column."""
+    try:
+        numbers = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"covariate columns {names} must hold numbers") from None
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        j = int(np.argmax(bad.any(axis=0)))
+        raise DataError(f"covariate column {names[j]!r} has missing or infinite values; drop or impute those rows")
+    return np.hstack([np.ones((len(numbers), 1)), numbers])
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
