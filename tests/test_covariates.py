@@ -140,7 +140,7 @@ def test_a_streamed_file_with_covariate_columns_equals_the_fit_in_memory(tmp_pat
         streamed.predict_proba(table, covariates=["age", "party"]), memory.predict_proba(frame[items], covariates=z),
         atol=1e-12,
     )  # fmt: skip
-    with pytest.raises(mf.DataError, match="covariates= names its columns"):
+    with pytest.raises(mf.DataError, match="covariates= names their columns"):
         fit(table, z)
     with pytest.raises(mf.DataError, match=r"covariates must be the columns \['age', 'party'\]"):
         streamed.score(table, covariates=["party", "age"])
@@ -150,6 +150,22 @@ def test_a_streamed_file_with_covariate_columns_equals_the_fit_in_memory(tmp_pat
     )  # fmt: skip
     assert code == 0
     assert json.loads(out)["log_likelihood"] == pytest.approx(memory.log_likelihood_, rel=1e-9)
+
+
+def test_a_dask_dataframe_with_covariate_columns_equals_the_fit_in_memory():
+    dd = pytest.importorskip("dask.dataframe")
+    X, z, _ = simulated(1200, seed=3)
+    items = [f"q{j}" for j in range(5)]
+    frame = pd.DataFrame(X, columns=items).join(z)
+    memory = fit(frame[items], z, n_init=1)
+    collection = dd.from_pandas(frame, npartitions=4)
+    on_dask = fit(collection, ["age", "party"], n_init=1)
+    assert on_dask.log_likelihood_ == pytest.approx(memory.log_likelihood_, rel=1e-12)
+    np.testing.assert_allclose(on_dask.covariate_coef_, memory.covariate_coef_, atol=1e-10)
+    np.testing.assert_allclose(
+        on_dask.predict_proba(collection, covariates=["age", "party"]), memory.predict_proba(frame[items], covariates=z),
+        atol=1e-12,
+    )  # fmt: skip
 
 
 def test_log_likelihood_never_decreases_and_predictions_use_each_rows_prior():

@@ -336,11 +336,10 @@ def fit(
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
         in_memory = isinstance(frame, pd.DataFrame)
         in_memory_only = report is not None or plots is not None or se or gof or known_labels or weight_column
-        if not in_memory and (in_memory_only or (covariate_names and not isinstance(frame, FileTable))):
+        if not in_memory and in_memory_only:
             raise DataError(
-                "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory "
-                "(--covariates: in memory or streamed with --chunk-size); leave out "
-                "--chunk-size, --scheduler and --dask-workers (or fit a sample of the file)"
+                "--report, --plots, --se, --gof, --known-labels and --weight-column need the data in memory; leave "
+                "out --chunk-size, --scheduler and --dask-workers (or fit a sample of the file)"
             )
         if isinstance(frame, FileTable) and chunk_size is None:
             _note(f"{data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows")

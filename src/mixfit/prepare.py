@@ -26,8 +26,6 @@ from mixfit.sources import (
     SAMPLE_ROWS,
     ArraySource,
     DataSource,
-    FileTable,
-    StreamSource,
     as_source,
     open_table,
     table_source,
@@ -185,14 +183,12 @@ def training_data(
     return TrainingData(family, table.columns, table.is_frame, data, streamed, init_source)
 
 
-def streamed_covariates(table: Any, covariates: Any) -> tuple[FileTable, list[str], list[str]]:
+def streamed_covariates(table: Any, covariates: Any) -> tuple[Any, list[str], list[str]]:
     """``(the table reading the modelled columns then the covariates, the modelled columns, the
-    covariates)`` of a file whose covariates on class membership are columns named in
-    ``covariates``."""
-    if not isinstance(table, FileTable):
-        raise DataError(f"covariates are supported for data in memory and FileTable, not {table!r}")
+    covariates)`` of a table read pass by pass (a file or a Dask DataFrame) whose covariates on
+    class membership are columns named in ``covariates``."""
     if not isinstance(covariates, (list, tuple)) or not all(isinstance(c, str) for c in covariates):
-        raise DataError("for a FileTable, covariates= names its columns, e.g. covariates=['age', 'party']")
+        raise DataError("for data read pass by pass, covariates= names their columns, e.g. covariates=['age', 'party']")
     names = list(covariates)
     columns = [c for c in table.columns if c not in names]
     return table.select(columns + names), columns, names
@@ -208,7 +204,7 @@ def streamed_training_data(model: Any, table: Any, covariates: Any, dtype: np.dt
     sample = full.sample_rows(SAMPLE_ROWS)
     data = family.validate(sample[:, : len(columns)], columns)
     z, z_names = covariate_design(pd.DataFrame(sample[:, len(columns) :], columns=names), len(sample))
-    streamed = StreamSource(full, family, dtype, n_covariates=len(names))
+    streamed = table_source(full, family, dtype, n_covariates=len(names))
     init_source = as_source(data, family, compress=model.compress, covariates=z)
     return TrainingData(family, columns, table.is_frame, data, streamed, init_source, None, z, z_names)
 
@@ -300,7 +296,7 @@ def fitted_source(
             expected = list(model.covariate_names_)[1:]
             raise DataError(f"covariates must be the columns {expected} of the fit; got {names}")
         check_columns(model, columns, table.is_frame)
-        source = StreamSource(full, family, dtype, n_covariates=len(names))
+        source = table_source(full, family, dtype, n_covariates=len(names))
     elif sample_weight is not None:
         raise DataError(f"sample_weight is not supported for data read pass by pass ({table!r})")
     else:

@@ -65,9 +65,14 @@ def open_table(X: Any) -> Table | None:
     return None
 
 
-def table_source(table: Table, family: Schema, dtype: DTypeLike = np.float64) -> StreamSource | DaskSource:
-    """The source that validates and designs ``table``'s rows for ``family`` on every pass."""
-    return StreamSource(table, family, dtype) if isinstance(table, FileTable) else DaskSource(table, family, dtype)
+def table_source(
+    table: Table, family: Schema, dtype: DTypeLike = np.float64, n_covariates: int = 0
+) -> StreamSource | DaskSource:
+    """The source that validates and designs ``table``'s rows for ``family`` on every pass (its
+    last ``n_covariates`` columns: covariates on class membership)."""
+    if isinstance(table, FileTable):
+        return StreamSource(table, family, dtype, n_covariates)
+    return DaskSource(table, family, dtype, n_covariates)
 
 
 def _gaps_as_value(data: FloatArray) -> tuple[FloatArray, bool, float]:

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from mixfit._math import FloatArray
+from mixfit.errors import DataError
 
 
 class Addable(Protocol):
@@ -80,3 +81,17 @@ def sum_in_order(parts: Iterable[S]) -> S:
     for part in iterator:
         total = total + part
     return total
+
+
+def covariate_rows(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """Covariate columns of a chunk as floats with an intercept column first; a value that is
+    not a finite number is an error naming its column."""
+    try:
+        numbers = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"covariate columns {names} must hold numbers") from None
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        j = int(np.argmax(bad.any(axis=0)))
+        raise DataError(f"covariate column {names[j]!r} has missing or infinite values; drop or impute those rows")
+    return np.hstack([np.ones((len(numbers), 1)), numbers])

@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from mixfit._data import as_table
-from mixfit._validation import check_unique_columns
+from mixfit._validation import check_column, check_unique_columns
 from mixfit.errors import ClusterError, DataError
-from mixfit.sources.base import Addable, Chunk, Schema, sum_in_order
+from mixfit.sources.base import Addable, Chunk, Schema, covariate_rows, sum_in_order
 from mixfit.sources.schema import distinct_per_column, learn_schema
 
 S = TypeVar("S", bound=Addable)
@@ -55,6 +55,7 @@ class DaskTable:
             self.columns = [str(c) for c in collection.columns]
             self.is_frame = True
             check_unique_columns(self.columns)
+        self.collection = collection
         parts = list(np.ravel(collection.to_delayed()))
         self.token = dask.base.tokenize(collection)
         lengths = [int(n) for n in _compute(*(dask.delayed(_part_rows)(part) for part in parts))]
@@ -83,6 +84,14 @@ class DaskTable:
         ]
         return np.concatenate(_compute(*tasks))
 
+    def select(self, columns: list[str]) -> DaskTable:
+        """The table of these columns of a Dask DataFrame (a new collection)."""
+        if not self.is_frame:
+            raise DataError("covariates name columns: give a Dask DataFrame, not a Dask array")
+        for name in columns:
+            check_column(name, self.columns, "the Dask DataFrame")
+        return DaskTable(self.collection[list(columns)])
+
     def learn_schema(self, family: F) -> F:
         if not family.learns_from_data():
             return family
@@ -94,29 +103,32 @@ class DaskSource:
 
     weight = None
 
-    def __init__(self, table: DaskTable, family: Schema, dtype: DTypeLike = np.float64) -> None:
+    def __init__(self, table: DaskTable, family: Schema, dtype: DTypeLike = np.float64, n_covariates: int = 0) -> None:
+        """``n_covariates``: the table's last columns are covariates on class membership."""
         self.table, self.family, self.dtype = table, family, np.dtype(dtype)
+        self.n_covariates = n_covariates
         self.n_rows = table.n_rows
         self.total_weight = float(table.n_rows)
 
     def chunks(self) -> Iterator[Chunk]:
-        for part in self.table.map_parts(_design, self.family, self.dtype):
+        for part in self.table.map_parts(_design, self.family, self.dtype, self.n_covariates):
             yield _compute(part)[0]
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
         """``fn`` on every partition where it lives, summed in a fixed tree of ``TREE_WIDTH``."""
         import dask
 
-        level = self.table.map_parts(_apply_designed, self.family, self.dtype, fn)
+        level = self.table.map_parts(_apply_designed, self.family, self.dtype, self.n_covariates, fn)
         while len(level) > 1:
             level = [dask.delayed(_sum_parts)(*level[i : i + TREE_WIDTH]) for i in range(0, len(level), TREE_WIDTH)]
         return _compute(level[0])[0]
 
     def map_rows(self, fn: Callable[[Chunk], np.ndarray]) -> np.ndarray:
-        return np.concatenate(_compute(*self.table.map_parts(_apply_designed, self.family, self.dtype, fn)))
+        parts = self.table.map_parts(_apply_designed, self.family, self.dtype, self.n_covariates, fn)
+        return np.concatenate(_compute(*parts))
 
     def identity(self) -> bytes:
-        return f"dask:{self.table.token}".encode()
+        return f"dask:{self.table.token}:{self.n_covariates}".encode()
 
 
 @contextmanager
@@ -230,14 +242,19 @@ def _distinct(rows: np.ndarray, columns: list[str]) -> list[np.ndarray]:
     return distinct_per_column(rows)
 
 
-def _design(family: Schema, dtype: np.dtype, rows: np.ndarray, columns: list[str]) -> Chunk:
-    return Chunk(np.asarray(family.design(family.validate(rows, columns)), dtype=dtype), None)
+def _design(family: Schema, dtype: np.dtype, n_covariates: int, rows: np.ndarray, columns: list[str]) -> Chunk:
+    """A partition's design rows (and its last ``n_covariates`` columns as covariates)."""
+    if not n_covariates:
+        return Chunk(np.asarray(family.design(family.validate(rows, columns)), dtype=dtype), None)
+    split = rows.shape[1] - n_covariates
+    design = family.design(family.validate(rows[:, :split], columns[:split]))
+    return Chunk(np.asarray(design, dtype=dtype), None, None, covariate_rows(rows[:, split:], columns[split:]))
 
 
 def _apply_designed(
-    family: Schema, dtype: np.dtype, fn: Callable[[Chunk], Any], rows: np.ndarray, columns: list[str]
+    family: Schema, dtype: np.dtype, n_covariates: int, fn: Callable[[Chunk], Any], rows: np.ndarray, columns: list[str]
 ) -> Any:
-    return fn(_design(family, dtype, rows, columns))
+    return fn(_design(family, dtype, n_covariates, rows, columns))
 
 
 def _sum_parts(*parts: Any) -> Any:

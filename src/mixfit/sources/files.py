@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 from mixfit._validation import check_column, check_unique_columns
 from mixfit.errors import DataError
-from mixfit.sources.base import Addable, Chunk, Schema, sum_in_order
+from mixfit.sources.base import Addable, Chunk, Schema, covariate_rows, sum_in_order
 from mixfit.sources.memory import N_THREADS, blas_controller, in_context, thread_pool
 from mixfit.sources.schema import distinct_per_column, learn_schema
 
@@ -264,7 +264,7 @@ class StreamSource:
             return Chunk(np.asarray(design, dtype=self.dtype), None)
         split = frame.shape[1] - self.n_covariates
         design = self.family.design(self.family.validate(frame[:, :split], self.table.columns[:split]))
-        covariates = _covariate_rows(frame[:, split:], self.table.columns[split:])
+        covariates = covariate_rows(frame[:, split:], self.table.columns[split:])
         return Chunk(np.asarray(design, dtype=self.dtype), None, None, covariates)
 
     def reduce(self, fn: Callable[[Chunk], S]) -> S:
@@ -293,20 +293,6 @@ class StreamSource:
         time restored is another file; one extra read of the file per checkpointed fit)."""
         head = f"{self.table.path.resolve()}:{self.table.columns}:{self.n_covariates}:{self.table.signature}:".encode()
         return head + self.table.content_digest().encode()
-
-
-def _covariate_rows(values: np.ndarray, names: list[str]) -> np.ndarray:
-    """Covariate columns of a chunk as floats with an intercept column first; a value that is
-    not a finite number is an error naming its column."""
-    try:
-        numbers = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"covariate columns {names} must hold numbers") from None
-    bad = ~np.isfinite(numbers)
-    if bad.any():
-        j = int(np.argmax(bad.any(axis=0)))
-        raise DataError(f"covariate column {names[j]!r} has missing or infinite values; drop or impute those rows")
-    return np.hstack([np.ones((len(numbers), 1)), numbers])
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
