@@ -1,0 +1,107 @@
+"""Hostile files, fuzzed: random mutations of a valid JSON model file and random bytes as a
+model file or a CSV data file. Every reader must answer with a model (whose predictions are
+finite) or one typed error (``MixfitError``; exit status 2 on the command line): never another
+exception, a traceback, a hang or NaN output."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mixfit as mf
+from mixfit.cli import main
+from mixfit.errors import MixfitError
+
+#: Generated cases per test: 120 in CI; MIXFIT_FUZZ_CASES for a longer local run.
+N_CASES = int(os.environ.get("MIXFIT_FUZZ_CASES", "120"))
+FUZZ = settings(max_examples=N_CASES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+X = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 1], [0, 0, 0], [1, 0, 0], [0, 1, 0]])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@pytest.fixture(scope="module")
+def model_doc(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "m.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=2).fit(X).save(path)
+    return json.loads(path.read_text())
+
+
+def _paths(doc, prefix=()):
+    """Every (path of keys/indices) into a JSON document."""
+    yield prefix
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc[:3]):
+            yield from _paths(value, (*prefix, i))
+
+
+def _mutated(doc, path, value, delete):
+    doc = json.loads(json.dumps(doc))
+    if not path:
+        return value
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if delete and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return doc
+
+
+def _load_and_use(path):
+    """Load a model file and predict with it: a model with finite output, or a MixfitError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = mf.load(path)
+            proba = model.predict_proba(X)
+    except MixfitError:
+        return
+    assert np.isfinite(proba).all()
+
+
+@FUZZ
+@given(data=st.data(), value=json_values, delete=st.booleans())
+def test_mutated_model_files_load_or_are_refused(model_doc, tmp_path, data, value, delete):
+    paths = list(_paths(model_doc))
+    path = data.draw(st.sampled_from(paths))
+    (tmp_path / "m.json").write_text(json.dumps(_mutated(model_doc, path, value, delete)))
+    _load_and_use(tmp_path / "m.json")
+
+
+@FUZZ
+@given(content=st.binary(max_size=300))
+def test_random_bytes_as_a_model_file_are_refused(tmp_path, content):
+    (tmp_path / "m.json").write_bytes(content)
+    _load_and_use(tmp_path / "m.json")
+
+
+@FUZZ
+@given(content=st.binary(max_size=200) | st.text(alphabet='01,\n\r\t ;"x-.e', max_size=120))
+def test_random_csv_files_fit_or_exit_2_in_one_line(tmp_path, capsys, content):
+    path = tmp_path / "d.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SystemExit) as done, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(["fit", str(path), "-f", "bernoulli", "-k", "1", "--n-init", "1", "--json"])
+    err = capsys.readouterr().err
+    assert done.value.code in (0, 2), err
+    assert "Traceback" not in err
+    if done.value.code == 0:
+        assert "NaN" not in err
