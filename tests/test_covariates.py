@@ -286,3 +286,14 @@ def test_select_compares_latent_class_regressions_across_k():
     assert result.models[2].covariate_names_ == ["(intercept)", "age", "party"]
     plain = mf.select(X, mf.Bernoulli(), [2], random_state=0, n_init=5)
     assert result.table.loc[2, "log_likelihood"] > plain.table.loc[2, "log_likelihood"] + 50  # the covariates matter
+
+
+def test_cli_select_takes_covariates(tmp_path, capsys):
+    X, z, _ = simulated(800, seed=3)
+    pd.DataFrame(X, columns=[f"q{j}" for j in range(5)]).join(z).to_csv(tmp_path / "d.csv", index=False)
+    args = ["select", str(tmp_path / "d.csv"), "-f", "bernoulli", "-k", "1..3", "--n-init", "3", "--seed", "0"]
+    code, out, _ = run(capsys, *args, "--covariates", "age,party", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["chosen"] == 2
+    assert [row["n_parameters"] for row in doc["table"]] == [5, 13, 21]

@@ -93,6 +93,15 @@ Accelerate = Annotated[
     typer.Option(help="squarem: the same maximum in fewer passes (SQUAREM); none: textbook EM; auto: squarem."),
 ]
 Float32 = Annotated[bool, typer.Option("--float32", help="Compute the E-step in float32 (sums stay float64).")]
+CovariatesOption = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated columns that predict class membership (latent class regression), not modelled."),
+]
+
+
+def _names(text: str | None) -> list[str]:
+    """A comma-separated list of column names (empty for None)."""
+    return [] if text is None else [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _speed(accelerate: AccelerationName, float32: bool) -> dict[str, Any]:
@@ -265,12 +274,7 @@ def fit(
     n_init: Annotated[
         int, typer.Option(help="Starts; the best 4 after 30 screening iterations run to convergence.")
     ] = 20,
-    covariates: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated columns that predict class membership (latent class regression), not modelled."
-        ),
-    ] = None,
+    covariates: CovariatesOption = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
@@ -328,7 +332,7 @@ def fit(
         n_jobs=n_jobs,
         **_speed(accelerate, float32),
     )
-    covariate_names = [] if covariates is None else [c.strip() for c in covariates.split(",") if c.strip()]
+    covariate_names = _names(covariates)
     if covariate_names and (report is not None or plots is not None or gof):
         raise DataError("--report, --plots and --gof are not available with --covariates yet")
     extra = [c for c in (known_labels, weight_column, *covariate_names) if c]
@@ -679,6 +683,7 @@ def select_command(
         str | None, typer.Option(help="Column of frequency weights (a pattern table's counts), not modelled.")
     ] = None,
     n_init: Annotated[int, typer.Option(help="Starts per K (screened as by fit); the best is kept.")] = 20,
+    covariates: CovariatesOption = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
     tol: Annotated[float, typer.Option(help="Tolerance on the mean log-likelihood per row.")] = 1e-8,
@@ -702,6 +707,7 @@ def select_command(
     Example: mixfit select examples/survey.csv --family bernoulli -k 1..5 --seed 0 --plot criteria.png
     """
     import numpy as np
+    import pandas as pd
 
     from mixfit.io import read_table
     from mixfit.select import select
@@ -710,15 +716,18 @@ def select_command(
     chosen_family = _family(
         family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset)
     )
-    extra = [weight_column] if weight_column else []
+    covariate_names = _names(covariates)
+    extra = ([weight_column] if weight_column else []) + covariate_names
     selected = _model_columns(data, family, columns, trials_column, None, None, extra, _sep(sep))
     frame = read_table(data, selected, _sep(sep))
     weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
+    z = pd.DataFrame({c: frame.pop(c) for c in covariate_names}) if covariate_names else None
     result = select(
         frame,
         chosen_family,
         _k_range(k),
         sample_weight=weight,
+        covariates=z,
         criterion=criterion.value,
         n_init=n_init,
         random_state=seed,
