@@ -210,12 +210,18 @@ def slow_set(rng: np.random.Generator) -> dict:
     p = np.clip(rng.uniform(0.2, 0.8, (4, 8)), 0.01, 0.99)
     lca = (rng.random((600, 8)) < p[z]).astype(int)
     counts = rng.poisson(np.array([2.0, 3.0, 4.5])[rng.choice(3, 500)])[:, None]
+    covariates = rng.normal(size=(1200, 2))  # latent class regression: 3 classes, prior by 2 covariates
+    eta = np.c_[np.ones(1200), covariates] @ np.array([[0.0, 0.0, 0.0], [0.4, 1.0, -0.8], [-0.3, -0.6, 0.9]]).T
+    prior = np.exp(eta) / np.exp(eta).sum(axis=1, keepdims=True)
+    lcr_labels = (rng.random(1200)[:, None] > prior.cumsum(axis=1)).sum(axis=1)
+    lcr = (rng.random((1200, 6)) < np.clip(rng.uniform(0.15, 0.85, (3, 6)), 0.01, 0.99)[lcr_labels]).astype(int)
     return {
         "categorical 1202x4, K=4, tol 1e-12": (mf.Categorical(), gss_shape(rng), 4, 1e-12),
         "binary 118x7, K=3, tol 1e-10": (mf.Bernoulli(), carcinoma_shape(rng), 3, 1e-10),
         "binary 600x8, K=4, tol 1e-10": (mf.Bernoulli(), lca, 4, 1e-10),
         "gaussian 1-D 900 rows, K=3, tol 1e-10": (mf.Gaussian("diag"), overlap, 3, 1e-10),
         "poisson 500 rows, K=3, tol 1e-10": (mf.Poisson(), counts, 3, 1e-10),
+        "binary 1200x6 + 2 covariates, K=3, tol 1e-10": (mf.Bernoulli(), (lcr, covariates), 3, 1e-10),
     }
 
 
@@ -232,7 +238,10 @@ def slow_fits(rng: np.random.Generator, repeats: int) -> None:
             for accelerate in (None, "squarem"):
                 t0 = time.perf_counter()
                 m = mf.Mixture(family, k, n_init=1, random_state=seed, tol=tol, max_iter=100_000, accelerate=accelerate)
-                m.fit(X)
+                if isinstance(X, tuple):  # (items, covariates on class membership)
+                    m.fit(X[0], covariates=X[1])
+                else:
+                    m.fit(X)
                 totals[accelerate][0] += m.history_["e_steps"].iloc[-1]
                 totals[accelerate][1] += time.perf_counter() - t0
                 ll[accelerate] = m.log_likelihood_

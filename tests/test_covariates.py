@@ -244,8 +244,6 @@ def test_methods_ask_for_covariates_and_settings_that_cannot_combine_are_refused
     plain = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X)
     with pytest.raises(mf.DataError, match="fitted without covariates"):
         plain.predict(X, covariates=z)
-    with pytest.raises(mf.ModelError, match="squarem"):
-        fit(X, z, accelerate="squarem")
     with pytest.raises(mf.ModelError, match="weights_prior"):
         fit(X, z, weights_prior=2.0)
     with pytest.raises(mf.ModelError, match="partial_fit"):

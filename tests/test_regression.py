@@ -159,8 +159,6 @@ def test_bad_settings_and_unidentified_designs():
     with pytest.warns(mf.IdentifiabilityWarning, match="Hennig"):
         mf.Mixture(mf.Regression("gaussian", "y", ["x"]), 2, random_state=0).fit(frame)
     m = fit(mf.Regression("poisson", "count", ["x"]), two_rates())
-    with pytest.raises(mf.ModelError, match="not available with covariates or Poisson/binomial regression"):
-        fit(mf.Regression("poisson", "count", ["x"]), two_rates(), accelerate="squarem")
     with pytest.raises(mf.ModelError, match="drawing rows needs the predictors"):
         m.sample(5)
 

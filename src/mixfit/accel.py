@@ -31,7 +31,20 @@ import numpy as np
 from scipy.special import expit
 
 from mixfit._math import PROB_EPS, clamp_probs
-from mixfit.em import EMState, PlainStep, Step, StepContext, Summary, m_step, natural_of, run_e_step
+from mixfit.em import (
+    MONOTONE_RTOL,
+    EMState,
+    PlainStep,
+    Step,
+    StepContext,
+    Summary,
+    e_step_or_none,
+    halve_newton_steps,
+    m_step,
+    natural_of,
+    run_e_step,
+    takes_newton_steps,
+)
 from mixfit.errors import ModelError
 from mixfit.families import Family
 
@@ -55,6 +68,8 @@ class FreeScale:
         self.family, self.like = family, states[2]
         tables = [self._tables(state) for state in states]
         self.scales = ["simplex", *(family.param_scale(name) for name in self.like.params)]
+        if self.like.coef is not None:  # covariate coefficients: unconstrained
+            self.scales.append("real")
         self.free = [
             np.ones(np.shape(tables[0][i]), dtype=bool)
             if scale == "real"
@@ -64,7 +79,8 @@ class FreeScale:
         self.points = [self._to_free(t) for t in tables]
 
     def _tables(self, state: EMState) -> list[np.ndarray]:
-        return [state.weights, *(np.asarray(v, dtype=float) for v in state.params.values())]
+        coef = [] if state.coef is None else [np.asarray(state.coef, dtype=float)]
+        return [state.weights, *(np.asarray(v, dtype=float) for v in state.params.values()), *coef]
 
     def _to_free(self, tables: list[np.ndarray]) -> np.ndarray:
         parts = []
@@ -99,7 +115,9 @@ class FreeScale:
             else:
                 out[free] = clamp_probs(expit(values))
             tables.append(out)
-        return EMState(tables[0], dict(zip(self.like.params, tables[1:], strict=True)))
+        n_params = len(self.like.params)
+        coef = tables[1 + n_params] if self.like.coef is not None else None
+        return EMState(tables[0], dict(zip(self.like.params, tables[1 : 1 + n_params], strict=True)), coef=coef)
 
 
 def extrapolate(
@@ -127,15 +145,15 @@ class Squarem:
         """theta' with its E-step when it is no worse than theta_1 (log-likelihood, or log
         posterior with a prior), else theta_2 with its own."""
         family, source = ctx.family, ctx.source
-        theta2 = m_step(family, summary1.stats, ctx.settings.weights_prior)
+        theta2 = m_step(family, summary1.stats, ctx.settings.weights_prior, prior=summary1.prior, coef=theta1.coef)
         objective1 = ctx.objective(theta1, summary1)
         jump_to, alpha = extrapolate(family, ctx.theta0, theta1, theta2, self.step_max)
         at_bound = alpha == self.step_max
         candidate = jump_to(alpha)
         if alpha > 1.0 and _valid(family, candidate):
-            jumped = run_e_step(family, source, candidate)
+            jumped = e_step_or_none(family, source, candidate)  # None: not finite there, refused
             passes += 1
-            if ctx.objective(candidate, jumped) >= objective1:
+            if jumped is not None and ctx.objective(candidate, jumped) >= objective1:
                 if at_bound:
                     self.step_max *= STEP_FACTOR
                 return candidate, jumped, passes
@@ -143,25 +161,23 @@ class Squarem:
             self.step_max *= STEP_FACTOR
         elif at_bound:  # the longest step was refused
             self.step_max = max(1.0, self.step_max / STEP_FACTOR)
+        if takes_newton_steps(family, theta1):  # theta_2's Newton steps, halved while they lose
+            floor = objective1 - MONOTONE_RTOL * max(1.0, abs(objective1))
+            first = e_step_or_none(family, source, theta2)
+            theta2, summary2, extra = halve_newton_steps(family, source, theta1, theta2, first, floor)
+            return theta2, summary2, passes + 1 + extra
         return theta2, run_e_step(family, source, theta2), passes + 1
 
     def progress(self, passes: int) -> dict[str, float]:
         return {"e_steps": float(passes), "step_max": self.step_max}
 
 
-def resolved(accelerate: str | None, params_init: object, newton: bool = False) -> str | None:
+def resolved(accelerate: str | None, params_init: object) -> str | None:
     """The ``accelerate`` setting with "auto" decided: SQUAREM for fits from data, plain EM for
     fits from given parameters (``params_init``: the textbook iterates, one EM update per
-    iteration, as the seeds' worked examples and ``max_iter=1`` promise) and for fits whose
-    M-step takes Newton steps (covariates on class membership, Poisson and binomial regression
-    components: SQUAREM does not carry their step-halving)."""
-    if accelerate == "squarem" and newton:
-        raise ModelError(
-            "accelerate='squarem' is not available with covariates or Poisson/binomial regression "
-            "components; use accelerate='auto' or None"
-        )
+    iteration, as the seeds' worked examples and ``max_iter=1`` promise)."""
     if accelerate == "auto":
-        return "squarem" if params_init is None and not newton else None
+        return "squarem" if params_init is None else None
     return accelerate
 
 
@@ -173,6 +189,8 @@ def step_for(accelerate: str | None, progress: dict[str, float] | None = None) -
 def _valid(family: Family, state: EMState) -> bool:
     """Finite parameters the family accepts (an extrapolated covariance may not be positive definite)."""
     if not (np.all(np.isfinite(state.weights)) and all(np.all(np.isfinite(v)) for v in state.params.values())):
+        return False
+    if state.coef is not None and not np.all(np.isfinite(state.coef)):
         return False
     try:
         natural_of(family, state)

@@ -219,8 +219,8 @@ class Mixture(BaseEstimator):
         ``covariate_names_`` are then set, ``weights_`` are the classes' average prior over the
         training rows, and ``predict``, ``predict_proba``, ``score_samples``, ``score``, ``bic``,
         ``aic`` and ``sample`` need ``covariates=`` for their rows. The M-step of the coefficients
-        is a Newton step with step-halving (see ``mixfit.concomitant``); such fits run plain EM
-        (no SQUAREM), in memory.
+        is a Newton step with step-halving (see ``mixfit.concomitant``). A ``FileTable`` or a
+        Dask DataFrame takes ``covariates`` as a list of its column names.
 
         ``on_iteration(restart, iteration, log_likelihood)``, when given, is called after every
         iteration (progress bars live in the caller, not here).

@@ -90,8 +90,7 @@ class Search:
 
     def __init__(self, model: Any, train: TrainingData, on_iteration: Any = None) -> None:
         self.model, self.train, self.on_iteration = model, train, on_iteration
-        newton = train.covariates is not None or bool(train.family.newton_params)
-        self.accelerate = resolved(model.accelerate, model.params_init, newton)
+        self.accelerate = resolved(model.accelerate, model.params_init)
         self.rng = check_random_state(model.random_state)
 
     def initial_state(self, start: int = 0) -> EMState:
