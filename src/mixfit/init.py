@@ -50,9 +50,7 @@ def initial_state(
         params = family.check_params(params_init, n_components, n_features)
         if weights is None:
             weights = np.full(n_components, 1.0 / n_components)
-        if source.covariates is not None:
-            return EMState(weights, params, coef=intercepts_for(weights, source.covariates.shape[1]))
-        return EMState(weights, params)
+        return _start(weights, params, source)
     resp = initial_resp(family, source, n_components, init, rng)
     if source.fixed is not None:  # rows whose class is known start where they are held
         known = ~np.isnan(source.fixed[:, 0])
@@ -60,10 +58,14 @@ def initial_state(
     if source.weight is not None:
         resp *= source.weight[:, None]
     state = m_step(family, family.stats(np.asarray(source.design, dtype=float), resp))
-    weights = state.weights if weights is None else weights
-    if source.covariates is not None:  # every row starts with the same prior
-        return EMState(weights, state.params, coef=intercepts_for(weights, source.covariates.shape[1]))
-    return EMState(weights, state.params)
+    return _start(state.weights if weights is None else weights, state.params, source)
+
+
+def _start(weights: FloatArray, params: dict[str, FloatArray], source: ArraySource) -> EMState:
+    """The start; with covariates every row starts with the prior ``weights``."""
+    if source.covariates is None:
+        return EMState(weights, params)
+    return EMState(weights, params, coef=intercepts_for(weights, source.covariates.shape[1]))
 
 
 def start_method(init: str, start: int) -> str:
