@@ -308,6 +308,8 @@ FILE_CASES = [
     ("tab-separated", "q1\tq2\n0\t1\n", ["-f", "bernoulli"], r"pass --sep '\\t'"),
     ("non-UTF-8 bytes", b"q1\n\xff\xfe\n", ["-f", "bernoulli"], r"'utf-8' codec can't decode"),
     ("duplicated header", "a,a\n0,1\n", ["-f", "bernoulli"], r"duplicated column names \['a'\]"),
+    ("trailing delimiter", "a,b,\n0,1,\n1,0,\n", ["-f", "bernoulli"], r"column 3 of the header has no name"),
+    ("NA,NA header", "NA,NA\n0,1\n1,0\n", ["-f", "bernoulli"], r"duplicated column names \['NA'\]"),
     ("empty file", "", ["-f", "bernoulli"], r"is empty"),
     ("header only", "q1,q2\n", ["-f", "bernoulli"], r"has no rows"),
     (
@@ -355,9 +357,10 @@ FILE_CASES = [
 def test_bad_files_through_the_cli(content, args, message, tmp_path, capsys):
     path = tmp_path / "data.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    code, err = _cli(capsys, "fit", str(path), *args)
-    assert code == 2 and re.search(message, err), err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for streamed in ([], ["--chunk-size", "2"]):  # one validation, one answer, on both paths
+        code, err = _cli(capsys, "fit", str(path), *args, *streamed)
+        assert code == 2 and re.search(message, err), (streamed, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_npy_header_claiming_more_than_the_file_holds(tmp_path, capsys):

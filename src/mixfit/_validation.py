@@ -127,6 +127,17 @@ def check_column(name: str, columns: Sequence[str], where: str) -> None:
     raise DataError(f"column {name!r} not in {where}{hint}")
 
 
+def check_header(columns: Sequence[Any], path: Any) -> None:
+    """A file's header: every column named (an empty name is usually a trailing delimiter, which
+    would add a column of missing values), and the names distinct."""
+    for j, name in enumerate(columns):
+        if not str(name).strip():
+            raise DataError(
+                f"{str(path)!r}: column {j + 1} of the header has no name (a trailing delimiter?); name it or remove it"
+            )
+    check_unique_columns(columns, path)
+
+
 def check_unique_columns(columns: Sequence[Any], path: Any = None) -> None:
     """Column names must differ: ``DataError`` naming the duplicates (and the file, if any)."""
     names = [str(c) for c in columns]

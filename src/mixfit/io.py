@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import math
@@ -20,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from mixfit._optional import require
-from mixfit._validation import check_column, check_unique_columns, check_weights
+from mixfit._validation import check_column, check_header, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import as_family, from_dict
-from mixfit.sources.files import check_first_row, npy_header
+from mixfit.sources.files import check_delimiter, check_first_row, check_short_lines, npy_header
 
 FORMAT_VERSION = 1
 
@@ -43,8 +42,8 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
             require("pyarrow", "parquet", "reading Parquet files")
             frame = pd.read_parquet(path)
         else:
-            header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None)
-            check_unique_columns(list(header.iloc[0]) if len(header) else [], path)
+            header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None, keep_default_na=False)
+            check_header(list(header.iloc[0]) if len(header) else [], path)
             check_first_row(path, sep, header.shape[1])
             frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     except MixfitError:
@@ -55,33 +54,14 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
         raise DataError(f"cannot read {str(path)!r}: {str(exc).splitlines()[0]}") from None
     if frame.empty:
         raise DataError(f"data file {str(path)!r} has no rows")
-    _check_delimiter(frame, path, sep)
+    check_delimiter([str(c) for c in frame.columns], path, sep)
     if path.suffix not in (".npy", ".parquet", ".pq") and frame.isna().to_numpy().any():
-        _check_short_lines(path, sep, frame.shape[1])
+        check_short_lines(path, sep, frame.shape[1])
     if columns:
         for name in columns:
             check_column(name, list(frame.columns), str(path))
         frame = frame[columns]
     return frame
-
-
-def _check_short_lines(path: Path, sep: str, n_fields: int) -> None:
-    """A line with fewer fields than the header (pandas fills them with NaN, which would then
-    read as missing values) is an error; an empty field is a missing value."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter=sep), start=1):
-            if row and len(row) < n_fields:
-                raise DataError(f"{str(path)!r} line {number} has {len(row)} field(s); the header has {n_fields}")
-
-
-def _check_delimiter(frame: pd.DataFrame, path: Path, sep: str) -> None:
-    """One column whose header holds another delimiter: the file was read with the wrong one."""
-    if frame.shape[1] != 1:
-        return
-    for other in (";", "\t", "|", ","):
-        if other != sep and other in str(frame.columns[0]):
-            shown = other.replace("\t", "\\t")
-            raise DataError(f"{str(path)!r} looks '{shown}'-separated, not '{sep}'-separated; pass --sep '{shown}'")
 
 
 def model_to_dict(model: Any) -> dict[str, Any]:

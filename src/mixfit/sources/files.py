@@ -25,7 +25,7 @@ from numpy.typing import DTypeLike
 if TYPE_CHECKING:
     import pandas as pd
 
-from mixfit._validation import check_column, check_unique_columns
+from mixfit._validation import check_column, check_header
 from mixfit.errors import DataError
 from mixfit.sources.base import Addable, Chunk, Schema, covariate_rows, sum_in_order
 from mixfit.sources.memory import N_THREADS, blas_controller, in_context, thread_pool
@@ -200,10 +200,11 @@ class FileTable:
 
     def _csv_header(self) -> list[str]:
         try:
-            names = [str(c) for c in self._csv_reader(nrows=1, header=None).iloc[0]]
+            names = [str(c) for c in self._csv_reader(nrows=1, header=None, keep_default_na=False).iloc[0]]
         except _pandas().errors.EmptyDataError:
             raise DataError(f"data file {str(self.path)!r} is empty") from None
-        check_unique_columns(names, self.path)
+        check_header(names, self.path)
+        check_delimiter(names, self.path, self.sep)
         check_first_row(self.path, self.sep, len(names))
         return names
 
@@ -212,7 +213,12 @@ class FileTable:
 
     def _csv_frames(self) -> Iterator[pd.DataFrame]:
         # every column is parsed: with usecols, pandas would let a line with extra fields through
-        yield from self._csv_reader(chunksize=self.chunk_rows)
+        checked = False
+        for frame in self._csv_reader(chunksize=self.chunk_rows):
+            if not checked and frame.isna().to_numpy().any():  # gaps, or a short line? (as in memory)
+                check_short_lines(self.path, self.sep, len(self.all_columns))
+                checked = True
+            yield frame
 
 
 def _pandas() -> Any:
@@ -220,6 +226,27 @@ def _pandas() -> Any:
     import pandas
 
     return pandas
+
+
+def check_short_lines(path: Any, sep: str, n_fields: int) -> None:
+    """A line with fewer fields than the header (pandas fills them with NaN, which would then
+    read as missing values) is an error; an empty field is a missing value."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter=sep), start=1):
+            if row and len(row) < n_fields:
+                raise DataError(f"{str(path)!r} line {number} has {len(row)} field(s); the header has {n_fields}")
+
+
+def check_delimiter(names: list[str], path: Any, sep: str) -> None:
+    """One column whose header holds another delimiter: the file was read with the wrong one."""
+    if len(names) != 1:
+        return
+    for other in (";", "\t", "|", ","):
+        if other != sep and other in names[0]:
+            shown = other.replace("\t", "\\t")
+            raise DataError(f"{str(path)!r} looks '{shown}'-separated, not '{sep}'-separated; pass --sep '{shown}'")
 
 
 def check_first_row(path: Any, sep: str, n_fields: int) -> None:
