@@ -105,6 +105,30 @@ def test_standard_errors_equal_the_inverse_hessian_of_the_likelihood():
     np.testing.assert_allclose(opg, expected, rtol=0.1)  # another estimate of the same information
 
 
+def test_frequency_weights_equal_the_expanded_rows():
+    X, z, labels = simulated(300, seed=11)
+    counts = np.random.default_rng(0).integers(1, 4, len(X))
+    expanded_X, expanded_z = np.repeat(X, counts, axis=0), z.loc[z.index.repeat(counts)].reset_index(drop=True)
+    weighted = mf.Mixture(mf.Bernoulli(), 2, random_state=0, order="p", tol=1e-12, n_init=1)
+    weighted.fit(X, sample_weight=counts, covariates=z)
+    expanded = fit(expanded_X, expanded_z, n_init=1)
+    assert weighted.log_likelihood_ == pytest.approx(expanded.log_likelihood_, rel=1e-12)
+    np.testing.assert_allclose(weighted.covariate_coef_, expanded.covariate_coef_, atol=1e-10)
+    np.testing.assert_allclose(weighted.weights_, expanded.weights_, atol=1e-12)
+    assert weighted.bic(X, sample_weight=counts, covariates=z) == pytest.approx(
+        expanded.bic(expanded_X, covariates=expanded_z), rel=1e-12
+    )
+    # standard errors by finite differences of the scores: equal to about 1e-6 relative
+    np.testing.assert_allclose(
+        weighted.standard_errors(X, sample_weight=counts, covariates=z).covariate_coef,
+        expanded.standard_errors(expanded_X, covariates=expanded_z).covariate_coef,
+        rtol=1e-5,
+    )
+    known = np.where(np.arange(len(X)) < 30, labels, -1)  # semi-supervised: the first 30 rows known
+    semi = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=z, known_labels=known)
+    assert (semi.predict(X, covariates=z) == labels).mean() > 0.8  # the known rows name the classes
+
+
 def test_intercept_only_covariates_give_the_plain_mixture():
     X, _, _ = simulated(500, seed=2)
     plain = mf.Mixture(mf.Bernoulli(), 2, random_state=0, tol=1e-13, max_iter=5000, order="p").fit(X)
