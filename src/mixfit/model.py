@@ -279,9 +279,7 @@ class Mixture(BaseEstimator):
                 stacklevel=3,
             )
         self.fit_notes_: list[str] = []
-        if train.covariates is not None:
-            self.fit_notes_.append("the local identifiability check is not run for models with covariates")
-        elif problem is None:  # the rank check at the estimate, when it is cheap (else a note)
+        if problem is None:  # the rank check at the estimate, when it is cheap (else a note)
             rank_problem, note = local_identifiability(train.family, best.state, train.source)
             if rank_problem is not None:
                 warnings.warn(rank_problem, IdentifiabilityWarning, stacklevel=3)
