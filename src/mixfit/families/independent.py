@@ -107,6 +107,9 @@ class Independent(Family):
         if len(set(labels)) != len(labels):
             raise ModelError(f"Independent part names must differ; got {labels}")
         self.missing = bool(missing)
+        #: the parts' design layout, computed once (it depends only on the parts): the E-step
+        #: cuts every chunk's design by it
+        self._layout: dict[Any, Any] = {}
         if self.missing:
             self.parts = [(group, family.with_missing()) for group, family in self.parts]
 
@@ -186,10 +189,12 @@ class Independent(Family):
         return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:], strict=True)]
 
     def _design_widths(self) -> list[int]:
-        return [
-            family.complete_design(np.zeros((1, width))).shape[1]
-            for (_, family), width in zip(self.parts, self._widths(), strict=True)
-        ]
+        if "design_widths" not in self._layout:
+            self._layout["design_widths"] = [
+                family.complete_design(np.zeros((1, width))).shape[1]
+                for (_, family), width in zip(self.parts, self._widths(), strict=True)
+            ]
+        return list(self._layout["design_widths"])
 
     def _n_features(self) -> list[int]:
         """Modelled columns of each part (a Binomial's trials column is not one)."""
@@ -274,6 +279,11 @@ class Independent(Family):
 
     def _part_columns(self, width: int) -> list[np.ndarray]:
         """Each part's columns of the design: its design columns, then its observed indicators."""
+        if ("columns", width) not in self._layout:
+            self._layout["columns", width] = self._cut_columns(width)
+        return list(self._layout["columns", width])
+
+    def _cut_columns(self, width: int) -> list[np.ndarray]:
         design_parts = self._slices(self._design_widths())
         if not self.missing:
             return [np.arange(width)[part] for part in design_parts]
@@ -284,8 +294,10 @@ class Independent(Family):
         ]
 
     def _part_designs(self, design: FloatArray) -> list[FloatArray]:
-        if not self.missing:
-            return [design[:, part] for part in self._slices(self._design_widths())]
+        if not self.missing:  # column slices: views, no copy
+            if "slices" not in self._layout:
+                self._layout["slices"] = self._slices(self._design_widths())
+            return [design[:, part] for part in self._layout["slices"]]
         return [design[:, columns] for columns in self._part_columns(design.shape[1])]
 
     def stats_by_component(
