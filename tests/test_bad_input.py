@@ -283,6 +283,34 @@ MORE_API_CASES = [
         mf.DataError,
         r"n_trials must have one entry per row \(2\); got shape \(3,\)",
     ),
+    ("list cells", mf.Categorical(), {}, pd.DataFrame({"a": [[0], [1]]}), mf.DataError, r"'a' holds list values"),
+    ("dict cells", mf.Categorical(), {}, pd.DataFrame({"a": [{"x": 1}, {"x": 2}]}), mf.DataError, r"dict values"),
+    ("bytes cells", mf.Categorical(), {}, pd.DataFrame({"a": [b"x", b"y"]}), mf.DataError, r"decode them to text"),
+    (
+        "trials beyond the clamp",
+        mf.Binomial(n_trials="n"),
+        {},
+        pd.DataFrame({"x": [1, 2], "n": [10.0**30, 10.0**30]}),
+        mf.DataError,
+        r"whole numbers up to 1e\+12; got 1e\+30 .*model such counts as Poisson",
+    ),
+    (
+        "weights summing past the largest float",
+        BIN(),
+        {"sample_weight": np.full(2, 1e308)},
+        [[0], [1]],
+        mf.DataError,
+        r"sample_weight sums to more than the largest float",
+    ),
+    (
+        "subnormal weights",
+        BIN(),
+        {"sample_weight": np.full(2, 5e-324)},
+        [[0], [1]],
+        mf.DataError,
+        r"sample_weight has positive values below 2.23e-308",
+    ),
+    ("checkpoint not a path", BIN(), {"checkpoint": 123}, [[0], [1]], mf.ModelError, r"checkpoint must be None or a"),
 ]
 
 
@@ -290,8 +318,26 @@ MORE_API_CASES = [
     ("family", "options", "X", "error", "message"), [c[1:] for c in MORE_API_CASES], ids=[c[0] for c in MORE_API_CASES]
 )
 def test_more_bad_api_input(family, options, X, error, message):
+    weight = options.pop("sample_weight", None)
     with pytest.raises(error, match=message):
-        mf.Mixture(family, **options).fit(X)
+        mf.Mixture(family, **options).fit(X, sample_weight=weight)
+
+
+def test_trials_and_levels_given_to_a_family_are_checked():
+    with pytest.raises(mf.ModelError, match=r"n_trials must be an int between 1 and 1e\+12; got 10{30}"):
+        mf.Binomial(n_trials=10**30)
+    with pytest.raises(mf.ModelError, match="levels of column 0 must be numbers or strings; got dict"):
+        mf.Categorical(levels=[[{"x": 1}, "b"]])
+    with pytest.raises(mf.ModelError, match="levels of column 1 repeat a value"):
+        mf.Categorical(levels=[["a"], ["b", "b"]])
+
+
+def test_report_before_fit_says_not_fitted(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        mf.Mixture(BIN(), 2).report([[0], [1]], tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_constant_columns_and_one_row_are_valid_data():
@@ -350,6 +396,18 @@ FILE_CASES = [
     ),
     ("negative K", "x\n0\n1\n", ["-f", "bernoulli", "-k", "-1"], r"n_components must be an int >= 1; got -1"),
     ("resume without checkpoint", "x\n0\n1\n", ["-f", "bernoulli", "--resume"], r"--resume needs --checkpoint"),
+    (
+        "pattern as separator",
+        "a b\n0 1\n1 \n",
+        ["-f", "bernoulli", "--sep", "\\s+"],
+        r"separator must be one character",
+    ),
+    (
+        "text after many numbers",
+        "a,b\n" + "0,1\n1,0\n" * 3000 + "x,1\n",
+        ["-f", "bernoulli"],
+        r"column 'a' must be numeric; got 'x' in row 6000",
+    ),
 ]
 
 
@@ -466,6 +524,16 @@ HOSTILE = [
     ),
     ("unknown setting", lambda d: {**d, "settings": {"max_iter": 5, "verbose": 1}}, r"settings must hold only"),
     ("not a model", lambda d: [1, 2, 3], r"is not a mixfit model file"),
+    (
+        "lone surrogate in a column name",
+        lambda d: json.dumps({**d, "columns": ["x"]}).replace('["x"]', '["x\\ud800"]'),
+        r"string that is not valid Unicode",
+    ),
+    (
+        "levels that are objects",
+        lambda d: {**d, "family": {"family": "categorical", "levels": [[{"x": 1}, "b"]], "missing": False}},
+        r"levels of column 0 must be numbers or strings",
+    ),
     ("other version", lambda d: {**d, "format_version": 2}, r"format_version must be 1; got 2"),
     ("truncated", lambda d: json.dumps(d)[:100], r"not a valid mixfit model file"),
     (
@@ -569,3 +637,58 @@ def test_temporary_files_of_a_killed_write_are_removed_by_the_next_write(tmp_pat
         os.utime(path, (hour_ago, hour_ago))
     mf.Mixture(mf.Binomial(n_trials=10), 2, random_state=0).fit(np.array(THREE_COINS)).save(target)
     assert not old.exists() and live.exists() and other.exists() and target.exists()
+
+
+def test_parquet_columns_with_one_name_or_nested_values(tmp_path, capsys):
+    """Duplicate Parquet names were fitted as p of shape (2, 4) for 2 names; list and struct
+    columns were TypeError tracebacks; bytes broke --json. In memory, streamed and through the API."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    cases = {
+        "dup.parquet": (pa.table([pa.array([0, 1, 1, 0]), pa.array([1, 1, 0, 0])], names=["a", "a"]), "duplicated"),
+        "list.parquet": (pa.table({"a": pa.array([[0], [1], [1], [0]]), "b": [1, 0, 1, 0]}), "'a' holds list"),
+        "struct.parquet": (pa.table({"a": pa.array([{"x": 1}, {"x": 2}] * 2), "b": [1, 0, 1, 0]}), "holds dict"),
+        "bytes.parquet": (pa.table({"a": pa.array([b"x", b"y"] * 2), "b": [1, 0, 1, 0]}), "decode them to text"),
+    }
+    for name, (table, message) in cases.items():
+        path = tmp_path / name
+        pq.write_table(table, path)
+        for streamed in ([], ["--chunk-size", "2"]):
+            code, err = _cli(capsys, "fit", str(path), "-f", "categorical", "-k", "2", "--json", *streamed)
+            assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (name, streamed, err)
+        with pytest.raises(mf.DataError, match=message):
+            mf.Mixture(mf.Categorical(), 2).fit(mf.FileTable(path))
+
+
+def test_a_poisson_rate_beyond_the_sampler_is_one_line(tmp_path):
+    m = mf.Mixture(mf.Poisson(), 2, random_state=0).fit(np.array([[1], [2], [8], [9], [1], [10]]))
+    m.params_ = {"rate": np.array([[1e308], [2.0]])}
+    with pytest.raises(mf.ModelError, match="cannot draw Poisson counts at a rate of 1e\\+308"):
+        m.sample(5)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, capsys, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    out = tmp_path / "model.json"
+    out.write_text("old model")
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    code, err = _cli(capsys, "fit", "examples/three_coins.csv", "-f", "binomial", "--trials", "10", "--out", str(out))
+    assert code == 1 and "No space left on device" in err and len(err.strip().splitlines()) == 1
+    assert out.read_text() == "old model" and list(tmp_path.iterdir()) == [out]
+
+
+def test_dask_type_changes_and_bad_scheduler_are_one_line(tmp_path, capsys):
+    dd = pytest.importorskip("dask.dataframe")
+    path = tmp_path / "late.csv"
+    path.write_text("a,b\n" + "0,1\n1,0\n" * 3000 + "x,1\n")
+    with pytest.raises(mf.DataError, match=r"column\(s\) \['a'\] change type after the first rows.*'x'"):
+        mf.Mixture(BIN(), 2, random_state=0).fit(dd.read_csv(str(path), blocksize=20_000))
+    pytest.importorskip("distributed")
+    code, err = _cli(capsys, "fit", str(path), "-f", "bernoulli", "--scheduler", "bogus://x")
+    assert code == 2 and "cannot reach the Dask scheduler at 'bogus://x'" in err

@@ -1,5 +1,5 @@
-"""Hostile files, fuzzed: random mutations of a valid JSON model file and random bytes as a
-model file or a CSV data file. Every reader must answer with a model (whose predictions are
+"""Hostile files, fuzzed: random mutations of a valid JSON model file and of a real checkpoint,
+and random bytes as a model file, a checkpoint or a CSV data file. Every reader must answer with a model (whose predictions are
 finite) or one typed error (``MixfitError``; exit status 2 on the command line): never another
 exception, a traceback, a hang or NaN output."""
 
@@ -105,3 +105,49 @@ def test_random_csv_files_fit_or_exit_2_in_one_line(tmp_path, capsys, content):
     assert "Traceback" not in err
     if done.value.code == 0:
         assert "NaN" not in err
+
+
+@pytest.fixture(scope="module")
+def checkpoint_doc(tmp_path_factory):
+    """A real checkpoint of an interrupted fit of X (iteration 2 of restart 0)."""
+    import mixfit.checkpoint
+
+    path = tmp_path_factory.mktemp("fuzz") / "fit.ckpt"
+    model = mf.Mixture(mf.Bernoulli(), 2, n_init=1, random_state=0, checkpoint=path, checkpoint_every=1)
+    real_save = mixfit.checkpoint.Checkpointer.save
+
+    def save_and_stop(self, restart, iteration, *args):
+        real_save(self, restart, iteration, *args)
+        if iteration == 2:
+            raise KeyboardInterrupt
+
+    mixfit.checkpoint.Checkpointer.save = save_and_stop
+    try:
+        with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X)
+    finally:
+        mixfit.checkpoint.Checkpointer.save = real_save
+    return json.loads(path.read_text())
+
+
+@FUZZ
+@given(data=st.data(), value=json_values, delete=st.booleans(), raw=st.none() | st.binary(max_size=200))
+def test_mutated_checkpoints_resume_or_are_refused(checkpoint_doc, tmp_path, data, value, delete, raw):
+    """A mutated checkpoint (or random bytes in its place) resumes to a finite model or is refused
+    with one ``MixfitError``."""
+    path = tmp_path / "fit.ckpt"
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        where = data.draw(st.sampled_from(list(_paths(checkpoint_doc))))
+        path.write_text(json.dumps(_mutated(checkpoint_doc, where, value, delete)))
+    model = mf.Mixture(mf.Bernoulli(), 2, n_init=1, random_state=0, checkpoint=path, checkpoint_every=1000)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, resume=True)
+    except MixfitError:
+        return
+    assert np.isfinite(model.params_["p"]).all() and np.isfinite(model.weights_).all()
+    assert np.isfinite(model.log_likelihood_)

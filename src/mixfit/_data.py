@@ -40,6 +40,25 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
         )
     if array.dtype.kind == "c":
         raise DataError("X must hold real numbers: Complex data not supported")
-    if array.dtype.kind not in "biufOUS":
-        raise DataError(f"X must hold numbers, booleans or strings; got dtype {array.dtype}")
-    return array, columns or [f"x{j}" for j in range(array.shape[1])], is_frame
+    if array.dtype.kind not in "biufOU":
+        what = "bytes; decode them to text first" if array.dtype.kind == "S" else f"dtype {array.dtype}"
+        raise DataError(f"X must hold numbers, booleans or strings; got {what}")
+    columns = columns or [f"x{j}" for j in range(array.shape[1])]
+    if array.dtype.kind == "O":
+        check_cells(array, columns)
+    return array, columns, is_frame
+
+
+#: What one cell of a table may hold (None and NaN are missing values).
+CELL_TYPES = (str, int, float, bool, np.number, np.bool_, np.str_, type(None))
+
+
+def check_cells(array: np.ndarray, columns: list[str]) -> None:
+    """Every cell of an object table holds one number, boolean or string: a list, a dict (Parquet
+    list and struct columns) or bytes cannot be a level or a value, ``DataError`` naming the column."""
+    for j in range(array.shape[1]):
+        for value in array[:, j]:
+            if not isinstance(value, CELL_TYPES):
+                kind = "list" if isinstance(value, (list, tuple, np.ndarray)) else type(value).__name__
+                hint = "decode them to text first" if isinstance(value, bytes) else "use one number or string per cell"
+                raise DataError(f"column {columns[j]!r} holds {kind} values; {hint}")

@@ -80,8 +80,15 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> FloatArray | None:
         raise DataError(f"sample_weight must have shape ({n_rows},); got {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise DataError("sample_weight must be finite and >= 0")
-    if w.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if total <= 0:
         raise DataError("sample_weight must not be all zero")
+    if not np.isfinite(total):
+        raise DataError("sample_weight sums to more than the largest float (1.8e308); rescale the weights")
+    tiny = np.finfo(float).tiny
+    if np.any((w > 0) & (w < tiny)):
+        raise DataError(f"sample_weight has positive values below {tiny:.3g} (subnormal floats); rescale the weights")
     return w
 
 
@@ -97,10 +104,11 @@ def check_finite_numeric(X: np.ndarray, columns: Sequence[str], allow_nan: bool 
         data = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
         for j in range(X.shape[1]):
-            try:
-                np.asarray(X[:, j], dtype=float)
-            except (TypeError, ValueError):
-                raise DataError(f"{column_label(columns, j)} must be numeric; got values like {X[0, j]!r}") from None
+            for i, value in enumerate(X[:, j]):
+                try:
+                    float(value)
+                except (TypeError, ValueError):
+                    raise DataError(f"{column_label(columns, j)} must be numeric; got {value!r} in row {i}") from None
         raise
     bad = np.isinf(data) if allow_nan else ~np.isfinite(data)
     if bad.any():

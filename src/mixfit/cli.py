@@ -1002,6 +1002,10 @@ def main(argv: list[str] | None = None) -> None:
     except MixfitError as exc:
         err.print(f"error: {_visible(_cli_words(str(exc)))}", markup=False, highlight=False)
         sys.exit(2)
+    except OSError as exc:  # the system refused (a full disk, a file removed meanwhile): not the input
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        err.print(f"error: cannot complete{where}: {exc.strerror or exc}", markup=False, highlight=False)
+        sys.exit(1)
     sys.exit(status if isinstance(status, int) else 0)
 
 

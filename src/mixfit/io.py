@@ -22,7 +22,7 @@ from mixfit._optional import require
 from mixfit._validation import check_column, check_header, check_weights
 from mixfit.errors import DataError, MixfitError, ModelError
 from mixfit.families import as_family, from_dict
-from mixfit.sources.files import check_delimiter, check_first_row, check_short_lines, npy_header
+from mixfit.sources.files import check_delimiter, check_first_row, check_sep, check_short_lines, npy_header
 
 FORMAT_VERSION = 1
 
@@ -32,6 +32,7 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist")
+    check_sep(sep)
     try:
         if path.suffix == ".npy":
             npy_header(path)  # a header claiming more than the file holds is refused first
@@ -41,6 +42,7 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None, s
         elif path.suffix in (".parquet", ".pq"):
             require("pyarrow", "parquet", "reading Parquet files")
             frame = pd.read_parquet(path)
+            check_header([str(c) for c in frame.columns], path)
         else:
             header = pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=1, header=None, keep_default_na=False)
             check_header(list(header.iloc[0]) if len(header) else [], path)
@@ -253,7 +255,7 @@ def read_limited(path: Path, limit: int, what: str) -> str:
     if info.st_size > limit:
         raise ModelError(f"{what} {str(path)!r} is {info.st_size} bytes, more than the {limit} allowed")
     with open(path, "rb") as file:
-        data = file.read(limit + 1)
+        data = file.read(info.st_size + 1)  # not limit + 1: read(n) sets aside n bytes first
     if len(data) > limit:
         raise ModelError(f"{what} {str(path)!r} is more than the {limit} bytes allowed")
     return data.decode("utf-8")
@@ -277,7 +279,25 @@ def _read_model_json(path: Path) -> dict[str, Any]:
     if unknown:
         raise ModelError(f"model file has unknown field(s) {unknown}")
     _check_schema(doc)
+    _check_text(doc)
     return doc
+
+
+def _check_text(value: Any) -> None:
+    """Every string of the document is valid Unicode: JSON's ``\\ud800`` escape can write a lone
+    surrogate, which no file or terminal can show."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ModelError(f"model file holds a string that is not valid Unicode: {value!r:.60}") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list) and value and not isinstance(value[0], (int, float)):
+        for item in value:
+            _check_text(item)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

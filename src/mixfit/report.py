@@ -172,6 +172,7 @@ def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = 
     ``sample_weight``: the frequency weights the model was fitted with."""
     from mixfit.plots import all_figures
 
+    fitted(model)  # NotFittedError, as predict says it, before anything is drawn
     labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
     params = []
     for key, (row_labels, values) in model.family_.param_columns(model.params_, model.feature_names_).items():

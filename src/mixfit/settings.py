@@ -4,6 +4,7 @@ setting's name and value and raises ``ModelError`` naming the rule."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +43,13 @@ def tolerance(name: str, value: Any) -> None:
         raise ModelError(f"{name} must be a finite number >= 0; got {value!r}")
 
 
+def path_or_none(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise ModelError(f"{name} must be None or a file path; got {value!r}")
+    if value is not None and not str(value):
+        raise ModelError(f"{name} must be a file path; got an empty string")
+
+
 CONSTRAINTS: dict[str, Rule] = {
     "n_components": at_least(1),
     "init": one_of(INIT_METHODS),
@@ -51,6 +59,7 @@ CONSTRAINTS: dict[str, Rule] = {
     "max_iter": at_least(1),
     "tol": tolerance,
     "compress": one_of(("auto", True, False)),
+    "checkpoint": path_or_none,
     "checkpoint_every": at_least(1),
     "online_decay": lambda name, value: check_decay(value),
     "accelerate": one_of(ACCELERATIONS),

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import FloatArray, clamp_probs, log_binom_coef, safe_divide, whole_numbers
+from mixfit._math import PROB_EPS, FloatArray, clamp_probs, log_binom_coef, safe_divide, whole_numbers
 from mixfit._validation import (
     as_float_array,
     check_column,
@@ -79,8 +79,8 @@ class Binomial(Family):
         if isinstance(n_trials, str):
             self.n_trials: int | str | np.ndarray = n_trials
         elif isinstance(n_trials, numbers.Integral) and not isinstance(n_trials, bool):
-            if n_trials < 1:
-                raise ModelError(f"n_trials must be an int >= 1; got {n_trials}")
+            if not 1 <= int(n_trials) <= MAX_TRIALS:
+                raise ModelError(f"n_trials must be an int between 1 and {MAX_TRIALS:.0e}; got {n_trials}{TRIALS_WHY}")
             self.n_trials = int(n_trials)
         else:
             self.n_trials = _check_trials(np.asarray(n_trials), "n_trials")
@@ -235,4 +235,12 @@ def _check_trials(n: np.ndarray, what: str) -> FloatArray:
     if n.ndim != 1 or bad.any():
         value = n[bad][0] if n.ndim == 1 else n.shape
         raise DataError(f"{what} must hold whole numbers >= 1; got {value}")
+    if n.max() > MAX_TRIALS:
+        raise DataError(f"{what} must hold whole numbers up to {MAX_TRIALS:.0e}; got {n.max():.3g}{TRIALS_WHY}")
     return n
+
+
+#: Probabilities are held at least PROB_EPS from 0 and 1, so more trials than 1 / PROB_EPS
+#: would give fitted probabilities at the clamp rather than at the count's share.
+MAX_TRIALS = int(round(1 / PROB_EPS))
+TRIALS_WHY = " (success probabilities below 1e-12 are held at the boundary; model such counts as Poisson)"

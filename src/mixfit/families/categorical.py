@@ -57,7 +57,7 @@ class Categorical(Family):
     def __init__(
         self, levels: Sequence[Any] | None = None, *, missing: bool = False, prior: float | None = None
     ) -> None:
-        self.levels = None if levels is None else [np.asarray(lv) for lv in levels]
+        self.levels = None if levels is None else [_checked_levels(lv, j) for j, lv in enumerate(levels)]
         self.missing = bool(missing)
         self.prior = check_dirichlet(prior)
 
@@ -226,6 +226,19 @@ def _missing_mask(column: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "O":
         return np.array([v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool)
     return np.zeros(values.shape, dtype=bool)
+
+
+def _checked_levels(levels: Any, j: int) -> np.ndarray:
+    """One column's given levels: distinct numbers, booleans or strings."""
+    values = np.asarray(levels)
+    if values.ndim != 1 or values.size == 0:
+        raise ModelError(f"Categorical levels of column {j} must be a non-empty list; got {levels!r:.80}")
+    bad = [v for v in values.tolist() if not isinstance(v, (str, int, float, bool))]
+    if bad:
+        raise ModelError(f"Categorical levels of column {j} must be numbers or strings; got {type(bad[0]).__name__}")
+    if len(set(values.tolist())) != len(values):
+        raise ModelError(f"Categorical levels of column {j} repeat a value: {values.tolist()!r:.80}")
+    return values
 
 
 def _column_levels(column: np.ndarray, label: str) -> np.ndarray:

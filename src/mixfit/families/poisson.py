@@ -118,7 +118,11 @@ class Poisson(Family):
         return {"rate": rate}
 
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return rng.poisson(params["rate"][labels])
+        rate = params["rate"][labels]
+        if rate.size and rate.max() > MAX_SAMPLED_RATE:
+            top = rate.max()
+            raise ModelError(f"cannot draw Poisson counts at a rate of {top:.3g}: at most {MAX_SAMPLED_RATE:.0e}")
+        return rng.poisson(rate)
 
     def count_support(self, observed: np.ndarray) -> np.ndarray | None:
         """0..the largest observed count."""
@@ -136,3 +140,7 @@ class Poisson(Family):
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.name, "missing": self.missing, "prior": self.prior}
+
+
+#: NumPy's Poisson sampler refuses rates beyond about 9.2e18.
+MAX_SAMPLED_RATE = 1e18

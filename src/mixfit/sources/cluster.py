@@ -10,6 +10,7 @@ Dask is imported only here, and only when a Dask collection is fitted.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,7 +146,7 @@ def dask_client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
     else:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
@@ -212,7 +213,17 @@ def check_workers() -> None:
 def _compute(*tasks: Any) -> tuple[Any, ...]:
     import dask
 
-    return dask.compute(*tasks)
+    try:
+        return dask.compute(*tasks)
+    except ValueError as exc:
+        if "Mismatched dtypes" not in str(exc):
+            raise
+        columns = re.findall(r"^- (.+)$", str(exc), flags=re.MULTILINE)
+        reasons = re.findall(r"Error\(['\"](.+)['\"]\)$", str(exc), flags=re.MULTILINE)
+        raise DataError(
+            f"column(s) {columns} change type after the first rows, from which Dask infers each column's "
+            f"type ({'; '.join(reasons[:1]) or 'mismatched dtypes'}); give every value of a column one type"
+        ) from None
 
 
 def _part_rows(part: Any) -> int:
@@ -239,7 +250,7 @@ def _every(first: int, step: int, rows: np.ndarray, columns: list[str]) -> np.nd
 
 
 def _distinct(rows: np.ndarray, columns: list[str]) -> list[np.ndarray]:
-    return distinct_per_column(rows)
+    return distinct_per_column(rows, columns)
 
 
 def _design(family: Schema, dtype: np.dtype, n_covariates: int, rows: np.ndarray, columns: list[str]) -> Chunk:

@@ -68,7 +68,7 @@ class FileTable:
             raise DataError(f"data file {str(self.path)!r} does not exist")
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise DataError(f"chunk_rows must be an int >= 1; got {chunk_rows!r}")
-        self.chunk_rows, self.sep = chunk_rows, sep
+        self.chunk_rows, self.sep = chunk_rows, check_sep(sep)
         self.kind = {".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}.get(self.path.suffix, "csv")
         self.on_rows: Callable[[int, int], None] | None = None
         self.all_columns = self._read("header")
@@ -139,7 +139,7 @@ class FileTable:
         """The family fitted to the whole file's value sets (a first pass, only when it learns any)."""
         if not family.learns_from_data():
             return family
-        return learn_schema(family, self.columns, (distinct_per_column(frame) for frame in self.frames()))
+        return learn_schema(family, self.columns, (distinct_per_column(frame, self.columns) for frame in self.frames()))
 
     def _read(self, what: str) -> Any:
         reader = getattr(self, f"_{self.kind}_{what}")
@@ -185,7 +185,9 @@ class FileTable:
         return require("pyarrow.parquet", "parquet", "reading Parquet files").ParquetFile(self.path)
 
     def _parquet_header(self) -> list[str]:
-        return [str(name) for name in self._parquet_file().schema_arrow.names]
+        names = [str(name) for name in self._parquet_file().schema_arrow.names]
+        check_header(names, self.path)
+        return names
 
     def _parquet_count(self) -> int:
         return int(self._parquet_file().metadata.num_rows)
@@ -226,6 +228,17 @@ def _pandas() -> Any:
     import pandas
 
     return pandas
+
+
+def check_sep(sep: Any) -> str:
+    """A CSV field separator is one character other than a quote or a line break (the streamed
+    reader and the line checks use Python's csv module, which takes no patterns)."""
+    if not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n':
+        raise DataError(
+            f"the field separator must be one character (',', ';', '\\t', ' ', ...); got {sep!r} "
+            "(patterns such as '\\s+' are not read)"
+        )
+    return sep
 
 
 def check_short_lines(path: Any, sep: str, n_fields: int) -> None:

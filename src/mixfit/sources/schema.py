@@ -7,13 +7,16 @@ from typing import Any
 
 import numpy as np
 
+from mixfit._data import check_cells
 from mixfit.sources.base import Schema
 
 
-def distinct_per_column(frame: np.ndarray) -> list[np.ndarray]:
+def distinct_per_column(frame: np.ndarray, columns: list[str]) -> list[np.ndarray]:
     """The distinct values of every column of a chunk (in order of appearance)."""
     import pandas as pd  # imported when a table is read: importing mixfit.sources does not load it
 
+    if frame.dtype.kind == "O":
+        check_cells(frame, columns)
     return [
         pd.unique(np.asarray(frame[:, j], dtype=object if frame.dtype.kind == "O" else None))
         for j in range(frame.shape[1])
