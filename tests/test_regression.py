@@ -114,6 +114,58 @@ def test_binomial_regression_with_a_trials_column_is_the_maximum():
     assert fixed.log_likelihood_ == pytest.approx(m.log_likelihood_, rel=1e-10)
 
 
+def two_shifted_rates(n=800, seed=5):
+    """Poisson counts whose log rate has a slope shared by both groups (a fixed effect) and
+    intercepts 0.5 and 2.0 that differ."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    first = rng.random(n) < 0.4
+    return pd.DataFrame({"count": rng.poisson(np.exp(np.where(first, 0.5, 2.0) + 0.7 * x)), "x": x})
+
+
+def test_fixed_effects_are_one_shared_coefficient_at_the_maximum():
+    """flexmix's FLXMRglmfix: the slope shared by the components, one parameter; the answer is the
+    maximum of the written-out likelihood (3 coefficients and the weight) and its standard
+    errors the inverse Hessian of it."""
+    frame = two_shifted_rates()
+    m = fit(mf.Regression("poisson", "count", ["x"], fixed=["x"]), frame)
+    coef = m.params_["coef"]
+    assert coef[0, 1] == coef[1, 1] and m.n_parameters() == 4
+    np.testing.assert_allclose(coef, [[0.5, 0.7], [2.0, 0.7]], atol=0.15)
+
+    def ll(t):
+        both = np.array([[t[1], t[3]], [t[2], t[3]]])
+        return poisson_ll(frame, np.r_[t[0], both.ravel()], 0.0)
+
+    theta = np.r_[np.log(m.weights_[0] / m.weights_[1]), coef[:, 0], coef[0, 1]]
+    assert ll(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)
+    best = optimize.minimize(lambda t: -ll(t), theta, method="BFGS", options={"gtol": 1e-8})
+    assert -best.fun <= m.log_likelihood_ + 1e-6
+    eye = np.eye(theta.size) * 1e-4
+    hessian = np.array(
+        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
+    )
+    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-8)))[1:]
+    errors = m.standard_errors(frame).params["coef"]
+    np.testing.assert_allclose([errors[0, 0], errors[1, 0], errors[0, 1]], expected, rtol=1e-4)
+    assert errors[1, 1] == errors[0, 1]  # the shared coefficient's, in each component's row
+    free = mf.Regression("poisson", "count", ["x"])
+    assert fit(free, frame).log_likelihood_ >= m.log_likelihood_  # sharing is a constraint
+
+
+def test_fixed_effects_in_blocks_and_in_the_model_file(monkeypatch, tmp_path):
+    frame = two_shifted_rates(n=1500, seed=6)
+    family = mf.Regression("poisson", "count", ["x"], fixed=["x"])
+    whole = fit(family, frame, n_init=1)
+    whole.save(tmp_path / "m.json")
+    loaded = mf.load(tmp_path / "m.json")
+    assert loaded.family_.fixed == ["x"] and loaded.n_parameters() == 4
+    np.testing.assert_array_equal(loaded.predict_proba(frame), whole.predict_proba(frame))
+    monkeypatch.setattr(sources.memory, "BLOCK_BYTES", 1)  # blocks of 256 rows
+    chunked = fit(family, frame, n_init=1)
+    np.testing.assert_allclose(chunked.params_["coef"], whole.params_["coef"], rtol=1e-10)
+
+
 def test_newton_fits_in_blocks_equal_the_fit_in_one_block(monkeypatch):
     frame = two_rates(n=1500, seed=3)
     family = mf.Regression("poisson", "count", ["x"])
@@ -161,6 +213,15 @@ def test_bad_settings_and_unidentified_designs():
     m = fit(mf.Regression("poisson", "count", ["x"]), two_rates())
     with pytest.raises(mf.ModelError, match="drawing rows needs the predictors"):
         m.sample(5)
+    with pytest.raises(mf.ModelError, match=r"fixed effects must be distinct predictors of \['x'\]; got \['z'\]"):
+        mf.Regression("poisson", "count", ["x"], fixed=["z"])
+    with pytest.raises(mf.ModelError, match="give predictors= listing them"):
+        mf.Regression("poisson", "count", fixed=["x"])
+    with pytest.raises(mf.ModelError, match="not yet for 'gaussian'"):
+        mf.Regression("gaussian", "y", ["x"], fixed=["x"])
+    with pytest.raises(mf.ModelError, match=r"equal in every component for the fixed effects \['x'\]"):
+        family = mf.Regression("poisson", "count", ["x"], fixed=["x"])
+        mf.Mixture(family, 2, weights_init=[0.5, 0.5], params_init={"coef": [[0, 1], [1, 2]]}).fit(two_rates())
 
 
 def test_cli_fits_a_mixture_of_poisson_regressions(tmp_path, capsys):
@@ -175,6 +236,13 @@ def test_cli_fits_a_mixture_of_poisson_regressions(tmp_path, capsys):
     assert code == 2 and "--response NAME" in err
     code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "poisson", "--response", "count")
     assert code == 2 and "apply to --family regression only" in err
+    code, out, _ = run(
+        capsys, "fit", "examples/published/fabricfault.csv", "-f", "regression", "--kind", "poisson",
+        "--response", "Faults", "--predictors", "logLength", "--fixed", "logLength", "-k", "2", "--seed", "0", "--json",
+    )  # fmt: skip
+    result = __import__("json").loads(out)
+    assert code == 0 and result["n_parameters"] == 4
+    assert result["log_likelihood"] == pytest.approx(-86.33119, abs=5e-4)  # flexmix's vignette
 
 
 def test_fit_plot_draws_each_components_fitted_mean():

@@ -88,6 +88,12 @@ Predictors = Annotated[
     str | None, typer.Option(help="Regression: comma-separated predictor columns [default: every other column].")
 ]
 Offset = Annotated[str | None, typer.Option(help="Regression: a column added to the linear predictor (log exposure).")]
+Fixed = Annotated[
+    str | None,
+    typer.Option(
+        help="Regression: comma-separated predictors whose coefficients all components share (fixed effects)."
+    ),
+]
 Accelerate = Annotated[
     AccelerationName,
     typer.Option(help="squarem: the same maximum in fewer passes (SQUAREM); none: textbook EM; auto: squarem."),
@@ -149,7 +155,7 @@ def _family(
 ) -> Family:
     """The family that ``--family`` and its options describe; options that mean nothing for it
     are refused rather than ignored. ``regression``: ``--kind``, ``--response``, ``--predictors``
-    and ``--offset`` as given (None values: not given)."""
+    ``--offset`` and ``--fixed`` as given (None values: not given)."""
     from mixfit.families import Independent, get_family
 
     parts = _family_spec(spec)
@@ -167,7 +173,7 @@ def _family(
     if "gaussian" not in names and (covariance is not None or reg_covar is not None):
         raise DataError(f"--covariance and --reg-covar apply to --family gaussian only; got --family {spec!r}")
     if "regression" not in names and given:
-        raise DataError("--kind, --response, --predictors and --offset apply to --family regression only")
+        raise DataError("--kind, --response, --predictors, --offset and --fixed apply to --family regression only")
     if "regression" in names and "response" not in given:
         raise DataError("--family regression needs the response column: --response NAME")
 
@@ -178,14 +184,14 @@ def _family(
             cov = "full" if covariance is None else covariance.value
             return get_family(name, covariance=cov, reg_covar=reg_covar or 0.0)
         if name == "regression":
-            predictors = given.get("predictors")
             return get_family(
                 name,
                 kind=kind,
                 response=given["response"],
-                predictors=None if predictors is None else [p.strip() for p in predictors.split(",") if p.strip()],
+                predictors=_names(given.get("predictors")) or None,
                 n_trials=(trials_column or trials) if kind == "binomial" else None,
                 offset=given.get("offset"),
+                fixed=_names(given.get("fixed")) or None,
             )
         return get_family(name)
 
@@ -194,9 +200,9 @@ def _family(
     return Independent({tuple(columns): build(name) for columns, name in parts if columns})
 
 
-def _regression(kind: Any, response: Any, predictors: Any, offset: Any) -> dict[str, Any]:
+def _regression(kind: Any, response: Any, predictors: Any, offset: Any, fixed: Any) -> dict[str, Any]:
     """The regression options of a command, by name."""
-    return {"kind": kind, "response": response, "predictors": predictors, "offset": offset}
+    return {"kind": kind, "response": response, "predictors": predictors, "offset": offset, "fixed": fixed}
 
 
 def _selected(
@@ -296,6 +302,7 @@ def fit(
     response: Response = None,
     predictors: Predictors = None,
     offset: Offset = None,
+    fixed: Fixed = None,
     se: Annotated[bool, typer.Option("--se", help="Also print standard errors (observed information).")] = False,
     gof: Annotated[
         bool, typer.Option("--gof", help="Also print goodness of fit (X^2, G^2) for discrete data.")
@@ -321,7 +328,9 @@ def fit(
     if trials_column is not None and "=" in family:
         raise DataError("a mixed --family takes --trials N for its binomial columns, not --trials-column")
     model = Mixture(
-        _family(family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset)),
+        _family(
+            family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset, fixed)
+        ),
         k,
         n_init=n_init,
         random_state=seed,
@@ -697,6 +706,7 @@ def select_command(
     response: Response = None,
     predictors: Predictors = None,
     offset: Offset = None,
+    fixed: Fixed = None,
     accelerate: Accelerate = AccelerationName.auto,
     float32: Float32 = False,
     sep: Sep = ",",
@@ -714,7 +724,7 @@ def select_command(
 
     _check_outputs([data], {"--out": out_file, "--plot": plot})
     chosen_family = _family(
-        family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset)
+        family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset, fixed)
     )
     covariate_names = _names(covariates)
     extra = ([weight_column] if weight_column else []) + covariate_names

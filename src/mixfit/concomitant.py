@@ -99,12 +99,29 @@ def intercepts_for(weights: FloatArray, width: int) -> FloatArray:
     return coef
 
 
-def separation(coef: FloatArray, names: list[str]) -> str | None:
-    """Why the coefficients are not meaningful when some are beyond ``SEPARATION_COEF`` (classes
-    separated by the covariates), or None."""
-    if np.abs(coef).max() <= SEPARATION_COEF:
+def prior_information(coef: FloatArray, chunk: Any) -> FloatArray:
+    """The prior's information in its coefficients (K, P, K, P) over a chunk's rows (it depends on
+    the priors alone, not on the responsibilities)."""
+    no_resp = np.zeros((coef.shape[0], chunk.covariates.shape[0]))
+    return prior_stats(coef, chunk.covariates, no_resp, chunk.weight).information
+
+
+def separation(coef: FloatArray, names: list[str], information: FloatArray) -> str | None:
+    """Why the coefficients are not meaningful when classes are separated by the covariates, or
+    None: a coefficient beyond ``SEPARATION_COEF`` along which the prior's likelihood is flat
+    (its standard error from ``information``, the prior's information, exceeds the coefficient):
+    the maximum-likelihood coefficient runs away to infinity. A large coefficient with a
+    standard error well below it (a covariate on a small scale) is an ordinary estimate."""
+    n_components, width = coef.shape
+    free = (n_components - 1) * width
+    values, vectors = np.linalg.eigh(information[1:, :, 1:, :].reshape(free, free))
+    variance = (vectors**2) @ (1.0 / np.maximum(values, np.finfo(float).tiny))  # flat directions: huge
+    se = np.sqrt(variance).reshape(n_components - 1, width)
+    flat = (np.abs(coef[1:]) > SEPARATION_COEF) & ~(se < np.abs(coef[1:]))
+    if not flat.any():
         return None
-    k, j = (int(v) for v in np.unravel_index(np.argmax(np.abs(coef)), coef.shape))
+    k, j = (int(v) for v in np.unravel_index(np.argmax(np.where(flat, np.abs(coef[1:]), 0.0)), flat.shape))
+    k += 1
     return (
         f"covariate coefficient {names[j] if j < len(names) else j!r} of class {k} is {coef[k, j]:.3g}: the "
         "classes are (nearly) separated by the covariates, where the maximum-likelihood coefficients run "

@@ -62,6 +62,8 @@ def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarra
             mask[: 1 if domain == TIED_COVARIANCE else None, rows, cols] = True
         else:
             mask = np.ones(value.shape, dtype=bool)
+        shared = family.shared_entries(name, value.shape)
+        mask[1:] &= ~shared[1:]  # a shared entry is free in the first component only
         masks[name] = mask
     return masks
 
@@ -81,6 +83,9 @@ def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np
             value = np.tril(value) + np.swapaxes(np.tril(value, -1), -1, -2)
             if domain == TIED_COVARIANCE:
                 value = np.repeat(value[..., :1, :, :], value.shape[-3], axis=-3)
+        shared = family.shared_entries(name, masks[name].shape)
+        if shared.any():  # every component takes the first one's shared entries
+            value = np.where(shared, np.take(value, [0], axis=-shared.ndim), value)
         out[name] = value
     return out
 
@@ -204,6 +209,10 @@ def _add_gradient_scores(
     for name in state.params:
         gradient = gradients[name]  # (K, n, ...)
         weighted = gradient * resp.T.reshape(resp.shape[1], resp.shape[0], *([1] * (gradient.ndim - 2)))
+        shared = family.shared_entries(name, np.shape(state.params[name]))
+        if shared.any():  # a shared entry's score sums every component's
+            shared_rows = shared[:, None]
+            weighted[0] = np.where(shared_rows[0], (weighted * shared_rows).sum(axis=0), weighted[0])
         flat = np.moveaxis(weighted, 1, 0).reshape(len(design), -1)[:, free.masks[name].ravel()]
         scores[:, offset : offset + flat.shape[1]] = flat
         offset += flat.shape[1]

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from mixfit import restarts
 from mixfit._math import FloatArray
 from mixfit._validation import check_int
-from mixfit.concomitant import prior_totals, separation
+from mixfit.concomitant import prior_information, prior_totals, separation
 from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
@@ -274,7 +274,7 @@ class Mixture(BaseEstimator):
         if finished >= 2 and reached == 1:
             warnings.warn(
                 f"{self.replication_}: the best maximum was found once, so it may not be the "
-                "global one; raise n_init (CLI: --n-init) and look at restarts_",
+                "global one; raise n_init and look at restarts_",
                 ReplicationWarning,
                 stacklevel=3,
             )
@@ -298,7 +298,8 @@ class Mixture(BaseEstimator):
             self.covariate_names_ = train.covariate_names
             totals = train.source.reduce(lambda chunk: prior_totals(coef, chunk))
             self.weights_ = totals[:-1] / totals[-1]
-            separated = separation(coef, train.covariate_names or [])
+            information = train.source.reduce(lambda chunk: prior_information(coef, chunk))
+            separated = separation(coef, train.covariate_names or [], information)
             if separated is not None:
                 warnings.warn(separated, IdentifiabilityWarning, stacklevel=3)
         self.log_likelihood_ = best.log_likelihood

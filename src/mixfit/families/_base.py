@@ -173,6 +173,11 @@ class Family(ABC):
         (categorical padding of columns with fewer levels); none by default."""
         return np.zeros(shape, dtype=bool)
 
+    def shared_entries(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Entries of parameter ``name`` (leading axis K) that every component shares: estimated
+        once, stored in every component (a regression's fixed effects); none by default."""
+        return np.zeros(shape, dtype=bool)
+
     def with_missing(self, missing: bool = True) -> Family:
         """This family with the missing-value design switched on (parameters unchanged)."""
         if missing and not self.supports_missing:
@@ -276,6 +281,7 @@ class Family(ABC):
         for spec in self.param_specs():
             shape = self.param_shape(spec.name, n_components, n_features)
             total += free_entries(spec.domain, shape, self.structural_zeros(spec.name, shape))
+            total -= int(self.shared_entries(spec.name, shape)[1:].sum())  # counted once, not K times
         return total
 
     @abstractmethod

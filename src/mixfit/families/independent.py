@@ -154,6 +154,10 @@ class Independent(Family):
         label, _, inner = name.rpartition(".")
         return self.parts[self.part_labels.index(label)][1].structural_zeros(inner, shape)
 
+    def shared_entries(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        label, _, inner = name.rpartition(".")
+        return self.parts[self.part_labels.index(label)][1].shared_entries(inner, shape)
+
     def with_missing(self, missing: bool = True) -> Independent:
         if missing and not self.supports_missing:
             raise DataError("every part of Independent must support missing values to model NaN")

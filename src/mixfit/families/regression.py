@@ -109,6 +109,10 @@ class Regression(Family):
         For ``"binomial"``: trials per row, one number or a column.
     offset : str or int, optional
         A column added to the linear predictor with coefficient 1 (log exposure for Poisson).
+    fixed : sequence of str or int, optional
+        Predictors (of ``predictors``) whose coefficients every component shares: flexmix's
+        fixed effects (``FLXMRglmfix``); ``"poisson"`` and ``"binomial"`` only. Each counts as one
+        parameter, stored in every component's row of ``coef``.
 
     ``params_["coef"]`` has shape (K, 1 + p), the intercept first; ``params_["variance"]``
     (K,) for ``"gaussian"``.
@@ -135,6 +139,7 @@ class Regression(Family):
         *,
         n_trials: int | str | None = None,
         offset: Column | None = None,
+        fixed: Sequence[Column] | None = None,
         centre: float | None = None,
     ) -> None:
         self.kind = check_option("kind", kind, KINDS)
@@ -152,6 +157,7 @@ class Regression(Family):
             raise ModelError(f"n_trials must be an int or a column name; got {n_trials!r}")
         self.n_trials = n_trials
         self.offset = None if offset is None else _column("offset", offset)
+        self.fixed = _fixed(fixed, self.predictors, self.kind)
         self.centre = None if centre is None else float(centre)
         self.linear_in_design = self.kind == "gaussian"
 
@@ -243,7 +249,9 @@ class Regression(Family):
             return self
         finite = response[np.isfinite(response)]
         centre = float(finite.mean()) if finite.size else 0.0
-        return Regression(self.kind, self.response, self.predictors, offset=self.offset, centre=centre)
+        return Regression(
+            self.kind, self.response, self.predictors, offset=self.offset, fixed=self.fixed, centre=centre
+        )
 
     # ---------------------------------------------------------------- parameters
     def param_specs(self) -> tuple[ParamSpec, ...]:
@@ -253,6 +261,17 @@ class Regression(Family):
     def param_shape(self, name: str, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components,) if name == "variance" else (n_components, n_features)
 
+    def _fixed_columns(self) -> list[int]:
+        """Positions in ``coef`` of the fixed effects (after the intercept)."""
+        return [1 + (self.predictors or []).index(c) for c in self.fixed]
+
+    def shared_entries(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The fixed effects' column of ``coef``, in every component."""
+        shared = np.zeros(shape, dtype=bool)
+        if name == "coef" and self.fixed:
+            shared[:, self._fixed_columns()] = True
+        return shared
+
     @property
     def newton_params(self) -> tuple[str, ...]:
         return () if self.kind == "gaussian" else ("coef",)
@@ -261,6 +280,9 @@ class Regression(Family):
         coef = as_float_array("params_init['coef']", get_param(params, "coef"))
         if coef.shape != (n_components, n_features) or not np.isfinite(coef).all():
             raise ModelError(f"params_init['coef'] must be finite numbers of shape {(n_components, n_features)}")
+        fixed = coef[:, self._fixed_columns()]
+        if not np.allclose(fixed, fixed[:1], rtol=1e-12, atol=0.0):
+            raise ModelError(f"params_init['coef'] must be equal in every component for the fixed effects {self.fixed}")
         out = {"coef": coef}
         if self.kind == "gaussian":
             variance = as_float_array("params_init['variance']", get_param(params, "variance")).reshape(-1)
@@ -378,7 +400,10 @@ class Regression(Family):
     def m_step(self, stats: Any) -> dict[str, FloatArray]:
         if self.kind == "gaussian":
             return self._least_squares(stats)
-        step = _solve(stats.information, stats.gradient)
+        if self.fixed:
+            step = _solve_shared(stats.information, stats.gradient, self._fixed_columns())
+        else:
+            step = _solve(stats.information, stats.gradient)
         return {"coef": step if stats.at is None else stats.at + step}
 
     def _least_squares(self, stats: LinearRegressionStats) -> dict[str, FloatArray]:
@@ -455,6 +480,7 @@ class Regression(Family):
             "predictors": self.predictors,
             "n_trials": self.n_trials,
             "offset": self.offset,
+            "fixed": self.fixed or None,
             "centre": self.centre,
         }
 
@@ -465,6 +491,57 @@ def _column(what: str, column: Any) -> Column:
             f"Regression {what} must name a column (a string) or give its position (an int); got {column!r}"
         )
     return column if isinstance(column, str) else int(column)
+
+
+def _fixed(fixed: Sequence[Column] | None, predictors: list[Column] | None, kind: str) -> list[Column]:
+    """The fixed effects, checked: named among the predictors, for the Newton kinds."""
+    if fixed is None:
+        return []
+    if isinstance(fixed, str):
+        raise ModelError(f"fixed must be a list of predictors; got the string {fixed!r}")
+    columns = [_column("fixed", c) for c in fixed]
+    if columns and kind == "gaussian":
+        raise ModelError("fixed effects are available for kind='poisson' and 'binomial', not yet for 'gaussian'")
+    if columns and predictors is None:
+        raise ModelError("fixed effects must be among the predictors: give predictors= listing them")
+    outside = [c for c in columns if c not in (predictors or [])]
+    if outside or len(set(columns)) != len(columns):
+        raise ModelError(f"fixed effects must be distinct predictors of {predictors}; got {columns}")
+    return columns
+
+
+def _solve_shared(information: FloatArray, gradient: FloatArray, shared: list[int]) -> FloatArray:
+    """The Newton step (or, at a start, the weighted least squares solution) when the columns
+    ``shared`` of every component's coefficients are one parameter: the joint system of the
+    components' own coefficients and the shared ones (its shared block summed over components),
+    solved at once; the step is returned per component, the shared part repeated."""
+    n_components, width = gradient.shape
+    own = [j for j in range(width) if j not in shared]
+    n_own, n_shared = len(own), len(shared)
+    size = n_components * n_own + n_shared
+    matrix, vector = np.zeros((size, size)), np.zeros(size)
+    tail = slice(n_components * n_own, size)
+    for k in range(n_components):
+        block = slice(k * n_own, (k + 1) * n_own)
+        matrix[block, block] = information[k][np.ix_(own, own)]
+        matrix[block, tail] = information[k][np.ix_(own, shared)]
+        matrix[tail, block] = information[k][np.ix_(shared, own)]
+        matrix[tail, tail] += information[k][np.ix_(shared, shared)]
+        vector[block] = gradient[k, own]
+        vector[tail] += gradient[k, shared]
+    try:
+        solution = np.linalg.solve(matrix, vector)
+    except np.linalg.LinAlgError:
+        solution = np.full(size, np.nan)
+    if not np.isfinite(solution).all() or np.linalg.cond(matrix) > 1e14:
+        raise ModelError(
+            "the predictors are collinear within the components' rows (singular X'WX of the model "
+            "with fixed effects): use fewer components or fewer predictors"
+        )
+    out = np.empty_like(gradient)
+    out[:, own] = solution[: n_components * n_own].reshape(n_components, n_own)
+    out[:, shared] = solution[tail]
+    return out
 
 
 def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray:
