@@ -119,3 +119,42 @@ def test_fabric_faults_random_intercepts():
     np.testing.assert_allclose(m.params_["coef"][order], [[-3.128204, 0.7991576], [-2.362277, 0.7991576]], atol=2e-3)
     se = m.standard_errors(frame).params["coef"][order]
     np.testing.assert_allclose(se, [[1.51945, 0.23492], [1.59157, 0.23492]], rtol=2e-3)
+
+
+def test_npreg_gaussian_regression_is_the_maximum_flexmix_misses_by_its_variance():
+    """yn ~ x + I(x^2), Gaussian, K = 2 (flexmix-intro vignette): published 'log Lik.' -642.5451
+    (df=9), and flexmix at tol 1e-12 -642.5451665. flexmix's Gaussian M-step divides the residual
+    sum of squares by n - p (a least-squares variance), not by n: at its estimates mixfit's
+    written-out likelihood is -642.54517 too, while the maximum-likelihood variances give
+    -642.5320 with the same lines (to 2% of a standard error)."""
+    frame = pd.read_csv(DATA / "npreg.csv")
+    m = _fit(mf.Regression("gaussian", "yn", ["x", "x2"]), 2, frame)
+    assert m.n_parameters() == 9
+    assert m.log_likelihood_ == pytest.approx(-642.53201, abs=1e-4)
+    assert m.log_likelihood_ > -642.5451665
+    order = np.argsort(m.params_["coef"][:, 0])
+    flexmix_coef = [[-0.20851010, 4.81650507, 0.03628113], [14.7179138, 9.8458075, -0.9682699]]
+    flexmix_se = np.array([[1.009206, 0.509610, 0.049755], [1.32377, 0.59158, 0.05526]])
+    # the lines agree to 2% of a standard error (the variances, hence the weights, differ)
+    assert np.all(np.abs(m.params_["coef"][order] - flexmix_coef) < 0.02 * flexmix_se)
+    flexmix_sd = np.array([3.47566571, 3.4802271])
+    # the least-squares variance exceeds the maximum-likelihood one by n_k / (n_k - 3), n_k ~ 100
+    ratio = flexmix_sd**2 / m.params_["variance"][order]
+    np.testing.assert_allclose(ratio, 1.02, atol=0.015)
+
+
+def test_biochemists_fixed_effects_and_a_concomitant_variable():
+    """art ~ 1, kid5, mar and ment fixed, Poisson, K = 2, class membership ~ fem (the FlexMix
+    Version 2 vignette's ff_4): its printed concomitant coefficients -1.02262 and -0.61281 (se
+    0.28385 and 0.27280); flexmix at tol 1e-10 ends at -1567.282696."""
+    frame = pd.read_csv(DATA / "biochemists.csv")
+    women = frame[["women"]]
+    family = mf.Regression("poisson", "art", ["kid5", "married", "ment"], fixed=["kid5", "married", "ment"])
+    m = _fit(family, 2, frame, women)
+    assert m.n_parameters() == 7
+    assert m.log_likelihood_ == pytest.approx(-1567.282696, abs=1e-4)  # a slow fit: default tol stops 2e-5 short
+    coef = m.covariate_coef_ if m.params_["coef"][0, 0] < m.params_["coef"][1, 0] else -m.covariate_coef_
+    np.testing.assert_allclose(coef[1], [-1.02262, -0.61281], atol=5e-3)  # 0.02 standard errors
+    se = m.standard_errors(frame, covariates=women).covariate_coef[1]
+    np.testing.assert_allclose(se, [0.28385, 0.27280], rtol=1e-2)
+    np.testing.assert_allclose(m.params_["coef"][0, 1:], [-0.1819162, 0.1883990, 0.0288501], atol=5e-3)
