@@ -258,3 +258,54 @@ def test_fit_plot_draws_each_components_fitted_mean():
     x = np.linspace(frame["x"].min(), frame["x"].max(), 200)
     for line, coef in zip(lines, m.params_["coef"], strict=True):  # exp(b0 + b1 x) on the grid
         np.testing.assert_allclose(line.get_ydata(), np.exp(coef[0] + coef[1] * x), rtol=1e-12)
+
+
+def test_streamed_and_dask_fits_equal_the_fit_in_memory():
+    """Poisson regression with a covariate on class membership (flexmix's patent model), and with
+    a fixed effect: a file read in chunks of 16 rows and a Dask DataFrame of 4 partitions give the
+    fit in memory (the Newton statistics are sums over rows)."""
+    dd = pytest.importorskip("dask.dataframe")
+    path = "examples/published/patent.csv"
+    frame = pd.read_csv(path)
+    for family in (
+        mf.Regression("poisson", "Patents", ["lgRD"]),
+        mf.Regression("poisson", "Patents", ["lgRD"], fixed=["lgRD"]),
+    ):
+        settings = {"random_state": 0, "n_init": 2}
+        memory = mf.Mixture(family, 3, **settings).fit(frame, covariates=frame[["RDS"]])
+        for data in (mf.FileTable(path, chunk_rows=16), dd.from_pandas(frame, npartitions=4)):
+            other = mf.Mixture(family, 3, **settings).fit(data, covariates=["RDS"])
+            assert other.log_likelihood_ == pytest.approx(memory.log_likelihood_, rel=1e-12)
+            np.testing.assert_allclose(other.params_["coef"], memory.params_["coef"], rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(other.covariate_coef_, memory.covariate_coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_standard_errors_of_a_regression_part_beside_binary_items():
+    """Independent(Poisson regression, Bernoulli item): the regression's analytic scores and the
+    item's scores from its natural parameters give the inverse Hessian of the written-out
+    likelihood (before: 'standard errors are not available')."""
+    frame = two_rates(seed=7).drop(columns="log_t")
+    first = frame["count"].to_numpy() < np.median(frame["count"])
+    rng = np.random.default_rng(7)
+    frame["flag"] = (rng.random(len(frame)) < np.where(first, 0.25, 0.75)).astype(int)
+    family = mf.Independent({("count", "x"): mf.Regression("poisson", "count", ["x"]), ("flag",): mf.Bernoulli()})
+    m = fit(family, frame, order="weight")
+    coef, p = m.params_["count..x.coef"], m.params_["flag.p"][:, 0]
+    count, x, flag = (frame[c].to_numpy() for c in ("count", "x", "flag"))
+
+    def ll(t):
+        both = t[1:5].reshape(2, 2)
+        dens = stats.poisson(np.exp(both[:, :1] + both[:, 1:] * x)).logpmf(count)
+        dens = dens + stats.bernoulli(t[5:7][:, None]).logpmf(flag)
+        return mixture_log_likelihood(np.array([t[0], 1 - t[0]]), dens)
+
+    theta = np.r_[m.weights_[0], coef.ravel(), p]
+    assert ll(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)
+    eye = np.eye(theta.size) * 1e-5
+    hessian = np.array(
+        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
+    )
+    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-10)))
+    errors = m.standard_errors(frame)
+    got = np.r_[errors.weights[0], errors.params["count..x.coef"].ravel(), errors.params["flag.p"].ravel()]
+    np.testing.assert_allclose(got, expected, rtol=1e-4)

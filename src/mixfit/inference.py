@@ -204,7 +204,10 @@ def _add_gradient_scores(
     its analytic ``log_density_gradient``: ``r_nk d log f_k(x_n) / d theta_k``."""
     gradients = family.log_density_gradient(design, state.params)
     if gradients is None:
-        raise ModelError(f"standard errors are not available for {family!r} yet (no analytic scores)")
+        raise ModelError(
+            "standard errors are not available yet for this model: it has no analytic scores (a "
+            "categorical or full/tied Gaussian part beside a Poisson or binomial regression)"
+        )
     offset = free.n_weights
     for name in state.params:
         gradient = gradients[name]  # (K, n, ...)

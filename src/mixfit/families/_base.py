@@ -257,6 +257,34 @@ class Family(ABC):
         family that is not ``linear_in_design`` (standard errors use it); None: not available."""
         return None
 
+    def entrywise_log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:
+        """``log_density_gradient`` of a linear family whose parameters' entries are each free
+        (probabilities, positive and real entries: no simplex, no covariance matrix), from
+        central differences of ``natural`` (``log f_k = coef_k . design + bias_k``, component k's
+        coefficients depending on its own entries only); None for other families."""
+        if not self.linear_in_design:
+            return None
+        if any(self.param_spec(name).domain not in (PROBABILITY, POSITIVE, REAL) for name in params):
+            return None
+        out = {}
+        for name, value in params.items():
+            value = np.asarray(value, dtype=float)
+            gradient = np.zeros((value.shape[0], design.shape[0], *value.shape[1:]))
+            for entry in np.ndindex(*value.shape[1:]):
+                at = (slice(None), *entry)
+                step = 1e-6 * np.maximum(np.abs(value[at]), 1e-2)
+                ends = []
+                for sign in (1.0, -1.0):
+                    moved = dict(params)
+                    moved[name] = value.copy()
+                    moved[name][at] = value[at] + sign * step
+                    ends.append(self.natural(moved))
+                d_coef = (ends[0][0] - ends[1][0]) / (2 * step[:, None])
+                d_bias = (ends[0][1] - ends[1][1]) / (2 * step)
+                gradient[(slice(None), slice(None), *entry)] = d_coef @ design.T + d_bias[:, None]
+            out[name] = gradient
+        return out
+
     @abstractmethod
     def named_stats(self, n: FloatArray, product: FloatArray) -> Any:
         """The family's statistics from ``n`` (K,) and the design product ``resp.T @ design``."""

@@ -326,6 +326,19 @@ class Independent(Family):
             out = log_prob if out is None else out.__iadd__(log_prob)
         return out  # type: ignore[return-value]
 
+    def log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:
+        """Each part's gradient: its own analytic one (a Poisson or binomial regression), or from
+        ``natural`` for a linear part of entrywise parameters (Bernoulli, Binomial, Poisson,
+        Gaussian diagonal); None when a part has neither (a simplex or a covariance matrix)."""
+        out: dict[str, FloatArray] = {}
+        pieces = zip(self.part_labels, self.parts, self._part_designs(design), self.split_params(params), strict=True)
+        for label, (_, family), part, sub in pieces:
+            gradient = family.log_density_gradient(part, sub) or family.entrywise_log_density_gradient(part, sub)
+            if gradient is None:
+                return None
+            out.update({f"{label}.{name}": value for name, value in gradient.items()})
+        return out
+
     def expected_log_prob(self, stats: IndependentStats, params: Params, natural: Natural | None = None) -> FloatArray:
         pieces = zip(self.parts, stats.parts, self.split_params(params), strict=True)
         return sum(family.expected_log_prob(part, sub) for (_, family), part, sub in pieces)  # type: ignore[return-value]
