@@ -40,7 +40,8 @@ def two_logits(n=600, seed=0, n_trials=10):
 
 
 def fit(family, frame, **settings):
-    return mf.Mixture(family, 2, **{"random_state": 0, "order": "coef", "tol": 1e-12, **settings}).fit(frame)
+    settings = {"n_components": 2, "random_state": 0, "order": "coef", "tol": 1e-12, **settings}
+    return mf.Mixture(family, **settings).fit(frame)
 
 
 def mixture_log_likelihood(weights, log_densities):
@@ -217,8 +218,6 @@ def test_bad_settings_and_unidentified_designs():
         mf.Regression("poisson", "count", ["x"], fixed=["z"])
     with pytest.raises(mf.ModelError, match="give predictors= listing them"):
         mf.Regression("poisson", "count", fixed=["x"])
-    with pytest.raises(mf.ModelError, match="not yet for 'gaussian'"):
-        mf.Regression("gaussian", "y", ["x"], fixed=["x"])
     with pytest.raises(mf.ModelError, match=r"equal in every component for the fixed effects \['x'\]"):
         family = mf.Regression("poisson", "count", ["x"], fixed=["x"])
         mf.Mixture(family, 2, weights_init=[0.5, 0.5], params_init={"coef": [[0, 1], [1, 2]]}).fit(two_rates())
@@ -308,4 +307,40 @@ def test_standard_errors_of_a_regression_part_beside_binary_items():
     expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-10)))
     errors = m.standard_errors(frame)
     got = np.r_[errors.weights[0], errors.params["count..x.coef"].ravel(), errors.params["flag.p"].ravel()]
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_gaussian_fixed_effects_are_the_maximum_with_their_standard_errors():
+    """A Gaussian regression with a predictor shared by three components (flexmix's
+    FLXMRglmfix(fixed = ~ x2)): the M-step alternates the shared weighted least squares and the
+    variances from the statistics; the answer is the maximum of the written-out likelihood and
+    its standard errors its inverse Hessian."""
+    rng = np.random.default_rng(3)
+    n = 500
+    x1, x2, z = rng.normal(size=n), rng.integers(0, 2, n).astype(float), rng.integers(0, 3, n)
+    y = np.choose(z, [2 + 0 * x1, 5 * x1, -7 + 10 * x1]) + 5 * x2 + rng.normal(0, np.choose(z, [1.0, 1.5, 0.7]))
+    frame = pd.DataFrame({"y": y, "x1": x1, "x2": x2})
+    m = fit(mf.Regression("gaussian", "y", ["x1", "x2"], fixed=["x2"]), frame, n_components=3, max_iter=5000)
+    coef, variance = m.params_["coef"], m.params_["variance"]
+    assert m.n_parameters() == 12 and np.all(coef[:, 2] == coef[0, 2])
+    assert coef[0, 2] == pytest.approx(5.0, abs=0.25)  # 3 standard errors
+
+    def ll(t):
+        w = np.r_[t[:2], 1 - t[:2].sum()]
+        b = t[2:8].reshape(3, 2)
+        mean = b[:, :1] + b[:, 1:] * x1 + t[8] * x2
+        return mixture_log_likelihood(w, stats.norm(mean, np.sqrt(t[9:12])[:, None]).logpdf(y))
+
+    theta = np.r_[m.weights_[:2], coef[:, :2].ravel(), coef[0, 2], variance]
+    assert ll(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)
+    best = optimize.minimize(lambda t: -ll(t), theta, method="BFGS", options={"gtol": 1e-8})
+    assert -best.fun <= m.log_likelihood_ + 1e-6
+    eye = np.eye(theta.size) * 1e-4
+    hessian = np.array(
+        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
+    )
+    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-8)))
+    errors = m.standard_errors(frame)
+    se = errors.params["coef"]
+    got = np.r_[errors.weights[:2], se[:, :2].ravel(), se[0, 2], errors.params["variance"]]
     np.testing.assert_allclose(got, expected, rtol=1e-4)

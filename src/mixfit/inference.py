@@ -186,7 +186,7 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
         z = source.covariates
         prior = np.exp(log_prior(state.coef, z)).T
         scores[:, : free.n_weights] = ((resp - prior)[:, 1:, None] * z[:, None, :]).reshape(len(z), -1)
-    if not family.linear_in_design:
+    if not family.linear_in_design or family.has_log_density_gradient:
         _add_gradient_scores(scores, family, state, free, design, resp)
         return scores
     d_coef, d_bias = _natural_jacobian(free, theta)

@@ -144,8 +144,12 @@ class Family(ABC):
     missing: bool = False
     #: Whether the log-density is linear in a fixed design (``natural``); a family that is not
     #: overrides ``log_prob_by_component``, ``stats_by_component``, ``expected_log_prob`` and
-    #: ``log_likelihood_roundoff``, and has no standard errors from ``mixfit.inference``.
+    #: ``log_likelihood_roundoff``, and gives its standard errors' scores by
+    #: ``log_density_gradient``.
     linear_in_design: bool = True
+    #: Whether standard errors take the scores from ``log_density_gradient`` even for a linear
+    #: family (analytic, where differences of ``natural`` lose digits).
+    has_log_density_gradient: bool = False
 
     @property
     def newton_params(self) -> tuple[str, ...]:
@@ -254,7 +258,8 @@ class Family(ABC):
 
     def log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:
         """``d log f_k(x_n) / d params[name][k]`` per parameter, shapes (K, n, *entry shape), for a
-        family that is not ``linear_in_design`` (standard errors use it); None: not available."""
+        family that is not ``linear_in_design`` or ``has_log_density_gradient`` (standard errors
+        use it); None: not available."""
         return None
 
     def entrywise_log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:

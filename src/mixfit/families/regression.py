@@ -37,6 +37,8 @@ KINDS = ("gaussian", "poisson", "binomial")
 Column = str | int
 #: Linear predictors are clipped to this size (exp(700) is near float64's limit).
 ETA_LIMIT = 700.0
+#: At most this many turns of the Gaussian M-step with fixed effects (coefficients, variances).
+SHARED_LS_ITER = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +113,8 @@ class Regression(Family):
         A column added to the linear predictor with coefficient 1 (log exposure for Poisson).
     fixed : sequence of str or int, optional
         Predictors (of ``predictors``) whose coefficients every component shares: flexmix's
-        fixed effects (``FLXMRglmfix``); ``"poisson"`` and ``"binomial"`` only. Each counts as one
-        parameter, stored in every component's row of ``coef``.
+        fixed effects (``FLXMRglmfix``). Each counts as one parameter, stored in every
+        component's row of ``coef``.
 
     ``params_["coef"]`` has shape (K, 1 + p), the intercept first; ``params_["variance"]``
     (K,) for ``"gaussian"``.
@@ -130,6 +132,7 @@ class Regression(Family):
     """
 
     name = "regression"
+    has_log_density_gradient = True
 
     def __init__(
         self,
@@ -377,9 +380,19 @@ class Regression(Family):
         return NewtonStats(resp.sum(axis=1), gradient, information, q, size, coef)
 
     def log_density_gradient(self, design: FloatArray, params: Params) -> dict[str, FloatArray] | None:
-        """``d log f_k / d coef_k = (y - mean_k) x`` (Poisson and binomial, canonical links)."""
+        """``d log f_k / d coef_k = (y - mean_k) x`` (Poisson and binomial, canonical links);
+        Gaussian: ``r x / variance_k`` and ``(r^2 - variance_k) / (2 variance_k^2)`` for the
+        residual r, with y and x read back from the design of products (``y * 1`` and ``1 * x``)."""
         if self.kind == "gaussian":
-            return None
+            design = np.asarray(design, dtype=float)
+            width = self._width(design.shape[1])
+            y, x = design[:, 1], design[:, 1 + width : 1 + 2 * width]  # centred y; the first row of x x'
+            variance = np.asarray(params["variance"], dtype=float)[:, None]
+            residual = y[None] - self._centred_coef(params["coef"]) @ x.T
+            return {
+                "coef": (residual / variance)[:, :, None] * x[None],
+                "variance": (residual**2 - variance) / (2 * variance**2),
+            }
         y, x, _, _ = self._split(np.asarray(design, dtype=float))
         mean = self._log_density(design, np.asarray(params["coef"], dtype=float))[1]
         return {"coef": (y - mean)[:, :, None] * x[None]}
@@ -410,10 +423,13 @@ class Regression(Family):
         """Weighted least squares per component from the normal equations; the variance is the
         weighted mean squared residual."""
         width = stats.xy.shape[1]
-        coef = _solve(symmetric(stats.xx, width), stats.xy)
-        rss = stats.yy[:, 0] - np.einsum("ki,ki->k", coef, stats.xy)
+        xx = symmetric(stats.xx, width)
         n = np.maximum(stats.n, np.finfo(float).tiny)
-        variance = rss / n
+        if self.fixed:
+            coef, variance = self._shared_least_squares(stats.yy[:, 0], stats.xy, xx, n)
+        else:
+            coef = _solve(xx, stats.xy)
+            variance = (stats.yy[:, 0] - np.einsum("ki,ki->k", coef, stats.xy)) / n
         collapsed = variance <= 1e-12 * stats.yy[:, 0] / n
         if collapsed.any():
             k = int(np.argmax(collapsed))
@@ -423,6 +439,26 @@ class Regression(Family):
             )
         coef[:, 0] += self.centre or 0.0
         return {"coef": coef, "variance": variance}
+
+    def _shared_least_squares(
+        self, yy: FloatArray, xy: FloatArray, xx: FloatArray, n: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """The Gaussian M-step with fixed effects, from the sufficient statistics alone: the
+        shared coefficients weigh each component by 1 / variance_k, which depends on them, so
+        the two are maximised in turn (each turn raises Q; the residual sums of squares of any
+        coefficients are ``yy - 2 b.xy + b' xx b``) until the variances settle to 1e-12. The
+        first turn weighs the components equally."""
+        coef = np.zeros_like(xy)
+        variance = np.ones(len(n))
+        for _ in range(SHARED_LS_ITER):
+            weight = 1.0 / variance
+            coef = _solve_shared(xx * weight[:, None, None], xy * weight[:, None], self._fixed_columns())
+            updated = _rss(yy, xy, xx, coef) / n
+            settled = np.all(np.abs(updated - variance) <= 1e-12 * variance)
+            variance = updated
+            if settled:
+                break
+        return coef, variance
 
     # ---------------------------------------------------------------- the rest of the contract
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
@@ -500,14 +536,17 @@ def _fixed(fixed: Sequence[Column] | None, predictors: list[Column] | None, kind
     if isinstance(fixed, str):
         raise ModelError(f"fixed must be a list of predictors; got the string {fixed!r}")
     columns = [_column("fixed", c) for c in fixed]
-    if columns and kind == "gaussian":
-        raise ModelError("fixed effects are available for kind='poisson' and 'binomial', not yet for 'gaussian'")
     if columns and predictors is None:
         raise ModelError("fixed effects must be among the predictors: give predictors= listing them")
     outside = [c for c in columns if c not in (predictors or [])]
     if outside or len(set(columns)) != len(columns):
         raise ModelError(f"fixed effects must be distinct predictors of {predictors}; got {columns}")
     return columns
+
+
+def _rss(yy: FloatArray, xy: FloatArray, xx: FloatArray, coef: FloatArray) -> FloatArray:
+    """Each component's weighted residual sum of squares at ``coef``: ``yy - 2 b.xy + b' xx b``."""
+    return yy - 2 * np.einsum("ki,ki->k", coef, xy) + np.einsum("ki,kij,kj->k", coef, xx, coef)
 
 
 def _solve_shared(information: FloatArray, gradient: FloatArray, shared: list[int]) -> FloatArray:
