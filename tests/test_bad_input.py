@@ -311,6 +311,7 @@ MORE_API_CASES = [
         r"sample_weight has positive values below 2.23e-308",
     ),
     ("checkpoint not a path", BIN(), {"checkpoint": 123}, [[0], [1]], mf.ModelError, r"checkpoint must be None or a"),
+    ("negative seed", BIN(), {"random_state": -1}, [[0], [1]], mf.ModelError, r"random_state must be None, an int"),
 ]
 
 
@@ -692,3 +693,20 @@ def test_dask_type_changes_and_bad_scheduler_are_one_line(tmp_path, capsys):
     pytest.importorskip("distributed")
     code, err = _cli(capsys, "fit", str(path), "-f", "bernoulli", "--scheduler", "bogus://x")
     assert code == 2 and "cannot reach the Dask scheduler at 'bogus://x'" in err
+
+
+def test_dates_and_three_dimensional_npy_get_one_answer_on_every_path(tmp_path, capsys):
+    """Dates were fitted as nanoseconds when streamed and refused in memory; a 3-D .npy was
+    flattened in memory and refused streamed. One answer now, in memory, streamed and by API."""
+    pytest.importorskip("pyarrow")
+    dates = tmp_path / "dates.parquet"
+    pd.DataFrame({"t": pd.date_range("2020-01-01", periods=6), "a": [0, 1, 0, 1, 1, 0]}).to_parquet(dates)
+    cube = tmp_path / "cube.npy"
+    np.save(cube, np.zeros((4, 2, 2)))
+    for path, message in ((dates, "column 't' holds dates or times"), (cube, r"1-D or 2-D array .*shape \(4, 2, 2\)")):
+        for streamed in ([], ["--chunk-size", "2"]):
+            code, err = _cli(capsys, "fit", str(path), "-f", "bernoulli", "-k", "2", *streamed)
+            assert code == 2 and re.search(message, err), (path, streamed, err)
+    for frame in (pd.read_parquet(dates), pd.read_parquet(dates).astype(object)):
+        with pytest.raises(mf.DataError, match="column 't' holds dates or times"):
+            mf.Mixture(BIN(), 2).fit(frame)

@@ -20,6 +20,7 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):
         columns = [str(c) for c in X.columns]
         check_unique_columns(columns)
+        check_column_kinds(X)
         array, is_frame = X.to_numpy(), True
     else:
         try:
@@ -49,6 +50,17 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
     return array, columns, is_frame
 
 
+DATES = "holds dates or times; convert them to numbers first (e.g. days since a start date)"
+
+
+def check_column_kinds(frame: Any) -> None:
+    """A DataFrame's columns of dates, times or durations are refused by name (as numbers they
+    would be nanoseconds since 1970), whether the frame is the data or a chunk of a file."""
+    for name, dtype in frame.dtypes.items():
+        if getattr(dtype, "kind", "") in "Mm":
+            raise DataError(f"column {str(name)!r} {DATES}")
+
+
 #: What one cell of a table may hold (None and NaN are missing values).
 CELL_TYPES = (str, int, float, bool, np.number, np.bool_, np.str_, type(None))
 
@@ -58,6 +70,8 @@ def check_cells(array: np.ndarray, columns: list[str]) -> None:
     list and struct columns) or bytes cannot be a level or a value, ``DataError`` naming the column."""
     for j in range(array.shape[1]):
         for value in array[:, j]:
+            if isinstance(value, (np.datetime64, np.timedelta64)) or hasattr(value, "to_pydatetime"):
+                raise DataError(f"column {columns[j]!r} {DATES}")
             if not isinstance(value, CELL_TYPES):
                 kind = "list" if isinstance(value, (list, tuple, np.ndarray)) else type(value).__name__
                 hint = "decode them to text first" if isinstance(value, bytes) else "use one number or string per cell"

@@ -982,6 +982,7 @@ CLI_WORDS = {
     "increase max_iter or tol": "raise --max-iter or --tol",
     "max_iter=": "--max-iter ",
     "n_init": "--n-init",
+    "random_state must": "--seed must",
 }
 
 

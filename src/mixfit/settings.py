@@ -50,6 +50,11 @@ def path_or_none(name: str, value: Any) -> None:
         raise ModelError(f"{name} must be a file path; got an empty string")
 
 
+def seed(name: str, value: Any) -> None:
+    if isinstance(value, bool) or (isinstance(value, (int, np.integer)) and not 0 <= value < 2**32):
+        raise ModelError(f"{name} must be None, an int between 0 and 2**32 - 1, or a RandomState; got {value!r}")
+
+
 CONSTRAINTS: dict[str, Rule] = {
     "n_components": at_least(1),
     "init": one_of(INIT_METHODS),
@@ -60,6 +65,7 @@ CONSTRAINTS: dict[str, Rule] = {
     "tol": tolerance,
     "compress": one_of(("auto", True, False)),
     "checkpoint": path_or_none,
+    "random_state": seed,
     "checkpoint_every": at_least(1),
     "online_decay": lambda name, value: check_decay(value),
     "accelerate": one_of(ACCELERATIONS),

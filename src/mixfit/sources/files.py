@@ -25,6 +25,7 @@ from numpy.typing import DTypeLike
 if TYPE_CHECKING:
     import pandas as pd
 
+from mixfit._data import check_column_kinds
 from mixfit._validation import check_column, check_header
 from mixfit.errors import DataError
 from mixfit.sources.base import Addable, Chunk, Schema, covariate_rows, sum_in_order
@@ -122,6 +123,7 @@ class FileTable:
             done += len(frame)
             if self.on_rows is not None:
                 self.on_rows(done, self.n_rows)
+            check_column_kinds(frame[self.columns])
             yield frame[self.columns]
         if done != self.n_rows or self._signature() != self.signature:
             raise DataError(f"{str(self.path)!r} changed during the fit; fit again on the new file")
