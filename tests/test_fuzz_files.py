@@ -1,5 +1,6 @@
 """Hostile files, fuzzed: random mutations of a valid JSON model file and of a real checkpoint,
-and random bytes as a model file, a checkpoint or a CSV data file. Every reader must answer with a model (whose predictions are
+random bytes as a model file, a checkpoint or a CSV data file, and valid CSV files with a few
+bytes replaced, deleted or inserted. Every reader must answer with a model (whose predictions are
 finite) or one typed error (``MixfitError``; exit status 2 on the command line): never another
 exception, a traceback, a hang or NaN output."""
 
@@ -151,3 +152,31 @@ def test_mutated_checkpoints_resume_or_are_refused(checkpoint_doc, tmp_path, dat
         return
     assert np.isfinite(model.params_["p"]).all() and np.isfinite(model.weights_).all()
     assert np.isfinite(model.log_likelihood_)
+
+
+VALID_CSV = "q1,q2,q3\n" + "".join(f"{a},{b},{c}\n" for a, b, c in X)
+
+
+@settings(FUZZ, max_examples=max(N_CASES // 2, 1))  # two fits per case
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(VALID_CSV)), st.integers(0, 3), st.binary(min_size=0, max_size=3)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_csv_files_fit_or_exit_2_in_one_line(tmp_path, capsys, edits):
+    """A valid CSV with a few bytes replaced, deleted or inserted: a fit, or one line and exit 2,
+    in memory and streamed."""
+    content = VALID_CSV.encode()
+    for at, cut, insert in edits:
+        content = content[:at] + insert + content[at + cut :]
+    path = tmp_path / "d.csv"
+    path.write_bytes(content)
+    for streamed in ([], ["--chunk-size", "2"]):
+        with pytest.raises(SystemExit) as done, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            main(["fit", str(path), "-f", "bernoulli", "-k", "2", "--n-init", "2", "--json", *streamed])
+        err = capsys.readouterr().err
+        assert done.value.code in (0, 2), err
+        assert "Traceback" not in err and (done.value.code == 0 or len(err.strip().splitlines()) == 1), err
