@@ -163,7 +163,7 @@ def test_report_states_warnings_in_plain_words(tmp_path):
         m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(TEN_FLIPS)
     text = m.report(TEN_FLIPS, tmp_path / "r.html").read_text()
     assert "Not identifiable" in text and "only P(x=1)" in text
-    assert text.count("data:image/png;base64,") == 6 and "http" not in text.split("<body>")[1]
+    assert text.count("data:image/png;base64,") == 7 and "http" not in text.split("<body>")[1]
 
 
 def test_report_shows_every_warning_the_fit_raised(tmp_path):
@@ -184,7 +184,7 @@ def test_report_shows_every_warning_the_fit_raised(tmp_path):
     assert "lower95" in estimates and re.search(r"rank [0-4] &lt; 5 free parameters", estimates)
     assert "not meaningful" in estimates  # the observed information is singular there too
     assert "Pearson X²" in text  # binomial counts are discrete: the goodness of fit is shown
-    assert text.count("<figcaption><strong>") == 6 and "KL gap" in text
+    assert text.count("<figcaption><strong>") == 7 and "KL gap" in text
 
 
 def _gaussian_rows(d: int) -> np.ndarray:
@@ -225,7 +225,8 @@ def test_poisson_fit_plot_counts_every_value_and_profiles_use_their_own_axes():
     bars = np.array([bar.get_height() for bar in ax.patches])
     assert len(bars) == X.max() + 1 and bars.sum() == len(X)
     np.testing.assert_array_equal(bars, np.bincount(X[:, 0]))
-    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0", "1", "2"]  # counts, not floats
+    below = plots.plot_fit(m, X).axes[1]  # the residual panel holds the outcomes' labels
+    assert [t.get_text() for t in below.get_xticklabels()][:3] == ["0", "1", "2"]  # counts, not floats
     (profile,) = plots.plot_profiles(m).axes
     assert profile.get_ylabel() == "rate" and profile.get_ylim()[1] > m.params_["rate"].max()
     gaussian = mf.Mixture(mf.Gaussian("full"), 2, random_state=0).fit(_gaussian_rows(2))
@@ -297,6 +298,48 @@ def test_a_single_categorical_column_is_plotted_as_patterns():
     """Only count families have a value support; one column of levels stays a pattern plot."""
     X = pd.DataFrame({"answer": np.random.default_rng(1).choice(["no", "maybe", "yes"], 200)})
     m = mf.Mixture(mf.Categorical(), 2, random_state=0).fit(X)
-    ax = plots.plot_fit(m, X).axes[0]
-    assert sorted(t.get_text() for t in ax.get_xticklabels()) == ["maybe", "no", "yes"]
+    ax, below = plots.plot_fit(m, X).axes
+    assert sorted(t.get_text() for t in below.get_xticklabels()) == ["maybe", "no", "yes"]
     assert sum(bar.get_height() for bar in ax.patches) == 200
+
+
+def test_fit_plot_shows_standardized_residuals_that_flag_a_missing_component():
+    """Three coins fitted with one component: the residual panel is (observed - fitted) /
+    sqrt(fitted) per outcome, and the outcomes the single binomial misses stand out."""
+    one = mf.Mixture(mf.Binomial(n_trials=10), 1).fit(THREE_COINS)
+    ax, below = plots.plot_fit(one, THREE_COINS).axes
+    observed = np.array([bar.get_height() for bar in ax.patches])
+    fitted = ax.get_lines()[0].get_ydata()
+    residuals = np.array([bar.get_height() for bar in below.patches])
+    np.testing.assert_allclose(residuals, (observed - fitted) / np.sqrt(fitted), rtol=1e-12)
+    assert below.get_ylabel() == "standardized residual"
+    assert re.search(r"(\d+) of 11 beyond 2", below.get_title())
+    three = three_coins()
+    worst_one = np.abs(residuals).max()
+    three_bars = [bar.get_height() for bar in plots.plot_fit(three, THREE_COINS).axes[1].patches]
+    assert np.abs(three_bars).max() < worst_one  # three coins fit the counts better than one
+
+
+def test_classification_figure_is_the_mplus_table():
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
+    quality = mf.diagnostics.classification_quality(m, survey)
+    (ax, _colorbar) = plots.plot_classification(m, survey).axes
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), quality.table.to_numpy())
+    cells = [t.get_text() for t in ax.texts]
+    assert cells[0] == f"{quality.table.iloc[0, 0]:.2f}" and len(cells) == 9
+    assert f"{quality.entropy_r2:.3f}" in ax.get_title()
+    modal = quality.sizes["modal size"].to_numpy()
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"c_{i + 1} ({modal[i]:g} rows)" for i in range(3)]
+
+
+def test_responsibilities_of_continuous_data_are_drawn_row_by_row():
+    """Gaussian rows are not outcomes: every row's responsibilities, sorted by most likely
+    component, stacked to 1 (before: bars of the 30 most frequent float rows)."""
+    X = _gaussian_rows(1)
+    m = mf.Mixture(mf.Gaussian("diag"), 2, random_state=0).fit(X)
+    ax = plots.plot_responsibilities(m, X).axes[0]
+    layers = [collection.get_paths()[0].vertices[:, 1].max() for collection in ax.collections]
+    assert len(ax.collections) == 2 and max(layers) == pytest.approx(1.0)
+    assert ax.get_ylabel() == "p(component | row)" and "most likely component" in ax.get_xlabel()
+    assert ax.get_xlim() == (-0.5, len(X) - 0.5)

@@ -173,19 +173,39 @@ def plot_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     n_rows = float(outcomes(model, X, sample_weight).counts.sum())
     expected = n_rows * found.joint
     positions = np.arange(len(found.counts))
-    fig = Figure(figsize=(max(6, 0.35 * len(positions) + 2), 4), layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(max(6, 0.35 * len(positions) + 2), 6), layout="constrained")
+    ax, below = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     ax.bar(positions, found.counts, color="0.8", label="observed")
     ax.plot(positions, expected.sum(axis=1), "ko-", label="fitted (mixture)")
     style = "--" if len(found.table.columns) == 1 else "none"  # no lines between unrelated patterns
     for j, color in enumerate(_colors(expected.shape[1])):
         ax.plot(positions, expected[:, j], linestyle=style, marker=".", color=color, label=f"c_{j + 1}")
-    ax.set_xticks(positions, _literal(found.labels()), rotation=90 if len(positions) > 12 else 0, fontsize=8)
-    names = " ".join(map(str, found.table.columns))
-    ax.set(xlabel=_literal(names) if len(found.table.columns) < 4 else "pattern", ylabel="rows")
+    ax.set(ylabel="rows")
     ax.set_title(f"observed and fitted frequencies per outcome{note}")
     ax.legend(fontsize=8)
+    _residual_panel(below, positions, found.counts, expected.sum(axis=1))
+    below.set_xticks(positions, _literal(found.labels()), rotation=90 if len(positions) > 12 else 0, fontsize=8)
+    names = " ".join(map(str, found.table.columns))
+    below.set_xlabel(_literal(names) if len(found.table.columns) < 4 else "pattern")
     return fig
+
+
+def standardized_residuals(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Pearson residuals ``(observed - expected) / sqrt(expected)`` per outcome (0 where nothing
+    is expected): beyond about 2 in size, the model misses that outcome."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(expected > 0, (observed - expected) / np.sqrt(expected), 0.0)
+
+
+def _residual_panel(ax: Any, positions: np.ndarray, observed: np.ndarray, expected: np.ndarray) -> None:
+    residuals = standardized_residuals(observed, expected)
+    beyond = np.abs(residuals) > 2
+    ax.bar(positions, residuals, color=np.where(beyond, "tab:red", "0.5"))
+    for level in (-2, 2):
+        ax.axhline(level, color="0.3", linestyle=":", linewidth=1)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.set_ylabel("standardized residual")
+    ax.set_title(f"(observed - fitted) / sqrt(fitted): {int(beyond.sum())} of {len(positions)} beyond 2", fontsize=9)
 
 
 def _plot_gaussian_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
@@ -315,7 +335,12 @@ def _variances_only(
 
 
 def plot_responsibilities(model: Any, X: Any, sample_weight: Any = None) -> Figure:
-    """Responsibilities per distinct outcome, stacked by component (seed 001, Table 6.1)."""
+    """Responsibilities per distinct outcome, stacked by component (seed 001, Table 6.1); for
+    continuous data (Gaussian, regression), every row's responsibilities, rows sorted by their
+    most likely component and then by how sure it is."""
+    family, _ = fitted(model)
+    if _continuous(family):
+        return _plot_row_responsibilities(model, X)
     found, note = _fit_outcomes(model, X, sample_weight)
     observed = found.counts > 0
     resp = found.resp[observed]
@@ -331,6 +356,66 @@ def plot_responsibilities(model: Any, X: Any, sample_weight: Any = None) -> Figu
     ax.set(ylabel="p(component | outcome)", ylim=(0, 1), xlabel="outcome")
     ax.set_title(f"responsibilities per outcome{note}")
     ax.legend(fontsize=8)
+    return fig
+
+
+def _continuous(family: Any) -> bool:
+    """Whether the family's rows are continuous (Gaussian means, regression coefficients), so
+    that distinct rows are not outcomes worth a bar each."""
+    return any(spec.name == "mean" or spec.quantity == "coefficient" for spec in family.param_specs())
+
+
+#: Rows drawn in the responsibilities plot of continuous data (evenly spaced in the sorted order).
+MAX_ROWS_DRAWN = 2000
+
+
+def _plot_row_responsibilities(model: Any, X: Any) -> Figure:
+    resp = model.predict_proba(X)
+    modal = resp.argmax(axis=1)
+    order = np.lexsort((-resp.max(axis=1), modal))
+    shown = order[np.linspace(0, len(order) - 1, min(len(order), MAX_ROWS_DRAWN)).round().astype(int)]
+    positions = np.arange(len(shown))
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.stackplot(
+        positions,
+        resp[shown].T,
+        colors=_colors(resp.shape[1]),
+        labels=[f"c_{j + 1}" for j in range(resp.shape[1])],
+        step="mid",
+    )
+    ax.set(xlim=(-0.5, len(shown) - 0.5), ylim=(0, 1), ylabel="p(component | row)")
+    every = "" if len(shown) == len(order) else f" ({len(shown)} of {len(order)} rows, evenly spaced)"
+    ax.set_xlabel(f"rows, by most likely component, most certain first{every}")
+    ax.set_title("responsibilities of each row")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_classification(model: Any, X: Any, sample_weight: Any = None) -> Figure:
+    """Classification quality (``mixfit.diagnostics.classification_quality``): the average
+    posterior probability of each class among the rows most likely in each class (Mplus's table;
+    a clear classification has a bright diagonal), with the entropy R^2 and the class sizes."""
+    from mixfit.diagnostics import classification_quality
+
+    quality = classification_quality(model, X, sample_weight)
+    table = quality.table.to_numpy()
+    k = table.shape[0]
+    fig = Figure(figsize=(max(4.5, 0.9 * k + 2.5), max(3.5, 0.7 * k + 1.8)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(np.nan_to_num(table), vmin=0, vmax=1, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            value = table[i, j]
+            text = "" if np.isnan(value) else f"{value:.2f}"
+            ax.text(j, i, text, ha="center", va="center", color="white" if value > 0.6 else "black", fontsize=9)
+    labels = [f"c_{j + 1}" for j in range(k)]
+    modal = quality.sizes["modal size"].to_numpy()
+    ax.set_xticks(range(k), labels)
+    ax.set_yticks(range(k), [f"c_{i + 1} ({modal[i]:g} rows)" for i in range(k)])
+    ax.set(xlabel="average p(component | row)", ylabel="most likely component")
+    ax.set_title(f"classification: entropy R² = {quality.entropy_r2:.3f}")
+    fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
 
@@ -365,4 +450,5 @@ def all_figures(model: Any, X: Any, sample_weight: Any = None) -> dict[str, Figu
         "fit": plot_fit(model, X, sample_weight),
         "profiles": plot_profiles(model),
         "responsibilities": plot_responsibilities(model, X, sample_weight),
+        "classification": plot_classification(model, X, sample_weight),
     }

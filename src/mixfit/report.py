@@ -116,12 +116,16 @@ CAPTIONS = {
     "(KL = 0); after each M-step the bound lies below the new log-likelihood by the KL gap.",
     "trajectories": "Weights and parameters iteration by iteration, one panel per kind of parameter. "
     "Lines that end together belong to components that may have merged.",
-    "fit": "Observed data against the fitted model, with each component's share. Large differences "
-    "point at a missing component or a wrong family.",
+    "fit": "Observed data against the fitted model, with each component's share; for discrete data the "
+    "lower panel shows standardized residuals, and bars beyond +/-2 (red) are outcomes the model "
+    "misses, which point at a missing component or a wrong family.",
     "profiles": "Each component's parameters (for latent classes: the item-response profile). "
     "Components with nearly equal profiles are not distinguished by the data.",
-    "responsibilities": "How each outcome is shared among components (seed 001's Table 6.1). "
-    "Bars of one colour are rows classified with certainty.",
+    "responsibilities": "How each outcome (for continuous data: each row) is shared among "
+    "components (seed 001's Table 6.1). Bars of one colour are rows classified with certainty.",
+    "classification": "Among the rows most likely in each component, the average probability of "
+    "each component. A bright diagonal (above about 0.8) means the components are told apart; "
+    "large off-diagonal values name the components that are confused.",
 }
 
 
