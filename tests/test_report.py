@@ -343,3 +343,71 @@ def test_responsibilities_of_continuous_data_are_drawn_row_by_row():
     assert len(ax.collections) == 2 and max(layers) == pytest.approx(1.0)
     assert ax.get_ylabel() == "p(component | row)" and "most likely component" in ax.get_xlabel()
     assert ax.get_xlim() == (-0.5, len(X) - 0.5)
+
+
+def test_each_part_of_an_independent_model_is_drawn_by_its_own_family():
+    """Independent(Bernoulli item, Gaussian column): besides the pattern plot, each part's fit
+    plot; the Gaussian part's is the histogram with the mixture of its own densities (the
+    marginal of that column), the item's the frequencies of 0 and 1."""
+    rng = np.random.default_rng(4)
+    first = rng.random(400) < 0.4
+    frame = pd.DataFrame(
+        {"flag": (rng.random(400) < np.where(first, 0.2, 0.8)).astype(int), "h": rng.normal(np.where(first, 0, 3), 1)}
+    )
+    m = mf.Mixture(mf.Independent({("flag",): mf.Bernoulli(), ("h",): mf.Gaussian("diag")}), 2, random_state=0).fit(
+        frame
+    )
+    figures = plots.all_figures(m, frame)
+    assert [name for name in figures if name.startswith("fit")] == ["fit", "fit: flag", "fit: h"]
+    ax = figures["fit: h"].axes[0]
+    grid, density = ax.get_lines()[0].get_data()
+    mean, variance = m.params_["h.mean"][:, 0], m.params_["h.covariance"][:, 0]
+    from scipy import stats
+
+    expected = sum(
+        w * stats.norm(mu, np.sqrt(v)).pdf(grid) for w, mu, v in zip(m.weights_, mean, variance, strict=True)
+    )
+    np.testing.assert_allclose(density, expected, rtol=1e-10)
+    bars = [bar.get_height() for bar in figures["fit: flag"].axes[0].patches]
+    assert bars == [int((frame["flag"] == 0).sum()), int((frame["flag"] == 1).sum())]
+
+
+def test_plots_of_parts_get_safe_file_names_and_a_full_gaussian_part_its_variances(tmp_path, capsys):
+    """A part named by a column '../flag' is written as fit_flag.png inside --plots (never
+    outside it); a full-covariance Gaussian part's profile shows its own variances (it crashed:
+    the covariance was reshaped with every column of the data)."""
+    from mixfit.cli import main
+
+    rng = np.random.default_rng(4)
+    first = rng.random(300) < 0.4
+    frame = pd.DataFrame(
+        {
+            "../flag": (rng.random(300) < np.where(first, 0.2, 0.8)).astype(int),
+            "h": rng.normal(np.where(first, 0, 3), 1),
+        }
+    )
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(SystemExit) as done:
+        main(
+            [
+                "fit",
+                str(tmp_path / "d.csv"),
+                "-f",
+                "../flag=bernoulli;h=gaussian",
+                "-k",
+                "2",
+                "--plots",
+                str(tmp_path / "pl"),
+            ]
+        )
+    assert done.value.code == 0, capsys.readouterr().err
+    assert {"fit_flag.png", "fit_h.png", "profiles.png", "classification.png"} <= {
+        p.name for p in (tmp_path / "pl").iterdir()
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "pl"]
+    m = mf.Mixture(mf.Independent({("../flag",): mf.Bernoulli(), ("h",): mf.Gaussian("full")}), 2, random_state=0).fit(
+        frame
+    )
+    variances = plots.plot_profiles(m).axes[-1]
+    assert [t.get_text() for t in variances.get_xticklabels()] == ["var(h)"]
+    np.testing.assert_allclose(variances.get_lines()[0].get_ydata(), m.params_["h.covariance"][0].ravel())

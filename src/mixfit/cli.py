@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 import time
 import warnings
@@ -552,8 +553,9 @@ def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path, weight: Any 
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, figure in all_figures(model, frame, weight).items():
-        target = folder / f"{name}.png"
-        partial = folder / f".{name}.png.tmp"
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")  # a part's label is a column name
+        target = folder / f"{stem}.png"
+        partial = folder / f".{stem}.png.tmp"
         figure.savefig(partial, dpi=100, format="png")
         partial.replace(target)  # atomic: an interrupted run never leaves half an image
 

@@ -302,7 +302,7 @@ def plot_profiles(model: Any) -> Figure:
         for spec in family.param_specs()
         if spec.name in state.params
     ]
-    panels = [_variances_only(spec, labels, values, names) for spec, labels, values in panels]
+    panels = [_variances_only(spec, labels, values) for spec, labels, values in panels]
     width = max(6, 0.5 * max(len(labels) for _, labels, _ in panels) + 3)
     fig = Figure(figsize=(width, 3.5 * len(panels)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(panels), 1))
@@ -323,14 +323,15 @@ def plot_profiles(model: Any) -> Figure:
     return fig
 
 
-def _variances_only(
-    spec: Any, labels: list[str], values: np.ndarray, names: list[str]
-) -> tuple[Any, list[str], np.ndarray]:
-    """A covariance matrix parameter shown by its diagonal (variance of each column)."""
+def _variances_only(spec: Any, labels: list[str], values: np.ndarray) -> tuple[Any, list[str], np.ndarray]:
+    """A covariance matrix parameter (labels ``cov(a,b)``, row by row) shown by its diagonal:
+    the variance of each of its columns (a part of ``Independent`` has its own columns)."""
     if spec.domain not in (COVARIANCE, TIED_COVARIANCE):
         return spec, labels, values
-    d = len(names)
+    d = int(round(np.sqrt(values.shape[1])))
     diagonal = values.reshape(len(values), d, d)[:, np.arange(d), np.arange(d)]
+    inner = [labels[i * d + i][len("cov(") : -1] for i in range(d)]  # "a,a": the name twice
+    names = [text[: (len(text) - 1) // 2] for text in inner]
     return ParamSpec(spec.name, POSITIVE, "variance"), [f"var({c})" for c in names], diagonal
 
 
@@ -441,14 +442,51 @@ def plot_criteria(table: Any, chosen: str = "bic") -> Figure:
     return fig
 
 
+def part_models(model: Any, X: Any) -> list[tuple[str, Any, Any]]:
+    """For a model of independent parts (``Independent``): each part as a model of its own
+    (its family, its parameters, the mixture's weights) with its columns of X, so that it is
+    drawn by its own family's plots; the mixture of a part's own densities is the marginal
+    distribution of its columns. Empty for other families."""
+    import copy
+
+    import pandas as pd
+
+    from mixfit._data import as_table
+
+    family, state = fitted(model)
+    if not hasattr(family, "parts"):
+        return []
+    array, columns, _ = as_table(X)
+    frame = pd.DataFrame(array, columns=columns)
+    out = []
+    names_of = family.part_names(columns)
+    pieces = zip(family.part_labels, family.parts, names_of, family.split_params(state.params), strict=True)
+    for label, (_, part), names, params in pieces:
+        sub = copy.copy(model)
+        sub.__dict__.pop("covariate_coef_", None)
+        sub.family, sub.family_, sub.params_, sub.weights_ = part, part, params, state.weights
+        sub.columns_, sub.feature_names_ = names, part.feature_names(names)
+        sub.n_features_in_, sub.feature_names_in_ = len(names), np.asarray(names, dtype=object)
+        out.append((label, sub, frame[names].infer_objects()))
+    return out
+
+
 def all_figures(model: Any, X: Any, sample_weight: Any = None) -> dict[str, Figure]:
-    """Every figure of this module by name, in the order a report shows them."""
-    return {
+    """Every figure of this module by name, in the order a report shows them; a model of
+    independent parts adds each part's fit plot (``fit: <part>``)."""
+    figures = {
         "convergence": plot_convergence(model),
         "elbo": plot_elbo(model),
         "trajectories": plot_trajectories(model),
         "fit": plot_fit(model, X, sample_weight),
-        "profiles": plot_profiles(model),
-        "responsibilities": plot_responsibilities(model, X, sample_weight),
-        "classification": plot_classification(model, X, sample_weight),
     }
+    for label, sub, columns in part_models(model, X):
+        figures[f"fit: {label}"] = plot_fit(sub, columns, sample_weight)
+    figures.update(
+        {
+            "profiles": plot_profiles(model),
+            "responsibilities": plot_responsibilities(model, X, sample_weight),
+            "classification": plot_classification(model, X, sample_weight),
+        }
+    )
+    return figures

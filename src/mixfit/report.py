@@ -129,6 +129,16 @@ CAPTIONS = {
 }
 
 
+def _caption(name: str) -> str:
+    """What to look for in figure ``name`` (a part's fit plot: ``fit: <part>``)."""
+    if name.startswith("fit: "):
+        return (
+            f"The columns of part {name[5:]} alone, against the mixture of that part's own "
+            "distributions (their marginal fit), drawn as that part's family is drawn."
+        )
+    return CAPTIONS.get(name, "")
+
+
 def _estimates(model: Any, X: Any, sample_weight: Any = None) -> str:
     """Estimates with standard errors and 95% intervals, when they can be computed."""
     from mixfit.errors import MixfitError, fit_result_warnings_silenced
@@ -186,7 +196,7 @@ def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = 
     quality = classification_quality(model, X, sample_weight)
     figures = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}">'
-        f"<figcaption><strong>{name}</strong>: {html.escape(CAPTIONS.get(name, ''))}</figcaption></figure>"
+        f"<figcaption><strong>{html.escape(name)}</strong>: {html.escape(_caption(name))}</figcaption></figure>"
         for name, fig in all_figures(model, X, sample_weight).items()
     )
     warning_html = "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes) or "<p>None.</p>"

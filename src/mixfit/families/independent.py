@@ -207,7 +207,8 @@ class Independent(Family):
     def _feature_slices(self) -> list[slice]:
         return self._slices(self._n_features())
 
-    def _part_names(self, columns: Sequence[str]) -> list[list[str]]:
+    def part_names(self, columns: Sequence[str]) -> list[list[str]]:
+        """The data columns of each part, by name."""
         return [[columns[i] for i in idx] for idx in self._positions(columns)]
 
     # -------------------------------------------------------------- the Family contract
@@ -233,7 +234,7 @@ class Independent(Family):
     def feature_names(self, columns: Sequence[str]) -> list[str]:
         return [
             name
-            for (_, family), names in zip(self.parts, self._part_names(columns), strict=True)
+            for (_, family), names in zip(self.parts, self.part_names(columns), strict=True)
             for name in family.feature_names(names)
         ]
 
