@@ -456,11 +456,13 @@ def part_models(model: Any, X: Any) -> list[tuple[str, Any, Any]]:
     family, state = fitted(model)
     if not hasattr(family, "parts"):
         return []
+    independent: Any = family  # a family made of parts (Independent's interface)
     array, columns, _ = as_table(X)
     frame = pd.DataFrame(array, columns=columns)
     out = []
-    names_of = family.part_names(columns)
-    pieces = zip(family.part_labels, family.parts, names_of, family.split_params(state.params), strict=True)
+    names_of = independent.part_names(columns)
+    params_of = independent.split_params(state.params)
+    pieces = zip(independent.part_labels, independent.parts, names_of, params_of, strict=True)
     for label, (_, part), names, params in pieces:
         sub = copy.copy(model)
         sub.__dict__.pop("covariate_coef_", None)
