@@ -411,3 +411,20 @@ def test_plots_of_parts_get_safe_file_names_and_a_full_gaussian_part_its_varianc
     variances = plots.plot_profiles(m).axes[-1]
     assert [t.get_text() for t in variances.get_xticklabels()] == ["var(h)"]
     np.testing.assert_allclose(variances.get_lines()[0].get_ydata(), m.params_["h.covariance"][0].ravel())
+
+
+def test_profiles_circle_the_estimates_that_are_not_identified():
+    """Three coins of 10 flips with three components: the information has rank 2 < 5 (seed 001's
+    example is not identified); with the data, the profile circles the probabilities that move
+    along the flat directions; an identified two-class survey fit circles none."""
+    m = three_coins()
+    marks = mf.diagnostics.unidentified_entries(m, THREE_COINS)
+    assert marks["p"].any()
+    ax = plots.plot_profiles(m, THREE_COINS).axes[0]
+    circled = [line for line in ax.get_lines() if line.get_label() == "not locally identified"]
+    assert len(circled) == 1 and len(circled[0].get_xdata()) == int(marks["p"].sum())
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    two = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(survey)
+    assert mf.diagnostics.unidentified_entries(two, survey) == {}
+    labels = [line.get_label() for line in plots.plot_profiles(two, survey).axes[0].get_lines()]
+    assert "not locally identified" not in labels

@@ -148,6 +148,46 @@ def local_rank(family: Family, state: Any, source: ArraySource) -> tuple[int, st
     )
 
 
+#: A free parameter whose share in the information matrix's null space exceeds this is marked
+#: as not locally identified (a direction along which the likelihood is flat moves it).
+NULL_SHARE = 0.1
+
+
+def unidentified_entries(model: Any, X: Any) -> dict[str, np.ndarray]:
+    """Which entries of each parameter are not locally identified at the estimate: those that
+    load on the null space of the information matrix (outer product of row scores, scaled to
+    unit diagonal; eigenvalues below 1e-9 of the largest), as a boolean mask per parameter. Empty
+    when the information has full rank or cannot be computed here (data not in memory, too many
+    parameters for the post-fit check)."""
+    from mixfit.inference import FreeParameters, information
+
+    family, state, source = fitted_source(model, X)
+    n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
+    if not isinstance(source, ArraySource) or state.coef is not None or n_free > FIT_CHECK_PARAMS:
+        return {}
+    try:
+        with np.errstate(all="ignore"):
+            info = information(family, state, source, "opg")
+    except (MixfitError, ArithmeticError, np.linalg.LinAlgError):
+        return {}
+    scale = np.sqrt(np.maximum(np.diag(info), 0.0))
+    scale = np.where(scale > 0, scale, 1.0)
+    values, vectors = np.linalg.eigh(info / np.outer(scale, scale))
+    null = vectors[:, values <= 1e-9 * max(values.max(initial=0.0), 1e-300)]
+    if null.shape[1] == 0:
+        return {}
+    flat = (null**2).sum(axis=1) > NULL_SHARE
+    free = FreeParameters(family, state)
+    out, offset = {}, free.n_weights
+    for name, mask in free.masks.items():
+        marked = np.zeros(mask.shape, dtype=bool)
+        size = int(mask.sum())
+        marked[mask] = flat[offset : offset + size]
+        offset += size
+        out[name] = marked
+    return out
+
+
 @dataclass
 class IdentifiabilityReport:
     """Whether a fitted model is identified, and why not."""

@@ -289,11 +289,14 @@ def _ellipse(centre: np.ndarray, cov: np.ndarray, level: float) -> tuple[np.ndar
     return centre[0] + points[0], centre[1] + points[1]
 
 
-def plot_profiles(model: Any) -> Figure:
+def plot_profiles(model: Any, X: Any = None) -> Figure:
     """Each component's parameters, one panel per kind of parameter the family declares
     (probabilities on a 0-1 axis, rates, means, variances on their own); covariance matrices
-    are shown by their variances."""
+    are shown by their variances. Estimates on the boundary are crossed; with the data X,
+    estimates that are not locally identified (``diagnostics.unidentified_entries``) are
+    circled."""
     family, state = fitted(model)
+    unidentified = {} if X is None else _unidentified(model, X)
     names = getattr(model, "feature_names_", None) or [
         f"x{j}" for j in range(next(iter(state.params.values())).shape[1])
     ]
@@ -319,8 +322,25 @@ def plot_profiles(model: Any) -> Figure:
             if edge.any():  # estimates at 0 or 1: no standard error, often a sign of too many classes
                 rows, cols = np.nonzero(edge)
                 ax.plot(positions[cols], values[rows, cols], "kx", markersize=9, label="on the boundary (0 or 1)")
+        flat = unidentified.get(spec.name)
+        if flat is not None and flat.reshape(len(values), -1).shape == values.shape and flat.any():
+            rows, cols = np.nonzero(flat.reshape(len(values), -1))
+            ax.plot(
+                positions[cols], values[rows, cols], "o", markersize=13, markerfacecolor="none",
+                markeredgecolor="tab:red", label="not locally identified",
+            )  # fmt: skip
         ax.legend(fontsize=8)
     return fig
+
+
+def _unidentified(model: Any, X: Any) -> dict[str, np.ndarray]:
+    from mixfit.diagnostics import unidentified_entries
+    from mixfit.errors import MixfitError
+
+    try:
+        return unidentified_entries(model, X)
+    except MixfitError:  # data the model cannot read: nothing to mark
+        return {}
 
 
 def _variances_only(spec: Any, labels: list[str], values: np.ndarray) -> tuple[Any, list[str], np.ndarray]:
@@ -486,7 +506,7 @@ def all_figures(model: Any, X: Any, sample_weight: Any = None) -> dict[str, Figu
         figures[f"fit: {label}"] = plot_fit(sub, columns, sample_weight)
     figures.update(
         {
-            "profiles": plot_profiles(model),
+            "profiles": plot_profiles(model, X),
             "responsibilities": plot_responsibilities(model, X, sample_weight),
             "classification": plot_classification(model, X, sample_weight),
         }
