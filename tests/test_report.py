@@ -147,14 +147,17 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     assert errors == []
-    assert len(images) == 6 and all(done and w > 0 and h > 0 for done, w, h in images)
+    assert len(images) == 7 and all(done and w > 0 and h > 0 for done, w, h in images)
     assert f"{m.log_likelihood_:.6f}" in text
     assert f"{m.weights_[0]:.6f}" in text
     assert "mixfit fit survey.csv -f bernoulli -k 3" in text
     assert all(message.split(": ", 1)[1] in text for message in m.fit_warnings_)  # every warning, visible
     quality = mf.diagnostics.classification_quality(m, survey)
     assert f"Entropy R² = {quality.entropy_r2:.4f}" in text
-    assert "lower95" in text and "Pearson X²" in text
+    se = m.standard_errors(survey).params["p"][0, 0]
+    assert f"{m.params_['p'][0, 0]:.6f} ({se:.4f})" in text  # each estimate beside its standard error
+    assert "Every estimate with its 95% interval" in text and "Pearson X²" in text
+    assert "bright diagonal" in text  # the classification figure's caption
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
 
@@ -428,3 +431,14 @@ def test_profiles_circle_the_estimates_that_are_not_identified():
     assert mf.diagnostics.unidentified_entries(two, survey) == {}
     labels = [line.get_label() for line in plots.plot_profiles(two, survey).axes[0].get_lines()]
     assert "not locally identified" not in labels
+
+
+def test_report_puts_each_estimate_beside_its_standard_error(tmp_path):
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(survey)
+    errors = m.standard_errors(survey)
+    text = m.report(survey, tmp_path / "r.html").read_text()
+    first = f"{m.params_['p'][0, 0]:.6f} ({errors.params['p'][0, 0]:.4f})"
+    weight = f"{m.weights_[1]:.6f} ({errors.weights[1]:.4f})"
+    assert first in text and weight in text
+    assert "<details><summary>Every estimate with its 95% interval</summary>" in text

@@ -139,23 +139,53 @@ def _caption(name: str) -> str:
     return CAPTIONS.get(name, "")
 
 
-def _estimates(model: Any, X: Any, sample_weight: Any = None) -> str:
-    """Estimates with standard errors and 95% intervals, when they can be computed."""
+def _standard_errors(model: Any, X: Any, sample_weight: Any = None) -> tuple[Any, str]:
+    """``(standard errors or None, what to say about them)``: from the observed information
+    when they can be computed, with a warning when it is singular."""
     from mixfit.errors import MixfitError, fit_result_warnings_silenced
 
     try:
         with fit_result_warnings_silenced(), np.errstate(all="ignore"):  # the fit's warnings say it
             errors = model.standard_errors(X, sample_weight=sample_weight)
     except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        return f"<p>Standard errors could not be computed here: {html.escape(str(exc))}</p>"
-    text = "<p>Standard errors from the observed information on these data, with 95% intervals.</p>"
+        return None, f"<p>Standard errors could not be computed here: {html.escape(str(exc))}</p>"
+    text = "<p>Estimates with their standard errors in brackets (observed information on these data).</p>"
     if errors.rank < errors.information.shape[0]:
         text += (
             f'<p class="warning">The information matrix has rank {errors.rank} &lt; '
             f"{errors.information.shape[0]} free parameters: the model is not identified at the "
             "estimate, and the standard errors of the unidentified directions are not meaningful.</p>"
         )
-    return text + _table(errors.table)
+    return errors, text
+
+
+def _with_errors(values: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
+    """Cells ``estimate (se)`` (the estimate alone where there is no standard error)."""
+    cells = np.vectorize(lambda v: f"{v:.6f}")(values).astype(object)
+    if errors is None:
+        return cells
+    for index, se in np.ndenumerate(errors):
+        if np.isfinite(se):
+            cells[index] = f"{values[index]:.6f} ({se:.4f})"
+    return cells
+
+
+def _parameters(model: Any, X: Any, sample_weight: Any = None) -> str:
+    """The weights and every parameter, one table per parameter, each estimate beside its
+    standard error; then the full table with 95% intervals and notes, folded."""
+    errors, text = _standard_errors(model, X, sample_weight)
+    labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
+    weight_errors = None if errors is None else np.asarray(errors.weights)[None]
+    tables = [pd.DataFrame(_with_errors(np.asarray(model.weights_)[None], weight_errors), ["weight"], labels)]
+    names = model.feature_names_
+    error_columns = None if errors is None else model.family_.param_columns(errors.params, names)
+    for key, (row_labels, values) in model.family_.param_columns(model.params_, names).items():
+        se = None if error_columns is None else error_columns[key][1].T
+        tables.append(pd.DataFrame(_with_errors(values.T, se), [f"{key}[{r}]" for r in row_labels], labels))
+    body = text + "".join(frame.to_html(border=0) for frame in tables)
+    if errors is not None:
+        body += f"<details><summary>Every estimate with its 95% interval</summary>{_table(errors.table)}</details>"
+    return body
 
 
 def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
@@ -187,11 +217,6 @@ def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = 
     from mixfit.plots import all_figures
 
     fitted(model)  # NotFittedError, as predict says it, before anything is drawn
-    labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
-    params = []
-    for key, (row_labels, values) in model.family_.param_columns(model.params_, model.feature_names_).items():
-        params.append(pd.DataFrame(values.T, index=[f"{key}[{r}]" for r in row_labels], columns=labels))
-    weights = pd.DataFrame([model.weights_], index=["weight"], columns=labels)
     notes = diagnostics(model, X)
     quality = classification_quality(model, X, sample_weight)
     figures = "\n".join(
@@ -206,7 +231,7 @@ def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = 
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mixfit report</title><style>{STYLE}</style></head>
 <body>
-<h1>mixfit report: {html.escape(model.family_.name)} mixture with {len(labels)} components</h1>
+<h1>mixfit report: {html.escape(model.family_.name)} mixture with {len(model.weights_)} components</h1>
 <p>Produced by <code>{html.escape(command or "Mixture.report")}</code> on {stamp}.</p>
 <nav>Contents: {contents}</nav>
 <h2 id="data">Data</h2>{_table(_data_rows(model, X, sample_weight))}
@@ -218,8 +243,7 @@ posterior probabilities and from the most likely class of each row:</p>{_table(q
 <p>Average posterior probability of each class among the rows most likely in it (rows) for
 every class (columns); the diagonal is each class's average posterior probability.</p>
 {_table(quality.table, 4)}
-<h2 id="parameters">Parameters</h2>{_table(weights)}{"".join(_table(p) for p in params)}
-{_estimates(model, X, sample_weight)}
+<h2 id="parameters">Parameters</h2>{_parameters(model, X, sample_weight)}
 <h2 id="goodness-of-fit">Goodness of fit</h2>{_goodness_of_fit(model, X, sample_weight)}
 <h2 id="figures">Figures</h2>{figures}
 </body></html>
