@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn.base as sk_base
 from hypothesis import HealthCheck, given, settings
@@ -152,3 +153,21 @@ def test_model_selection_shows_a_monotonicity_warning_it_does_not_silence_everyt
             mf.select(X, Broken(), [1], n_init=1, max_iter=3)
         else:
             mf.bootstrap_lrt(X, Broken(), 1, n_boot=1, n_init=1, max_iter=3, random_state=0)
+
+
+def test_history_rows_computed_later_equal_rows_computed_at_once(monkeypatch):
+    """Small fits leave each history row's Q, entropy, ELBO and parameter columns until the
+    history is read; the frame is the one computed at once, to the bit, columns in order."""
+    import mixfit.em
+    from tests.conftest import THREE_COINS
+
+    def fit():
+        start = {"weights_init": [0.3, 0.7], "params_init": {"p": [0.2, 0.7]}}
+        return mf.Mixture(mf.Binomial(n_trials=10), 2, **start).fit(THREE_COINS).history_
+
+    later = fit()
+    monkeypatch.setattr(mixfit.em, "DEFER_SIZE", 0)
+    at_once = fit()
+    assert list(later.columns) == list(at_once.columns)
+    pd.testing.assert_frame_equal(later, at_once, check_exact=True)
+    assert later["kl_after_m"].iloc[:-1].notna().all() and np.isnan(later["kl_after_m"].iloc[-1])

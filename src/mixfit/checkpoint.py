@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mixfit._validation import check_weights
-from mixfit.em import EMState, FitResult
+from mixfit.em import EMState, FitResult, complete_history
 from mixfit.errors import ModelError
 from mixfit.io import MAX_MODEL_BYTES, read_limited, write_atomic
 from mixfit.sources import DataSource
@@ -69,7 +69,7 @@ class Checkpointer:
             "restart": restart,
             "iteration": iteration,
             "state": _state_to_json(state),
-            "history": history,
+            "history": complete_history(history),
             "progress": progress,
             "best": None
             if best is None
@@ -78,7 +78,7 @@ class Checkpointer:
                 "log_likelihood": best.log_likelihood,
                 "n_iter": best.n_iter,
                 "converged": best.converged,
-                "history": best.history,
+                "history": complete_history(best.history),
             },
         }
         write_atomic(self.path, json.dumps(doc))

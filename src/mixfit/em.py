@@ -106,9 +106,10 @@ class FitResult:
 
 
 def log_weights(weights: FloatArray) -> FloatArray:
-    """``log w`` with ``log 0 = -inf`` (an emptied component never takes rows back)."""
-    with np.errstate(divide="ignore"):
-        return np.log(weights)
+    """``log w`` with ``log 0 = -inf`` (an emptied component never takes rows back); without
+    ``np.errstate``, whose context switch costs more than the logarithm of a few weights."""
+    weights = np.asarray(weights, dtype=float)
+    return np.log(weights, out=np.full(weights.shape, -np.inf), where=weights > 0)
 
 
 def log_joint(family: Family, state: EMState, X: FloatArray, covariates: FloatArray | None = None) -> FloatArray:
@@ -359,10 +360,11 @@ def fit_em(
     history = list(resume.history)
     passes = int(resume.progress.get("e_steps", resume.iteration + 1))
     converged, n_iter, scale, names = False, resume.iteration, roundoff_scale(source), flat_names(state)
+    defer = len(names) <= DEFER_SIZE
     for n_iter in range(resume.iteration + 1, settings.max_iter + 1):
         theta1 = m_step(family, summary.stats, settings.weights_prior, prior=summary.prior, coef=state.coef)
         warn_if_emptied(state, theta1, n_iter)
-        row = record(family, state, summary, theta1, passes, scale, settings.weights_prior, names)
+        row = record(family, state, summary, theta1, passes, scale, settings.weights_prior, names, defer=True)
         if takes_newton_steps(family, state):
             floor = row["log_posterior"] - row["ll_roundoff"]
             first = e_step_or_none(family, source, theta1)
@@ -370,8 +372,8 @@ def fit_em(
             passes += extra
         else:
             summary1 = run_e_step(family, source, theta1)
-        row["kl_after_m"] = summary1.log_likelihood - row["elbo_after_m"]
-        history.append(row)
+        row[PENDING].ll_after_m = summary1.log_likelihood
+        history.append(row if defer else complete_row(row))
         ctx = StepContext(family, source, settings, state)
         objective1 = ctx.objective(theta1, summary1)
         check_monotone(row["log_posterior"], objective1, row["ll_roundoff"], n_iter, settings.debug)
@@ -387,7 +389,7 @@ def fit_em(
             on_state(n_iter, state, history, step.progress(passes))
         if converged:
             break
-    history.append(record(family, state, summary, None, passes, scale, settings.weights_prior, names))
+    history.append(record(family, state, summary, None, passes, scale, settings.weights_prior, names, defer))
     return FitResult(state, summary.log_likelihood, n_iter, converged, history)
 
 
@@ -395,6 +397,30 @@ def roundoff_scale(source: DataSource) -> float:
     """How much coarser than float64 the source's arithmetic is: 1, or 1e6 for float32 (whose
     relative precision is ~6e-8 against float64's ~1e-16, with a margin for sums of many rows)."""
     return 1e6 if source.dtype == np.float32 else 1.0
+
+
+#: A history row's key holding what is left to compute of it (``Pending``).
+PENDING = "_pending"
+#: Fits whose parameters hold at most this many numbers leave each history row's Q, entropy,
+#: ELBO and parameter columns to be computed when the history is read (``complete_history``):
+#: a multi-start fit reads one start's history, and on small tables those columns cost as much
+#: as the EM iteration itself. Larger fits compute them at once (keeping every iteration's
+#: statistics until then would cost memory).
+DEFER_SIZE = 4096
+
+
+@dataclass
+class Pending:
+    """What a history row still needs: the state, its E-step's statistics, the state after its
+    M-step and, once known, the log-likelihood there (for ``kl_after_m``)."""
+
+    family: Family
+    state: EMState
+    stats: Any
+    prior: Any
+    new_state: EMState | None
+    names: Sequence[str] | None
+    ll_after_m: float = float("nan")
 
 
 def record(
@@ -406,31 +432,62 @@ def record(
     scale: float = 1.0,
     weights_prior: float | None = None,
     names: Sequence[str] | None = None,
-) -> dict[str, float]:
+    defer: bool = False,
+) -> dict[str, Any]:
     """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
-    ``e_steps`` is the number of E-step passes made up to and including the one at ``state``."""
+    ``e_steps`` is the number of E-step passes made up to and including the one at ``state``.
+    The log-likelihood, its round-off bound and the log posterior (what the loop checks) are
+    computed at once; with ``defer`` the rest waits for ``complete_history``."""
     ll = summary.log_likelihood
-    q = expected_complete_ll(family, summary.stats, state, summary.prior)
-    entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
-    row = {"log_likelihood": ll, "expected_complete_ll": q, "entropy": entropy, "elbo": q + entropy}
-    row["kl"] = ll - row["elbo"]
     roundoff = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(
         summary.stats, state.params, natural_of(family, state)
     )
-    row["ll_roundoff"] = scale * roundoff
-    row["e_steps"] = float(e_steps)
-    row["log_prior"] = log_prior(family, state, weights_prior)
-    row["log_posterior"] = ll + row["log_prior"]
+    prior_term = log_prior(family, state, weights_prior)
+    row: dict[str, Any] = {
+        "log_likelihood": ll,
+        "ll_roundoff": scale * roundoff,
+        "e_steps": float(e_steps),
+        "log_prior": prior_term,
+        "log_posterior": ll + prior_term,
+    }
+    row[PENDING] = Pending(family, state, summary.stats, summary.prior, new_state, names)
+    return row if defer else complete_row(row)
+
+
+def complete_row(row: dict[str, Any]) -> dict[str, float]:
+    """A history row with every column, always in this order (``history_frame`` relies on it),
+    then the parameters."""
+    pending = row.get(PENDING)
+    if pending is None:
+        return row
+    family, state, ll = pending.family, pending.state, row["log_likelihood"]
+    q = expected_complete_ll(family, pending.stats, state, pending.prior)
+    entropy = ll - q  # H(r) = log p(x) - E_r[log p(x, z)] when r is the exact posterior
     nan = float("nan")
-    row["expected_complete_ll_after_m"] = nan
-    row["elbo_after_m"] = nan
-    row["kl_after_m"] = nan
-    if new_state is not None and new_state.coef is None:  # (with covariates Q there needs a pass)
-        q_new = expected_complete_ll(family, summary.stats, new_state)
-        row["expected_complete_ll_after_m"] = q_new
-        row["elbo_after_m"] = q_new + entropy
-    row.update(flatten_state(state, names))
-    return row
+    q_new = nan
+    if pending.new_state is not None and pending.new_state.coef is None:  # (with covariates: needs a pass)
+        q_new = expected_complete_ll(family, pending.stats, pending.new_state)
+    out = {
+        "log_likelihood": ll,
+        "expected_complete_ll": q,
+        "entropy": entropy,
+        "elbo": q + entropy,
+        "kl": ll - (q + entropy),
+        "ll_roundoff": row["ll_roundoff"],
+        "e_steps": row["e_steps"],
+        "log_prior": row["log_prior"],
+        "log_posterior": row["log_posterior"],
+        "expected_complete_ll_after_m": q_new,
+        "elbo_after_m": q_new + entropy,
+        "kl_after_m": pending.ll_after_m - (q_new + entropy),
+    }
+    out.update(flatten_state(state, pending.names))
+    return out
+
+
+def complete_history(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Every row of a fit's history with all its columns (rows left pending are computed now)."""
+    return [complete_row(row) for row in rows]
 
 
 def flat_names(state: EMState) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from mixfit._math import FloatArray
 from mixfit._validation import check_int
 from mixfit.concomitant import prior_information, prior_totals, separation
 from mixfit.diagnostics import local_identifiability
-from mixfit.em import EMState, draw, posterior, run_e_step
+from mixfit.em import EMState, complete_history, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
 from mixfit.families import Family
 from mixfit.io import read_model, save_model
@@ -306,7 +306,7 @@ class Mixture(BaseEstimator):
         self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
-        self.history_ = history_frame(best.history)
+        self.history_ = history_frame(complete_history(best.history))
         for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
 
