@@ -35,3 +35,29 @@ def latent_class_data(rng: np.random.Generator, n: int, p: np.ndarray, weights: 
     """Binary items drawn from a latent class model: returns (X, labels)."""
     labels = rng.choice(len(weights), size=n, p=weights)
     return (rng.random((n, p.shape[1])) < p[labels]).astype(float), labels
+
+
+def interrupted_fit(X, path, stop_at: int):
+    """A Bernoulli fit of X (K = 2, one start) checkpointing every iteration to ``path`` and
+    interrupted after saving iteration ``stop_at``: the real checkpoint it leaves, and its model."""
+    import warnings
+
+    import mixfit as mf
+    import mixfit.checkpoint
+
+    model = mf.Mixture(mf.Bernoulli(), 2, n_init=1, random_state=0, checkpoint=path, checkpoint_every=1)
+    real_save = mixfit.checkpoint.Checkpointer.save
+
+    def save_and_stop(self, restart, iteration, *args):
+        real_save(self, restart, iteration, *args)
+        if iteration == stop_at:
+            raise KeyboardInterrupt
+
+    mixfit.checkpoint.Checkpointer.save = save_and_stop
+    try:
+        with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X)
+    finally:
+        mixfit.checkpoint.Checkpointer.save = real_save
+    return path, model

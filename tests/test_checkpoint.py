@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import mixfit as mf
-from tests.conftest import latent_class_data
+from tests.conftest import interrupted_fit, latent_class_data
 
 
 @pytest.fixture
@@ -176,24 +176,7 @@ def test_ctrl_c_exits_130_and_says_where_the_checkpoint_is(big_file, tmp_path):
 
 def _checkpoint_of(survey, tmp_path):
     """A real checkpoint of an interrupted fit (iteration 3 of restart 0), and its model."""
-    import mixfit.checkpoint
-
-    path = tmp_path / "fit.ckpt"
-    model = mf.Mixture(mf.Bernoulli(), 2, n_init=1, random_state=0, checkpoint=path, checkpoint_every=1)
-    real_save = mixfit.checkpoint.Checkpointer.save
-
-    def save_and_stop(self, restart, iteration, *args):
-        real_save(self, restart, iteration, *args)
-        if iteration == 3:
-            raise KeyboardInterrupt
-
-    mixfit.checkpoint.Checkpointer.save = save_and_stop
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            model.fit(survey)
-    finally:
-        mixfit.checkpoint.Checkpointer.save = real_save
-    return path, model
+    return interrupted_fit(survey, tmp_path / "fit.ckpt", stop_at=3)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import mixfit as mf
 from mixfit.cli import main
 from mixfit.errors import MixfitError
+from tests.conftest import interrupted_fit
 
 #: Generated cases per test: 120 in CI; MIXFIT_FUZZ_CASES for a longer local run.
 N_CASES = int(os.environ.get("MIXFIT_FUZZ_CASES", "120"))
@@ -111,24 +112,7 @@ def test_random_csv_files_fit_or_exit_2_in_one_line(tmp_path, capsys, content):
 @pytest.fixture(scope="module")
 def checkpoint_doc(tmp_path_factory):
     """A real checkpoint of an interrupted fit of X (iteration 2 of restart 0)."""
-    import mixfit.checkpoint
-
-    path = tmp_path_factory.mktemp("fuzz") / "fit.ckpt"
-    model = mf.Mixture(mf.Bernoulli(), 2, n_init=1, random_state=0, checkpoint=path, checkpoint_every=1)
-    real_save = mixfit.checkpoint.Checkpointer.save
-
-    def save_and_stop(self, restart, iteration, *args):
-        real_save(self, restart, iteration, *args)
-        if iteration == 2:
-            raise KeyboardInterrupt
-
-    mixfit.checkpoint.Checkpointer.save = save_and_stop
-    try:
-        with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(X)
-    finally:
-        mixfit.checkpoint.Checkpointer.save = real_save
+    path, _ = interrupted_fit(X, tmp_path_factory.mktemp("fuzz") / "fit.ckpt", stop_at=2)
     return json.loads(path.read_text())
 
 

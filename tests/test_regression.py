@@ -48,6 +48,16 @@ def mixture_log_likelihood(weights, log_densities):
     return logsumexp(np.log(weights)[:, None] + log_densities, axis=0).sum()
 
 
+def inverse_hessian_se(ll, theta, step=1e-4):
+    """Standard errors from the inverse Hessian of a written-out log-likelihood, by central
+    differences of ``step`` (exact to about 1e-6 relative at these scales)."""
+    eye = np.eye(theta.size) * step
+    hessian = np.array(
+        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
+    )
+    return np.sqrt(np.diag(np.linalg.inv(-hessian / (4 * step**2))))
+
+
 def gaussian_ll(frame, theta):
     w = expit(theta[0])
     coef, log_var = theta[1:5].reshape(2, 2), theta[5:7]
@@ -90,17 +100,8 @@ def test_poisson_regression_is_the_maximum_with_and_without_an_offset(exposure):
     best = optimize.minimize(lambda t: -poisson_ll(frame, t, offset), theta, method="BFGS", options={"gtol": 1e-8})
     assert -best.fun <= m.log_likelihood_ + 1e-6
     np.testing.assert_allclose(best.x, theta, atol=1e-3)
-    # standard errors from analytic scores equal the inverse Hessian of the written-out
-    # likelihood (central differences of step 1e-4: exact to about 1e-6 relative)
-    eye = np.eye(theta.size) * 1e-4
-
-    def ll(t):
-        return poisson_ll(frame, t, offset)
-
-    hessian = np.array(
-        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
-    )
-    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-8)))[1:]
+    # standard errors from analytic scores equal the inverse Hessian of the written-out likelihood
+    expected = inverse_hessian_se(lambda t: poisson_ll(frame, t, offset), theta)[1:]
     np.testing.assert_allclose(m.standard_errors(frame).params["coef"].ravel(), expected, rtol=1e-4)
 
 
@@ -142,11 +143,7 @@ def test_fixed_effects_are_one_shared_coefficient_at_the_maximum():
     assert ll(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)
     best = optimize.minimize(lambda t: -ll(t), theta, method="BFGS", options={"gtol": 1e-8})
     assert -best.fun <= m.log_likelihood_ + 1e-6
-    eye = np.eye(theta.size) * 1e-4
-    hessian = np.array(
-        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
-    )
-    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-8)))[1:]
+    expected = inverse_hessian_se(ll, theta)[1:]
     errors = m.standard_errors(frame).params["coef"]
     np.testing.assert_allclose([errors[0, 0], errors[1, 0], errors[0, 1]], expected, rtol=1e-4)
     assert errors[1, 1] == errors[0, 1]  # the shared coefficient's, in each component's row
@@ -300,11 +297,7 @@ def test_standard_errors_of_a_regression_part_beside_binary_items():
 
     theta = np.r_[m.weights_[0], coef.ravel(), p]
     assert ll(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)
-    eye = np.eye(theta.size) * 1e-5
-    hessian = np.array(
-        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
-    )
-    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-10)))
+    expected = inverse_hessian_se(ll, theta, step=1e-5)
     errors = m.standard_errors(frame)
     got = np.r_[errors.weights[0], errors.params["count..x.coef"].ravel(), errors.params["flag.p"].ravel()]
     np.testing.assert_allclose(got, expected, rtol=1e-4)
@@ -335,11 +328,7 @@ def test_gaussian_fixed_effects_are_the_maximum_with_their_standard_errors():
     assert ll(theta) == pytest.approx(m.log_likelihood_, rel=1e-12)
     best = optimize.minimize(lambda t: -ll(t), theta, method="BFGS", options={"gtol": 1e-8})
     assert -best.fun <= m.log_likelihood_ + 1e-6
-    eye = np.eye(theta.size) * 1e-4
-    hessian = np.array(
-        [[ll(theta + a + b) - ll(theta + a - b) - ll(theta - a + b) + ll(theta - a - b) for b in eye] for a in eye]
-    )
-    expected = np.sqrt(np.diag(np.linalg.inv(-hessian / 4e-8)))
+    expected = inverse_hessian_se(ll, theta)
     errors = m.standard_errors(frame)
     se = errors.params["coef"]
     got = np.r_[errors.weights[:2], se[:, :2].ravel(), se[0, 2], errors.params["variance"]]
