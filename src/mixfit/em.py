@@ -486,8 +486,12 @@ def complete_row(row: dict[str, Any]) -> dict[str, float]:
 
 
 def complete_history(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Every row of a fit's history with all its columns (rows left pending are computed now)."""
-    return [complete_row(row) for row in rows]
+    """A fit's history with every row complete: pending rows are computed now and replaced in
+    ``rows`` itself, so a checkpoint taken every iteration computes each row once."""
+    for i, row in enumerate(rows):
+        if PENDING in row:
+            rows[i] = complete_row(row)
+    return rows
 
 
 def flat_names(state: EMState) -> tuple[str, ...]:
