@@ -67,12 +67,26 @@ CELL_TYPES = (str, int, float, bool, np.number, np.bool_, np.str_, type(None))
 
 def check_cells(array: np.ndarray, columns: list[str]) -> None:
     """Every cell of an object table holds one number, boolean or string: a list, a dict (Parquet
-    list and struct columns) or bytes cannot be a level or a value, ``DataError`` naming the column."""
+    list and struct columns) or bytes cannot be a level or a value, ``DataError`` naming the column.
+    The types present are collected first (one pass in C), so a large table of strings costs
+    little; only a column with another type is looked at value by value."""
     for j in range(array.shape[1]):
+        if all(issubclass(kind, CELL_TYPES) for kind in set(map(type, array[:, j]))):
+            continue
         for value in array[:, j]:
             if isinstance(value, (np.datetime64, np.timedelta64)) or hasattr(value, "to_pydatetime"):
                 raise DataError(f"column {columns[j]!r} {DATES}")
             if not isinstance(value, CELL_TYPES):
-                kind = "list" if isinstance(value, (list, tuple, np.ndarray)) else type(value).__name__
-                hint = "decode them to text first" if isinstance(value, bytes) else "use one number or string per cell"
-                raise DataError(f"column {columns[j]!r} holds {kind} values; {hint}")
+                raise DataError(f"column {columns[j]!r} holds {_kind(value)} values; {_hint(value)}")
+
+
+def _kind(value: Any) -> str:
+    return "list" if isinstance(value, (list, tuple, np.ndarray)) else type(value).__name__
+
+
+def _hint(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "decode them to text first"
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return "pandas' NA marks a missing value: convert the column to float (NaN) or object (None) first"
+    return "use one number or string per cell"
