@@ -64,8 +64,28 @@ def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
 def scaled_rank(info: np.ndarray, rtol: float = 1e-9) -> int:
     """Rank of an information matrix scaled to unit diagonal (parameters on very different
     scales, such as a small variance beside a probability, do not hide each other)."""
+    eigen, _ = _scaled_eigen(info)
+    return int((eigen > rtol * max(eigen.max(initial=0.0), 1e-300)).sum())
+
+
+def null_space_share(info: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Per parameter, its share in the null space of the information scaled to unit diagonal
+    (eigenvalues below ``rtol`` of the largest; the directions ``scaled_rank`` does not count):
+    0 for a parameter the data determine, up to 1 for one a flat direction moves. A parameter
+    with no information at all counts as wholly in the null space."""
+    diag = np.sqrt(np.maximum(np.diag(info), 0.0))
+    eigen, vectors = _scaled_eigen(info)
+    share = np.ones(len(diag))
+    null = vectors[:, eigen <= rtol * max(eigen.max(initial=0.0), 1e-300)]
+    share[diag > 0] = (null**2).sum(axis=1)
+    return share
+
+
+def _scaled_eigen(info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and vectors of the information scaled to unit diagonal, over the parameters
+    with some information."""
     diag = np.sqrt(np.maximum(np.diag(info), 0.0))
     used = diag > 0
-    scaled = info[np.ix_(used, used)] / np.outer(diag[used], diag[used])
-    eigen = np.linalg.eigvalsh(scaled) if used.any() else np.zeros(0)
-    return int((eigen > rtol * max(eigen.max(initial=0.0), 1e-300)).sum())
+    if not used.any():
+        return np.zeros(0), np.zeros((0, 0))
+    return np.linalg.eigh(info[np.ix_(used, used)] / np.outer(diag[used], diag[used]))

@@ -62,15 +62,21 @@ def prior_stats(coef: FloatArray, design: FloatArray, resp: FloatArray, weight: 
     pi = np.exp(log_pi)
     weighted = pi if weight is None else pi * weight
     gradient = (resp - weighted) @ design
-    n_components, width = coef.shape
-    information = np.zeros((n_components, width, n_components, width))
-    for k in range(n_components):
-        diagonal = (design * weighted[k][:, None]).T @ design
-        information[k, :, k, :] += diagonal
-        for m in range(n_components):
-            information[k, :, m, :] -= (design * (weighted[k] * pi[m])[:, None]).T @ design
     q = np.where(resp > 0, resp * log_pi, 0.0).sum()
-    return PriorStats(gradient, information, np.asarray(q))
+    return PriorStats(gradient, _information(design, pi, weighted), np.asarray(q))
+
+
+def _information(design: FloatArray, pi: FloatArray, weighted: FloatArray) -> FloatArray:
+    """``sum_n w_n (pi_nk [k = l] - pi_nk pi_nl) z_n z_n'`` laid out (K, P, K, P): K products of
+    (P, n) by (n, K P), the rows of every class's ``pi_nl z_n`` side by side."""
+    n_components, width = pi.shape[0], design.shape[1]
+    by_class = (pi.T[:, :, None] * design[:, None, :]).reshape(len(design), n_components * width)
+    information = np.empty((n_components, width, n_components, width))
+    for k in range(n_components):
+        scaled = design.T * weighted[k]  # (P, n)
+        information[k] = -(scaled @ by_class).reshape(width, n_components, width)
+        information[k, :, k, :] += scaled @ design
+    return information
 
 
 def newton_step(coef: FloatArray, stats: PriorStats) -> FloatArray:
@@ -99,13 +105,6 @@ def intercepts_for(weights: FloatArray, width: int) -> FloatArray:
     return coef
 
 
-def prior_information(coef: FloatArray, chunk: Any) -> FloatArray:
-    """The prior's information in its coefficients (K, P, K, P) over a chunk's rows (it depends on
-    the priors alone, not on the responsibilities)."""
-    no_resp = np.zeros((coef.shape[0], chunk.covariates.shape[0]))
-    return prior_stats(coef, chunk.covariates, no_resp, chunk.weight).information
-
-
 def separation(coef: FloatArray, names: list[str], information: FloatArray) -> str | None:
     """Why the coefficients are not meaningful when classes are separated by the covariates, or
     None: a coefficient beyond ``SEPARATION_COEF`` along which the prior's likelihood is flat
@@ -130,10 +129,21 @@ def separation(coef: FloatArray, names: list[str], information: FloatArray) -> s
     )
 
 
-def prior_totals(coef: FloatArray, chunk: Any) -> FloatArray:
-    """``[sum_n w_n pi_n1, ..., sum_n w_n pi_nK, sum_n w_n]`` over a chunk's rows: summed over a
-    source's chunks, the average prior, the model's class proportions in those rows."""
+def prior_summary(coef: FloatArray, chunk: Any) -> FloatArray:
+    """One vector over a chunk's rows, additive across chunks (one pass after a fit):
+    ``[sum_n w_n pi_nk for each k, sum_n w_n]`` (divided, the average prior: the model's class
+    proportions) then the prior's information in its coefficients (K, P, K, P), raveled (it
+    depends on the priors alone); ``split_prior_summary`` takes it apart."""
     pi = np.exp(log_prior(coef, chunk.covariates))
-    if chunk.weight is None:
-        return np.append(pi.sum(axis=1), pi.shape[1])
-    return np.append(pi @ chunk.weight, chunk.weight.sum())
+    weight = np.ones(pi.shape[1]) if chunk.weight is None else chunk.weight
+    weighted = pi * weight
+    totals = np.append(weighted.sum(axis=1), weight.sum())
+    return np.concatenate([totals, _information(chunk.covariates, pi, weighted).ravel()])
+
+
+def split_prior_summary(summary: FloatArray, coef: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(average prior (K,), information (K, P, K, P))`` of a summed ``prior_summary``."""
+    n_components, width = coef.shape
+    return summary[:n_components] / summary[n_components], summary[n_components + 1 :].reshape(
+        n_components, width, n_components, width
+    )

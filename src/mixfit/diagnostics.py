@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixfit._math import scaled_rank
+from mixfit._math import null_space_share, scaled_rank
 from mixfit.em import EMState
 from mixfit.errors import IdentifiabilityWarning, MixfitError, ModelError
 from mixfit.families import Family
@@ -170,13 +170,9 @@ def unidentified_entries(model: Any, X: Any) -> dict[str, np.ndarray]:
             info = information(family, state, source, "opg")
     except (MixfitError, ArithmeticError, np.linalg.LinAlgError):
         return {}
-    scale = np.sqrt(np.maximum(np.diag(info), 0.0))
-    scale = np.where(scale > 0, scale, 1.0)
-    values, vectors = np.linalg.eigh(info / np.outer(scale, scale))
-    null = vectors[:, values <= 1e-9 * max(values.max(initial=0.0), 1e-300)]
-    if null.shape[1] == 0:
+    flat = null_space_share(info) > NULL_SHARE
+    if not flat.any():
         return {}
-    flat = (null**2).sum(axis=1) > NULL_SHARE
     free = FreeParameters(family, state)
     out, offset = {}, free.n_weights
     for name, mask in free.masks.items():

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from mixfit import restarts
 from mixfit._math import FloatArray
 from mixfit._validation import check_int
-from mixfit.concomitant import prior_information, prior_totals, separation
+from mixfit.concomitant import prior_summary, separation, split_prior_summary
 from mixfit.diagnostics import local_identifiability
 from mixfit.em import EMState, complete_history, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
@@ -296,9 +296,8 @@ class Mixture(BaseEstimator):
         if coef is not None and train.covariates is not None:
             self.covariate_coef_ = coef
             self.covariate_names_ = train.covariate_names
-            totals = train.source.reduce(lambda chunk: prior_totals(coef, chunk))
-            self.weights_ = totals[:-1] / totals[-1]
-            information = train.source.reduce(lambda chunk: prior_information(coef, chunk))
+            summary = train.source.reduce(lambda chunk: prior_summary(coef, chunk))  # one pass
+            self.weights_, information = split_prior_summary(summary, coef)
             separated = separation(coef, train.covariate_names or [], information)
             if separated is not None:
                 warnings.warn(separated, IdentifiabilityWarning, stacklevel=3)
