@@ -17,15 +17,18 @@ Data sets (where each comes from):
 - ``gss-shape``: 4 categorical items with 3, 2, 2 and 3 levels and 1202 rows, simulated from
   three overlapping classes in the shape of McCutcheon's 1982 General Social Survey table
   (poLCA's ``gss82``), K = 3 and K = 4 (the raw table is not bundled).
-- ``iris``: Fisher's iris measurements (150 x 4, shipped with scikit-learn), Gaussian full, K = 3.
+- ``iris``: Fisher's iris measurements (150 x 4, shipped with scikit-learn), Gaussian full, K = 3, 4.
 - ``wine``: the UCI wine recognition data (178 x 13, shipped with scikit-learn), standardised,
   Gaussian diag, K = 3.
+- ``faithful``: R's Old Faithful eruptions (272 x 2, ``examples/published/faithful.csv``),
+  Gaussian full, K = 3 and K = 4 (the cases where mclust's default ends lower, issue 14).
 - ``counts``: 5 Poisson count columns, 800 rows, three overlapping rate profiles, K = 3.
 
 Start methods: mixfit's ``k-means++`` (k-means++ assignments blended with uniform
 responsibilities), ``random-rows`` (each component the mean of 10 random rows, blended with all
 rows at 1%), ``hard-k-means++`` (the bare assignments, mixfit's default before) and ``random``
-(random responsibilities), and for the discrete families ``polca-random``: what
+(random responsibilities), for the Gaussian families ``hierarchical`` (mclust's model-based
+hierarchical agglomeration; deterministic, so one fit), and for the discrete families ``polca-random``: what
 poLCA does, class-conditional probabilities drawn uniformly and normalised, equal weights,
 given to mixfit as ``params_init``.
 
@@ -43,10 +46,11 @@ import numpy as np
 import pandas as pd
 
 import mixfit as mf
+from mixfit.agglomerate import SUBSET_ROWS
 from mixfit.restarts import same_maximum
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("k-means++", "random-rows", "hard-k-means++", "random", "polca-random")
+METHODS = ("k-means++", "random-rows", "hierarchical", "hard-k-means++", "random", "polca-random")
 
 
 def survey() -> pd.DataFrame:
@@ -90,6 +94,10 @@ def iris() -> np.ndarray:
     return load_iris().data
 
 
+def faithful() -> pd.DataFrame:
+    return pd.read_csv(ROOT / "examples" / "published" / "faithful.csv")
+
+
 def wine() -> np.ndarray:
     from sklearn.datasets import load_wine
 
@@ -104,6 +112,9 @@ CASES = [
     ("gss-shape", "categorical", 3, gss_shape, lambda: mf.Categorical()),
     ("gss-shape", "categorical", 4, gss_shape, lambda: mf.Categorical()),
     ("iris", "gaussian full", 3, iris, lambda: mf.Gaussian("full", reg_covar=1e-6)),
+    ("iris", "gaussian full", 4, iris, lambda: mf.Gaussian("full", reg_covar=1e-6)),
+    ("faithful", "gaussian full", 3, faithful, lambda: mf.Gaussian("full", reg_covar=1e-6)),
+    ("faithful", "gaussian full", 4, faithful, lambda: mf.Gaussian("full", reg_covar=1e-6)),
     ("wine", "gaussian diag", 3, wine, lambda: mf.Gaussian("diag", reg_covar=1e-6)),
     ("counts", "poisson", 3, counts, lambda: mf.Poisson()),
 ]
@@ -152,8 +163,12 @@ def main() -> None:
         for method in METHODS:
             if method == "polca-random" and family_name not in ("bernoulli", "categorical"):
                 continue
+            if method == "hierarchical" and not family_name.startswith("gaussian"):
+                continue
             runs = []
-            for seed in range(args.seeds):
+            # the agglomeration of at most SUBSET_ROWS rows is deterministic: one fit says it
+            seeds = 1 if method == "hierarchical" and len(X) <= SUBSET_ROWS else args.seeds
+            for seed in range(seeds):
                 if method == "polca-random":
                     start = polca_start(mf.Mixture(make(), k), X, k, np.random.default_rng(seed))
                     runs.append(fit(make(), k, X, **start))

@@ -108,7 +108,7 @@ FIT_CASES = [
         {"init": "kmeans"},
         [[0], [1]],
         mf.ModelError,
-        r"init must be one of \['auto', 'k-means\+\+', 'random-rows', 'random', 'hard-k-means\+\+'\]",
+        r"init must be one of \['auto', 'k-means\+\+', 'random-rows', 'random', 'hard-k-means\+\+', 'hierarchical'\]",
     ),
     (
         "bad max_iter",

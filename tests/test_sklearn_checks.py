@@ -21,7 +21,8 @@ import mixfit as mf
 ONE_D = "a 1-D X is one column (the seeds give coin counts as a flat list), not an error"
 WEIGHTED_START = (
     "random starts are drawn per row, so weights and repeated rows start EM at different points "
-    "(weighted = repeated rows from the same start: test_model.py)"
+    "(weighted = repeated rows from the same start: test_model.py); the Gaussian default passes "
+    "when its hierarchical start, which takes a weighted row as its merged copies, wins"
 )
 OBJECT_CELL = "a non-numeric cell is a DataError (a ValueError) naming the column, not NumPy's TypeError"
 NAN_IS_MISSING = "NaN marks a missing answer, fitted by full-information likelihood, so it is not refused"

@@ -77,6 +77,24 @@ Trials = Annotated[int | None, typer.Option(min=1, help="Binomial: trials per ro
 TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
 
 
+class InitName(str, Enum):  # mixfit.init.INIT_METHODS
+    auto = "auto"
+    kmeans = "k-means++"
+    random_rows = "random-rows"
+    random = "random"
+    hard_kmeans = "hard-k-means++"
+    hierarchical = "hierarchical"
+
+
+Init = Annotated[
+    InitName,
+    typer.Option(
+        help="How starts are drawn: auto (Gaussian: mclust's hierarchical agglomeration first, then k-means++ "
+        "and random-rows in turn; other families: those two in turn) or one method for every start."
+    ),
+]
+
+
 class KindName(str, Enum):
     gaussian = "gaussian"
     poisson = "poisson"
@@ -281,6 +299,7 @@ def fit(
     n_init: Annotated[
         int, typer.Option(help="Starts; the best 4 after 30 screening iterations run to convergence.")
     ] = 20,
+    init: Init = InitName.auto,
     covariates: CovariatesOption = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     max_iter: Annotated[int, typer.Option(help="EM iterations at most.")] = 1000,
@@ -333,6 +352,7 @@ def fit(
             family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset, fixed)
         ),
         k,
+        init=init.value,
         n_init=n_init,
         random_state=seed,
         max_iter=max_iter,

@@ -19,10 +19,11 @@ from mixfit._math import FloatArray
 from mixfit._validation import check_weights
 from mixfit.concomitant import intercepts_for
 from mixfit.em import EMState, m_step
+from mixfit.errors import DataError, ModelError
 from mixfit.families import Family
 from mixfit.sources import ArraySource
 
-INIT_METHODS = ("auto", "k-means++", "random-rows", "random", "hard-k-means++")
+INIT_METHODS = ("auto", "k-means++", "random-rows", "random", "hard-k-means++", "hierarchical")
 #: Share of uniform responsibility blended into the k-means++ assignments.
 KMEANS_BLEND = 0.1
 #: "random-rows": each component starts from this many random rows ...
@@ -68,12 +69,29 @@ def _start(weights: FloatArray, params: dict[str, FloatArray], source: ArraySour
     return EMState(weights, params, coef=intercepts_for(weights, source.covariates.shape[1]))
 
 
-def start_method(init: str, start: int) -> str:
+def start_method(init: str, start: int, agglomerate: bool = False) -> str:
     """The method of start number ``start``: ``"auto"`` alternates k-means++ (even starts, so a
-    single start is k-means++) and random-rows (odd starts)."""
+    single start is k-means++) and random-rows (odd starts), except that with ``agglomerate``
+    (a Gaussian family on complete rows, ``can_agglomerate``) the first start is mclust's
+    model-based hierarchical agglomeration."""
     if init != "auto":
         return init
+    if start == 0 and agglomerate:
+        return "hierarchical"
     return "k-means++" if start % 2 == 0 else "random-rows"
+
+
+def can_agglomerate(family: Family, source: ArraySource) -> bool:
+    """Whether the "hierarchical" start applies: a Gaussian family and complete rows."""
+    from mixfit.families.gaussian import Gaussian
+
+    if not isinstance(family, Gaussian):
+        return False
+    design = np.asarray(source.design, dtype=float)
+    features = family.init_features(design)
+    if family.missing and (design[:, -features.shape[1] :] < 1).any():  # the observed indicators
+        return False
+    return bool(np.isfinite(features).all())
 
 
 def subset_resp(source: ArraySource, n_components: int, rng: np.random.RandomState) -> FloatArray:
@@ -101,6 +119,34 @@ def nearest_centre(features: FloatArray, centers: FloatArray) -> np.ndarray:
     return np.asarray(distances.argmin(axis=1))
 
 
+def hierarchical_resp(family: Family, source: ArraySource, n_components: int, rng: np.random.RandomState) -> FloatArray:
+    """Responsibilities of the "hierarchical" start (Gaussian families): the clusters of
+    model-based hierarchical agglomeration (``mixfit.agglomerate``, mclust's start) of at most
+    ``SUBSET_ROWS`` rows, blended with uniform responsibilities at ``SUBSET_BLEND`` so that no
+    cluster of fewer rows than columns has a singular covariance; rows outside the subset do
+    not count in the start."""
+    from mixfit.agglomerate import SUBSET_ROWS, agglomerate, svd_scaled
+    from mixfit.families.gaussian import Gaussian
+
+    if not isinstance(family, Gaussian):
+        raise ModelError(f"init='hierarchical' needs a Gaussian family, not {family.name}")
+    if not can_agglomerate(family, source):
+        raise DataError("init='hierarchical' needs complete rows; use init='k-means++' with missing values")
+    features = family.init_features(np.asarray(source.design, dtype=float))
+    n_rows = features.shape[0]
+    weight = np.ones(n_rows) if source.weight is None else np.asarray(source.weight, dtype=float)
+    rows = np.flatnonzero(weight > 0)
+    if rows.size > SUBSET_ROWS:
+        rows = np.sort(rng.choice(rows, size=SUBSET_ROWS, replace=False, p=weight[rows] / weight[rows].sum()))
+    if rows.size < n_components:
+        raise DataError(f"init='hierarchical' needs at least {n_components} rows of positive weight")
+    labels = agglomerate(svd_scaled(features[rows], weight[rows]), weight[rows], n_components)
+    resp = np.zeros((n_rows, n_components))
+    resp[rows] = SUBSET_BLEND / n_components
+    resp[rows, labels] += 1.0 - SUBSET_BLEND
+    return resp
+
+
 def initial_resp(
     family: Family, source: ArraySource, n_components: int, init: str, rng: np.random.RandomState
 ) -> FloatArray:
@@ -111,6 +157,8 @@ def initial_resp(
         return resp / resp.sum(axis=1, keepdims=True)
     if init == "random-rows":
         return subset_resp(source, n_components, rng)
+    if init == "hierarchical":
+        return hierarchical_resp(family, source, n_components, rng)
     from sklearn.cluster import kmeans_plusplus
 
     features = family.init_features(np.asarray(source.design, dtype=float))

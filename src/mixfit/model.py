@@ -48,13 +48,16 @@ class Mixture(BaseEstimator):
         ``Categorical()`` or a registered name such as ``"bernoulli"``.
     n_components : int, default=1
         Number of components K.
-    init : {"auto", "k-means++", "random-rows", "random", "hard-k-means++"}, default="auto"
+    init : {"auto", "k-means++", "random-rows", "random", "hard-k-means++", "hierarchical"}, default="auto"
         How starts are drawn when ``params_init`` is not given (see ``mixfit.init``):
         k-means++ assignments blended with uniform responsibilities; each component from a few
         random rows (diverse, as poLCA's random probabilities are); random responsibilities;
-        bare k-means++ assignments. ``"auto"`` alternates k-means++ (starts 0, 2, ...) and
-        random-rows (1, 3, ...), which ``benchmarks/bench_starts.py`` found the most reliable
-        mix across families.
+        bare k-means++ assignments; for Gaussian families, mclust's model-based hierarchical
+        agglomeration (``mixfit.agglomerate``, deterministic). ``"auto"`` alternates k-means++
+        (starts 0, 2, ...) and random-rows (1, 3, ...), which ``benchmarks/bench_starts.py``
+        found the most reliable mix across families; for a Gaussian family on complete rows
+        start 0 is the hierarchical one instead, always run to convergence, so the default never
+        ends below the maximum mclust's start reaches.
     weights_init : array-like of shape (K,), optional
         Starting mixture weights (must sum to 1).
     params_init : dict, optional

@@ -25,7 +25,7 @@ from mixfit.config import get_config
 from mixfit.em import EMSettings, EMState, FitResult, Resume, fit_em, warn_if_emptied
 from mixfit.errors import EmptyComponentWarning, ModelError
 from mixfit.families import Family
-from mixfit.init import initial_state, start_method
+from mixfit.init import can_agglomerate, initial_state, start_method
 from mixfit.parallel import map_jobs
 from mixfit.prepare import TrainingData
 from mixfit.priors import check_dirichlet
@@ -92,6 +92,9 @@ class Search:
         self.model, self.train, self.on_iteration = model, train, on_iteration
         self.accelerate = resolved(model.accelerate, model.params_init)
         self.rng = check_random_state(model.random_state)
+        self.agglomerate = (
+            model.init == "auto" and model.params_init is None and can_agglomerate(train.family, train.init_source)
+        )
 
     def initial_state(self, start: int = 0) -> EMState:
         model, train = self.model, self.train
@@ -100,7 +103,7 @@ class Search:
             train.init_source,
             n_components=model.n_components,
             n_features=train.n_features,
-            init=start_method(model.init, start),
+            init=start_method(model.init, start, self.agglomerate),
             weights_init=model.weights_init,
             params_init=model.params_init,
             rng=self.rng,
@@ -202,6 +205,8 @@ class Search:
                 continue
             screened.append((start, state, result))
         keep = set(restarts.ranked([result.objective for _, _, result in screened])[:n_keep])
+        if self.agglomerate and screened and screened[0][0] == 0:  # mclust's start always runs to convergence
+            keep.add(0)
         finals: list[Final] = []
         for index, (start, first, result) in enumerate(screened):
             if index in keep:
