@@ -308,7 +308,7 @@ class Mixture(BaseEstimator):
         self.log_posterior_ = best.objective
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
-        self.history_ = history_frame(complete_history(best.history))
+        self.__dict__["_history"] = best.history  # completed when history_ is first read
         for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
 
@@ -347,11 +347,32 @@ class Mixture(BaseEstimator):
         else:
             family, state, source = fitted_source(self, X, sample_weight)
         new_state = stream.update(family, state, source, decay, check_dirichlet(self.weights_prior, "weights_prior"))
-        for name in ("log_likelihood_", "n_iter_", "converged_", "history_"):
+        for name in ("log_likelihood_", "n_iter_", "converged_", "_history"):
             self.__dict__.pop(name, None)
         self.weights_, self.params_, self._stream = new_state.weights, new_state.params, stream
         self.n_updates_, self.n_rows_seen_ = stream.n_updates, stream.n_rows_seen
         return self
+
+    @property
+    def history_(self) -> pd.DataFrame:
+        """One row per EM iteration (see the class's text). The fit keeps its rows as they
+        were recorded; the columns the loop does not need (Q, entropy, ELBO, the parameters)
+        and the frame are computed here, once, when first read, so a fit whose history is
+        never read does not pay for them."""
+        history = self.__dict__.get("_history")
+        if history is None:
+            raise AttributeError("history_ exists after fit")
+        if not isinstance(history, pd.DataFrame):
+            history = self.__dict__["_history"] = history_frame(complete_history(history))
+        return history
+
+    @history_.setter
+    def history_(self, frame: pd.DataFrame) -> None:
+        self.__dict__["_history"] = frame
+
+    @history_.deleter
+    def history_(self) -> None:
+        self.__dict__.pop("_history", None)
 
     @property
     def online_history_(self) -> pd.DataFrame:
