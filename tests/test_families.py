@@ -272,3 +272,22 @@ def test_categorical_learns_sorted_levels_and_keeps_them():
     assert codes[:, 0].tolist() == [2.0, 0.0]
     with pytest.raises(mf.DataError, match=r"column 'q' has level 'z' not seen at fit"):
         fam.validate(np.array([["z"]], dtype=object), ["q"])
+
+
+def test_categorical_shape_follows_new_levels():
+    """The levels' sizes and mask are built once per set of levels, and again when they change."""
+    fam = mf.Categorical(levels=[["a", "b"], ["x", "y", "z"]])
+    assert fam.param_shape("p", 2, 2) == (2, 2, 3)
+    assert fam.structural_zeros("p", (2, 2, 3))[0].tolist() == [[False, False, True], [False, False, False]]
+    fam.set_params(levels=[["a", "b", "c", "d"], ["x"]])
+    assert fam.param_shape("p", 2, 2) == (2, 2, 4)
+    assert fam.structural_zeros("p", (2, 2, 4))[0].tolist() == [[False] * 4, [False, True, True, True]]
+
+
+def test_m_steps_without_a_prior_are_the_exact_ratio():
+    """No pseudo-counts are added and taken away without a prior: p = successes / trials to the bit."""
+    ones, n = np.array([[0.1, 2.7], [1.3, 0.3]]), np.array([3.0, 1.7])
+    stats = mf.Bernoulli().named_stats(n, ones)
+    np.testing.assert_array_equal(mf.Bernoulli().m_step(stats)["p"], ones / n[:, None])
+    with_prior = mf.Bernoulli(prior=(2.0, 2.0)).m_step(stats)["p"]
+    np.testing.assert_allclose(with_prior, (ones + 1) / (n[:, None] + 2), rtol=1e-15)

@@ -366,7 +366,7 @@ def fit_em(
         warn_if_emptied(state, theta1, n_iter)
         row = record(family, state, summary, theta1, passes, scale, settings.weights_prior, names, defer=True)
         if takes_newton_steps(family, state):
-            floor = row["log_posterior"] - row["ll_roundoff"]
+            floor = row["log_posterior"] - ll_roundoff(row)
             first = e_step_or_none(family, source, theta1)
             theta1, summary1, extra = halve_newton_steps(family, source, state, theta1, first, floor)
             passes += extra
@@ -376,13 +376,14 @@ def fit_em(
         history.append(row if defer else complete_row(row))
         ctx = StepContext(family, source, settings, state)
         objective1 = ctx.objective(theta1, summary1)
-        check_monotone(row["log_posterior"], objective1, row["ll_roundoff"], n_iter, settings.debug)
+        if objective1 < row["log_posterior"]:  # the round-off bound is computed only to judge a decrease
+            check_monotone(row["log_posterior"], objective1, ll_roundoff(row), n_iter, settings.debug)
         converged = abs(objective1 - row["log_posterior"]) / source.total_weight <= settings.tol
         state, summary, passes = theta1, summary1, passes + 1
         if not converged:
             state, summary, passes = step.advance(ctx, theta1, summary1, passes)
-            if state is not theta1:
-                check_monotone(objective1, ctx.objective(state, summary), row["ll_roundoff"], n_iter, settings.debug)
+            if state is not theta1 and (objective := ctx.objective(state, summary)) < objective1:
+                check_monotone(objective1, objective, ll_roundoff(row), n_iter, settings.debug)
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
         if on_state is not None:
@@ -420,6 +421,7 @@ class Pending:
     prior: Any
     new_state: EMState | None
     names: Sequence[str] | None
+    scale: float = 1.0
     ll_after_m: float = float("nan")
 
 
@@ -437,21 +439,31 @@ def record(
     """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
     ``e_steps`` is the number of E-step passes made up to and including the one at ``state``.
     The log-likelihood, its round-off bound and the log posterior (what the loop checks) are
-    computed at once; with ``defer`` the rest waits for ``complete_history``."""
+    computed at once (the round-off bound when first asked for, ``ll_roundoff``); with
+    ``defer`` the rest waits for ``complete_history``."""
     ll = summary.log_likelihood
-    roundoff = MONOTONE_RTOL * max(1.0, abs(ll)) + family.log_likelihood_roundoff(
-        summary.stats, state.params, natural_of(family, state)
-    )
     prior_term = log_prior(family, state, weights_prior)
     row: dict[str, Any] = {
         "log_likelihood": ll,
-        "ll_roundoff": scale * roundoff,
         "e_steps": float(e_steps),
         "log_prior": prior_term,
         "log_posterior": ll + prior_term,
     }
-    row[PENDING] = Pending(family, state, summary.stats, summary.prior, new_state, names)
+    row[PENDING] = Pending(family, state, summary.stats, summary.prior, new_state, names, scale)
     return row if defer else complete_row(row)
+
+
+def ll_roundoff(row: dict[str, Any]) -> float:
+    """How far the row's log-likelihood may move for reasons other than EM (``MONOTONE_RTOL``
+    of it and the family's ``log_likelihood_roundoff``, times the source's ``roundoff_scale``):
+    computed when first needed, a decrease to judge or the history read, and kept in the row."""
+    value = row.get("ll_roundoff")
+    if value is None:
+        pending = row[PENDING]
+        family, state = pending.family, pending.state
+        bound = family.log_likelihood_roundoff(pending.stats, state.params, natural_of(family, state))
+        value = row["ll_roundoff"] = pending.scale * (MONOTONE_RTOL * max(1.0, abs(row["log_likelihood"])) + bound)
+    return float(value)
 
 
 def complete_row(row: dict[str, Any]) -> dict[str, float]:
@@ -473,7 +485,7 @@ def complete_row(row: dict[str, Any]) -> dict[str, float]:
         "entropy": entropy,
         "elbo": q + entropy,
         "kl": ll - (q + entropy),
-        "ll_roundoff": row["ll_roundoff"],
+        "ll_roundoff": ll_roundoff(row),
         "e_steps": row["e_steps"],
         "log_prior": row["log_prior"],
         "log_posterior": row["log_posterior"],

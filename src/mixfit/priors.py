@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import betaln, gammaln, xlogy
 
-from mixfit._math import FloatArray
+from mixfit._math import FloatArray, clamp_probs, safe_divide
 from mixfit.errors import ModelError
 
 
@@ -84,6 +84,16 @@ def gamma_log_density(rate: FloatArray, prior: tuple[float, float] | None) -> fl
         return 0.0
     a, b = prior
     return float((xlogy(a - 1, rate) - b * rate).sum() + rate.size * (a * np.log(b) - gammaln(a)))
+
+
+def beta_mode(successes: FloatArray, trials: FloatArray, prior: tuple[float, float] | None) -> FloatArray:
+    """Probabilities from expected successes and trials: the posterior mode with a Beta(a, b)
+    prior, else the MLE (no pseudo-counts added, so no round-off from adding and removing
+    them); 0.5 where nothing was observed; clamped to [PROB_EPS, 1 - PROB_EPS]."""
+    if prior is not None:
+        a, b = prior
+        successes, trials = successes + a - 1, trials + a + b - 2
+    return clamp_probs(safe_divide(successes, trials, 0.5))
 
 
 def dirichlet_mode(counts: FloatArray, alpha: float | None, mask: np.ndarray | None = None) -> FloatArray:

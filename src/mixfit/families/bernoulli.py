@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import FloatArray, clamp_probs, safe_divide
+from mixfit._math import FloatArray, clamp_probs
 from mixfit._validation import (
     as_float_array,
     check_finite_numeric,
@@ -18,7 +18,7 @@ from mixfit._validation import (
 )
 from mixfit.errors import DataError
 from mixfit.families._base import DesignStats, Family, Params, observed_or_all, observed_split
-from mixfit.priors import beta_log_density, check_beta
+from mixfit.priors import beta_log_density, beta_mode, check_beta
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +82,7 @@ class Bernoulli(Family):
         return BernoulliStats(n, product, *observed_split(product, n_columns, self.missing))
 
     def m_step(self, stats: BernoulliStats) -> dict[str, FloatArray]:
-        observed = observed_or_all(stats.n, stats.observed)
-        a, b = self.prior or (1.0, 1.0)
-        return {"p": clamp_probs(safe_divide(stats.ones + a - 1, observed + a + b - 2, 0.5))}
+        return {"p": beta_mode(stats.ones, observed_or_all(stats.n, stats.observed), self.prior)}
 
     def log_prior(self, params: Params) -> float:
         return beta_log_density(params["p"], self.prior)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import PROB_EPS, FloatArray, clamp_probs, log_binom_coef, safe_divide, whole_numbers
+from mixfit._math import PROB_EPS, FloatArray, clamp_probs, log_binom_coef, whole_numbers
 from mixfit._validation import (
     as_float_array,
     check_column,
@@ -20,7 +20,7 @@ from mixfit._validation import (
 )
 from mixfit.errors import DataError, ModelError
 from mixfit.families._base import DesignStats, Family, Params
-from mixfit.priors import beta_log_density, check_beta
+from mixfit.priors import beta_log_density, beta_mode, check_beta
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +159,7 @@ class Binomial(Family):
         return BinomialStats(n, product, product[:, :-2], product[:, -2:-1], product[:, -1:])
 
     def m_step(self, stats: BinomialStats) -> dict[str, FloatArray]:
-        a, b = self.prior or (1.0, 1.0)
-        return {"p": clamp_probs(safe_divide(stats.successes + a - 1, stats.trials + a + b - 2, 0.5))}
+        return {"p": beta_mode(stats.successes, stats.trials, self.prior)}
 
     def log_prior(self, params: Params) -> float:
         return beta_log_density(params["p"], self.prior)

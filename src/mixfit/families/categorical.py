@@ -63,7 +63,19 @@ class Categorical(Family):
 
     @property
     def _sizes(self) -> np.ndarray:
-        return np.array([len(lv) for lv in self._known_levels()])
+        return self._shape()[0]
+
+    def _shape(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(levels per column, the mask of p's real entries)``, built once per set of levels
+        (the EM loop asks for them several times an iteration)."""
+        levels = self._known_levels()
+        cached = self.__dict__.get("_shape_cache")
+        if cached is None or cached[0] is not levels:
+            sizes = np.array([len(lv) for lv in levels])
+            mask = np.arange(sizes.max())[None, :] < sizes[:, None]
+            sizes.flags.writeable = mask.flags.writeable = False
+            cached = self.__dict__["_shape_cache"] = (levels, sizes, mask)
+        return cached[1], cached[2]
 
     def _known_levels(self) -> list[np.ndarray]:
         if self.levels is None:
@@ -129,8 +141,7 @@ class Categorical(Family):
         return np.broadcast_to(~self._mask(), shape)
 
     def _mask(self) -> np.ndarray:
-        sizes = self._sizes
-        return np.arange(sizes.max())[None, :] < sizes[:, None]
+        return self._shape()[1]
 
     def natural_columns(self, params: Params) -> tuple[FloatArray, FloatArray]:
         p = params["p"][:, self._mask()]
@@ -145,6 +156,10 @@ class Categorical(Family):
         mask = self._mask()
         counts = np.zeros((len(stats.n), *mask.shape))
         counts[:, mask] = stats.level_counts
+        if self.prior is None:
+            total = counts.sum(axis=2, keepdims=True)
+            if total.all():  # the usual case: every column observed in every component
+                return {"p": counts / total}
         p = dirichlet_mode(counts, self.prior, mask)
         fill = 1.0 / mask.sum(axis=1)[None, :, None]
         empty = counts.sum(axis=2, keepdims=True) == 0

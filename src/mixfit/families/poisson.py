@@ -100,9 +100,11 @@ class Poisson(Family):
         return PoissonStats(n, product, complete[:, :n_columns], complete[:, n_columns:], observed)
 
     def m_step(self, stats: PoissonStats) -> dict[str, FloatArray]:
-        observed = observed_or_all(stats.n, stats.observed)
-        shape, rate = self.prior or (1.0, 0.0)
-        return {"rate": np.maximum(safe_divide(stats.counts + shape - 1, observed + rate, 1.0), RATE_FLOOR)}
+        counts, observed = stats.counts, observed_or_all(stats.n, stats.observed)
+        if self.prior is not None:  # the posterior mode (no pseudo-counts without a prior: no round-off)
+            shape, rate = self.prior
+            counts, observed = counts + shape - 1, observed + rate
+        return {"rate": np.maximum(safe_divide(counts, observed, 1.0), RATE_FLOOR)}
 
     def log_prior(self, params: Params) -> float:
         return gamma_log_density(params["rate"], self.prior)
