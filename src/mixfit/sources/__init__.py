@@ -44,9 +44,10 @@ def as_source(
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
     coded, gaps, marker = _gaps_as_value(data)
     ranges = integer_ranges(coded)  # one scan of the data serves the decision and the coding
-    if compress == "auto" and not _compression_pays(coded, ranges):
+    distinct = unique_rows(coded, ranges) if compress is True else _distinct_if_fewer(coded, ranges)
+    if distinct is None:
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
-    unique, inverse, counts = unique_rows(coded, ranges)
+    unique, inverse, counts = distinct
     if gaps:
         unique[unique == marker] = np.nan
     if sample_weight is None:
@@ -84,15 +85,21 @@ def _gaps_as_value(data: FloatArray) -> tuple[FloatArray, bool, float]:
     return np.where(np.isnan(data), marker, data), True, marker
 
 
-def _compression_pays(data: FloatArray, ranges: Ranges) -> bool:
+def _distinct_if_fewer(data: FloatArray, ranges: Ranges) -> tuple[FloatArray, np.ndarray, np.ndarray] | None:
+    """``unique_rows(data)`` when compressing pays (see ``as_source``), else None; a table of at
+    most 10,000 rows is its own sample, so its distinct rows are found once."""
     n_rows = data.shape[0]
     bound = distinct_bound(ranges)
     if bound <= n_rows / 2:
-        return True
+        return unique_rows(data, ranges)
     if bound >= 2**62:
-        return False
-    sample = data[:: max(1, n_rows // 10_000)]
-    return unique_rows(sample)[0].shape[0] <= sample.shape[0] / 4
+        return None
+    step = max(1, n_rows // 10_000)
+    if step == 1:
+        distinct = unique_rows(data, ranges)
+        return distinct if distinct[0].shape[0] <= n_rows / 4 else None
+    sample = data[::step]
+    return unique_rows(data, ranges) if unique_rows(sample, ranges)[0].shape[0] <= sample.shape[0] / 4 else None
 
 
 __all__ = [
