@@ -78,11 +78,10 @@ class FreeScale:
         if self.like.coef is not None:  # covariate coefficients: unconstrained
             self.scales.append("real")
         self.free = [
-            np.ones(np.shape(tables[0][i]), dtype=bool)
-            if scale == "real"
-            else np.all([t[i] > 0 for t in tables], axis=0)
+            None if scale == "real" else _all_positive([t[i] for t in tables])
             for i, scale in enumerate(self.scales)
-        ]
+        ]  # None: every entry is free
+        self.like_tables = tables[2]
         self.points = [self._to_free(t) for t in tables]
 
     def _tables(self, state: EMState) -> list[np.ndarray]:
@@ -91,9 +90,8 @@ class FreeScale:
 
     def _to_free(self, tables: list[np.ndarray]) -> np.ndarray:
         parts = []
-        for i, (table, free) in enumerate(zip(tables, self.free, strict=True)):
-            values = table[free]
-            scale = self.scales[i]
+        for table, free, scale in zip(tables, self.free, self.scales, strict=True):
+            values = table.ravel() if free is None else table[free]
             if scale == "probability":
                 values = np.log(values) - np.log1p(-values)
             elif scale != "real":
@@ -104,27 +102,49 @@ class FreeScale:
     def state(self, vector: np.ndarray) -> EMState:
         """The state at a point of the free scale (probabilities kept in [PROB_EPS, 1 - PROB_EPS])."""
         tables, offset = [], 0
-        for i, (table, free) in enumerate(zip(self._tables(self.like), self.free, strict=True)):
-            out = table.copy()
-            values = vector[offset : offset + int(free.sum())]
-            offset += values.size
-            scale = self.scales[i]
-            if scale == "real":
-                out[free] = values
-            elif scale == "positive":
-                out[free] = np.exp(values)
-            elif scale == "simplex":  # the free entries share what the held ones leave of 1
-                grown = np.zeros_like(out)
-                grown[free] = np.maximum(np.exp(values - values.max(initial=0.0)), PROB_EPS)
-                held = np.where(free, 0.0, out)
-                share = (1.0 - held.sum(axis=-1, keepdims=True)) / np.maximum(grown.sum(axis=-1, keepdims=True), 1e-300)
-                out = np.where(free, grown * share, held)
+        for table, free, scale in zip(self.like_tables, self.free, self.scales, strict=True):
+            size = table.size if free is None else int(free.sum())
+            values = vector[offset : offset + size]
+            offset += size
+            if scale == "simplex":
+                tables.append(_simplex(table, free, values))
+                continue
+            if scale == "positive":
+                values = np.exp(values)
+            elif scale != "real":
+                values = clamp_probs(expit(values))
+            if free is None:
+                tables.append(values.reshape(table.shape))
             else:
-                out[free] = clamp_probs(expit(values))
-            tables.append(out)
+                out = table.copy()
+                out[free] = values
+                tables.append(out)
         n_params = len(self.like.params)
         coef = tables[1 + n_params] if self.like.coef is not None else None
         return EMState(tables[0], dict(zip(self.like.params, tables[1 : 1 + n_params], strict=True)), coef=coef)
+
+
+def _all_positive(tables: list[np.ndarray]) -> np.ndarray | None:
+    """Where every table is positive, or None when all entries are."""
+    free = tables[0] > 0
+    for table in tables[1:]:
+        free &= table > 0
+    return None if free.all() else free
+
+
+def _simplex(like: np.ndarray, free: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+    """Simplexes (last axis) from log-scale ``values`` of their free entries: the free entries
+    share what the held ones (``like``'s values elsewhere) leave of 1."""
+    grown = np.maximum(np.exp(values - values.max(initial=0.0)), PROB_EPS)
+    if free is None:
+        grown = grown.reshape(like.shape)
+        return grown * (1.0 / np.maximum(grown.sum(axis=-1, keepdims=True), 1e-300))
+    out = np.zeros_like(like)
+    out[free] = grown
+    held = np.where(free, 0.0, like)
+    share = (1.0 - held.sum(axis=-1, keepdims=True)) / np.maximum(out.sum(axis=-1, keepdims=True), 1e-300)
+    out *= share
+    return np.where(free, out, held)
 
 
 def extrapolate(
