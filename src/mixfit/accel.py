@@ -78,8 +78,7 @@ class FreeScale:
         if self.like.coef is not None:  # covariate coefficients: unconstrained
             self.scales.append("real")
         self.free = [
-            None if scale == "real" else _all_positive([t[i] for t in tables])
-            for i, scale in enumerate(self.scales)
+            None if scale == "real" else _all_positive([t[i] for t in tables]) for i, scale in enumerate(self.scales)
         ]  # None: every entry is free
         self.like_tables = tables[2]
         self.points = [self._to_free(t) for t in tables]
