@@ -58,6 +58,8 @@ STEP_FACTOR = 4.0
 #: ended 0.94 lower after 45,024 passes; after 10 plain iterations it ends at plain EM's maximum
 #: in 5,808 passes).
 WARMUP = 10
+#: Probabilities within this of 0 or 1 are held at theta_2's value, not extrapolated (``_interior``).
+BOUNDARY = 1e-8
 
 
 class FreeScale:
@@ -67,8 +69,9 @@ class FreeScale:
     simplexes to the log scale, coming back renormalised; probabilities to the logit scale;
     rates and variances to the log scale; means and covariance matrices stay as they are (a jump
     to a covariance that is not positive definite is refused like any invalid jump). Entries
-    that are 0 in any of the three states (emptied components, categorical padding, levels a
-    class never shows) are not extrapolated: they keep theta_2's value.
+    on or next to the boundary in any of the three states (emptied components, categorical
+    padding, levels a class never shows, probabilities within ``BOUNDARY`` of 0 or 1) are not
+    extrapolated: they keep theta_2's value.
     """
 
     def __init__(self, family: Family, states: tuple[EMState, EMState, EMState]) -> None:
@@ -78,7 +81,7 @@ class FreeScale:
         if self.like.coef is not None:  # covariate coefficients: unconstrained
             self.scales.append("real")
         self.free = [
-            None if scale == "real" else _all_positive([t[i] for t in tables]) for i, scale in enumerate(self.scales)
+            None if scale == "real" else _interior([t[i] for t in tables], scale) for i, scale in enumerate(self.scales)
         ]  # None: every entry is free
         self.like_tables = tables[2]
         self.points = [self._to_free(t) for t in tables]
@@ -123,11 +126,18 @@ class FreeScale:
         return EMState(tables[0], dict(zip(self.like.params, tables[1 : 1 + n_params], strict=True)), coef=coef)
 
 
-def _all_positive(tables: list[np.ndarray]) -> np.ndarray | None:
-    """Where every table is positive, or None when all entries are."""
-    free = tables[0] > 0
-    for table in tables[1:]:
-        free &= table > 0
+def _interior(tables: list[np.ndarray], scale: str) -> np.ndarray | None:
+    """The entries inside the parameter space in every table, or None when all are. For
+    probabilities and simplexes "inside" means more than ``BOUNDARY`` from 0 (and from 1):
+    an entry EM is driving to the boundary reaches the clamp, where it stops moving, and such
+    entries would set the step length (their last move undone, ``v = -r``, pins ``alpha`` near
+    1: measured on a 4-class categorical fit, 5,778 passes against plain EM's 6,553)."""
+    floor = BOUNDARY if scale in ("simplex", "probability") else 0.0
+    free = tables[0] > floor
+    for table in tables:
+        free &= table > floor
+        if scale == "probability":
+            free &= table < 1.0 - floor
     return None if free.all() else free
 
 
