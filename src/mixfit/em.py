@@ -252,7 +252,12 @@ def run_e_step(family: Family, source: DataSource, state: EMState) -> Summary:
     """One pass over the source; a log-likelihood that is not finite is an error naming why
     (NaN never flows into the parameters)."""
     summary = source.reduce(lambda chunk: e_step(family, state, chunk))
-    ll = summary.log_likelihood
+    check_log_likelihood(summary.log_likelihood)
+    return summary
+
+
+def check_log_likelihood(ll: float) -> None:
+    """A log-likelihood that is not finite is an error naming why."""
     if ll == -math.inf:
         raise ModelError(
             "the log-likelihood is -inf: some rows have probability 0 under every component at these "
@@ -264,7 +269,6 @@ def run_e_step(family: Family, source: DataSource, state: EMState) -> Summary:
             "what floating point holds here (huge or tiny values, or float32); rescale the data "
             "(e.g. divide by a power of 10) or compute in float64"
         )
-    return summary
 
 
 @dataclass(frozen=True)

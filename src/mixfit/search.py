@@ -29,6 +29,7 @@ from mixfit.init import can_agglomerate, initial_state, start_method
 from mixfit.parallel import map_jobs
 from mixfit.prepare import TrainingData
 from mixfit.priors import check_dirichlet
+from mixfit.screen import screen_together
 from mixfit.sources import ArraySource, DataSource, as_source
 
 #: Starts are screened on a sample of this many rows when the data hold more distinct rows.
@@ -193,13 +194,24 @@ class Search:
             return [(start, state, None) for start, state in states], records
         screen, whole = self.screening_source()
         settings = em_settings(model, max_iter=model.screen_iter)
+        together = None
+        if self.accelerate is not None and (not whole or self.progress(0) is None):
+            # side by side (mixfit.screen); plain EM's final stage continues each start's own
+            # screening iterations, so it screens them one by one, as it does with progress reports
+            together = screen_together(train.family, screen, [state for _, state in states], settings)
         screened: list[tuple[int, EMState, FitResult]] = []
-        for start, state in states:
+        for index, (start, state) in enumerate(states):
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", EmptyComponentWarning)  # said below if the start is kept
-                    progress = self.progress(start) if whole else None
-                    result = fit_em(train.family, screen, state, settings, on_iteration=progress)
+                if together is not None:
+                    outcome = together[index]
+                    if isinstance(outcome, str):
+                        raise ModelError(outcome)
+                    result = outcome
+                else:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", EmptyComponentWarning)  # said below if the start is kept
+                        progress = self.progress(start) if whole else None
+                        result = fit_em(train.family, screen, state, settings, on_iteration=progress)
             except ModelError as exc:
                 records.append(restarts.StartRecord(start, np.nan, 0, False, restarts.FAILED, str(exc)))
                 continue

@@ -150,6 +150,10 @@ class Family(ABC):
     #: Whether standard errors take the scores from ``log_density_gradient`` even for a linear
     #: family (analytic, where differences of ``natural`` lose digits).
     has_log_density_gradient: bool = False
+    #: Whether each component's M-step reads that component's statistics alone (no pooling
+    #: across components): the E- and M-steps of several starts may then run as one mixture of
+    #: their components stacked (``mixfit.screen``).
+    componentwise: ClassVar[bool] = False
 
     @property
     def newton_params(self) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ class Bernoulli(Family):
     """
 
     name = "bernoulli"
+    componentwise = True
     supports_missing = True
 
     def __init__(self, *, missing: bool = False, prior: tuple[float, float] | None = None) -> None:

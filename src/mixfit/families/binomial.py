@@ -69,6 +69,7 @@ class Binomial(Family):
     """
 
     name = "binomial"
+    componentwise = True
     supports_missing = True
 
     def __init__(

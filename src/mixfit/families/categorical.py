@@ -52,6 +52,7 @@ class Categorical(Family):
     """
 
     name = "categorical"
+    componentwise = True
     supports_missing = True
 
     def __init__(

@@ -50,6 +50,7 @@ class Multinomial(Family):
     """
 
     name = "multinomial"
+    componentwise = True
 
     def __init__(self, n_trials: int | None = None, *, prior: float | None = None) -> None:
         self.n_trials = n_trials

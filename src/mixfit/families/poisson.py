@@ -63,6 +63,7 @@ class Poisson(Family):
     """
 
     name = "poisson"
+    componentwise = True
     supports_missing = True
 
     def __init__(self, *, missing: bool = False, prior: tuple[float, float] | None = None) -> None:

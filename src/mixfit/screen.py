@@ -1,0 +1,139 @@
+"""Screening starts side by side: the first EM iterations of every start at once.
+
+The screening stage (``mixfit.search``) runs ``screen_iter`` plain EM iterations from each of
+``n_init`` starts. On a small table such an iteration costs mostly the Python overhead of a
+dozen small NumPy calls, paid once per start and iteration. For a family whose log-density is
+linear in a fixed design and whose M-step treats each component alone
+(``Family.componentwise``), the S starts' K components are stacked into one mixture of S x K
+components: one ``natural``, one design product and one M-step per iteration serve every start,
+and only the log-sum-exp and the weights are taken per start. Each start follows its own EM
+iterates (stacking changes round-off only) and stops when it converges, as it would alone.
+
+It applies to in-memory tables of one block in float64 without covariates, known labels,
+priors or progress reports; ``screen_together`` returns None otherwise and the starts are
+screened one by one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mixfit._math import FloatArray
+from mixfit.em import (
+    MONOTONE_RTOL,
+    EMSettings,
+    EMState,
+    FitResult,
+    check_log_likelihood,
+    check_monotone,
+    log_weights,
+)
+from mixfit.errors import ModelError
+from mixfit.families import Family
+from mixfit.sources import ArraySource, DataSource
+
+#: Side by side only while design rows x starts x components stay below this (the stacked
+#: responsibilities are one array of that many cells).
+MAX_CELLS = 1 << 22
+
+
+def screen_together(
+    family: Family, source: DataSource, states: list[EMState], settings: EMSettings
+) -> list[FitResult | str] | None:
+    """Each start's run of at most ``settings.max_iter`` plain EM iterations (its result, or why
+    it failed), or None when the starts cannot run side by side here."""
+    if not _applies(family, source, states, settings):
+        return None
+    assert isinstance(source, ArraySource)  # (checked by _applies)
+    chunk = source.chunk(0)
+    design, row_weight = np.asarray(chunk.X), chunk.weight
+    n_starts, k = len(states), len(states[0].weights)
+    params = {name: np.concatenate([s.params[name] for s in states]) for name in states[0].params}
+    weights = np.stack([s.weights for s in states])
+    ll, stats = _e_step(family, design, row_weight, params, weights)
+    running = np.isfinite(ll)
+    n_iter = np.zeros(n_starts, dtype=np.int64)
+    converged = np.zeros(n_starts, dtype=bool)
+    for iteration in range(1, settings.max_iter + 1):
+        if not running.any():
+            break
+        new_params = family.m_step(stats)
+        counts = stats.n.reshape(n_starts, k)
+        new_weights = counts / counts.sum(axis=1, keepdims=True)
+        new_ll, new_stats = _e_step(family, design, row_weight, new_params, new_weights)
+        moved = running.copy()
+        for fell in np.flatnonzero(running & (new_ll < ll)).tolist():  # a fall beyond round-off is a bug
+            bound = MONOTONE_RTOL * max(1.0, abs(ll[fell])) + _roundoff(family, stats, params, fell, k)
+            check_monotone(ll[fell], new_ll[fell], bound, iteration, settings.debug)
+        gain = np.abs(new_ll - ll) / source.total_weight
+        rows = np.repeat(moved, k)
+        for name, value in new_params.items():
+            params[name] = np.where(rows.reshape(-1, *([1] * (value.ndim - 1))), value, params[name])
+        weights = np.where(moved[:, None], new_weights, weights)
+        stats = _select(family, moved, k, new_stats, stats)
+        ll = np.where(moved, new_ll, ll)
+        n_iter[moved] = iteration
+        finished = moved & (gain <= settings.tol)
+        converged |= finished
+        running &= ~finished & np.isfinite(ll)
+    results: list[FitResult | str] = []
+    for start in range(n_starts):
+        try:
+            check_log_likelihood(float(ll[start]))
+        except ModelError as exc:
+            results.append(str(exc))
+            continue
+        block = slice(start * k, (start + 1) * k)
+        state = EMState(weights[start].copy(), {name: v[block].copy() for name, v in params.items()})
+        results.append(FitResult(state, float(ll[start]), int(n_iter[start]), bool(converged[start]), []))
+    return results
+
+
+def _applies(family: Family, source: DataSource, states: list[EMState], settings: EMSettings) -> bool:
+    if len(states) < 2 or not family.componentwise or settings.weights_prior is not None:
+        return False
+    if getattr(family, "prior", None) is not None or family.newton_params:
+        return False
+    if not isinstance(source, ArraySource) or source.n_blocks != 1 or source.dtype != np.float64:
+        return False
+    if source.fixed is not None or source.covariates is not None:
+        return False
+    if any(s.coef is not None for s in states):
+        return False
+    return source.design.shape[0] * len(states) * len(states[0].weights) <= MAX_CELLS
+
+
+def _e_step(
+    family: Family, design: FloatArray, row_weight: FloatArray | None, params: dict, weights: FloatArray
+) -> tuple[FloatArray, Any]:
+    """Every start's log-likelihood (S,) and the stacked statistics: ``em.posterior``'s
+    log-sum-exp taken over each start's K components."""
+    n_starts, k = weights.shape
+    joint = family.log_prob_by_component(design, params, family.natural(params))
+    joint += log_weights(weights).reshape(-1)[:, None]
+    joint = joint.reshape(n_starts, k, -1)
+    with np.errstate(invalid="ignore"):  # a start whose rows are all -inf: NaN, refused below
+        shift = joint.max(axis=1)
+        joint -= shift[:, None, :]
+        np.exp(joint, out=joint)
+        total = joint.sum(axis=1)
+        joint *= ((1.0 if row_weight is None else row_weight) / total)[:, None, :]
+        log_marginal = shift + np.log(total)
+    ll = log_marginal.sum(axis=1) if row_weight is None else log_marginal @ row_weight
+    return np.asarray(ll, dtype=float), family.stats_by_component(design, joint.reshape(n_starts * k, -1))
+
+
+def _select(family: Family, moved: np.ndarray, k: int, new: Any, old: Any) -> Any:
+    """The stacked statistics (``DesignStats``): ``new`` for the starts that moved, ``old`` for
+    the others."""
+    keep = np.repeat(moved, k)
+    return family.named_stats(np.where(keep, new.n, old.n), np.where(keep[:, None], new.t_sum, old.t_sum))
+
+
+def _roundoff(family: Family, stats: Any, params: dict, start: int, k: int) -> float:
+    """Start ``start``'s ``log_likelihood_roundoff``, from its block of the stacked statistics."""
+    block = slice(start * k, (start + 1) * k)
+    own = family.named_stats(stats.n[block], stats.t_sum[block])
+    return float(family.log_likelihood_roundoff(own, {name: v[block] for name, v in params.items()}))
