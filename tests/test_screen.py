@@ -97,3 +97,25 @@ def test_a_default_fit_screens_side_by_side_and_keeps_its_answer(rng, monkeypatc
     alone = mf.Mixture(mf.Bernoulli(), 2, n_init=12, random_state=0, tol=1e-10).fit(X)
     assert fitted.log_likelihood_ == pytest.approx(alone.log_likelihood_, abs=1e-8)
     assert fitted.restarts_["status"].tolist() == alone.restarts_["status"].tolist()
+
+
+def test_progress_reports_every_iteration_of_every_start_in_order(rng, monkeypatch):
+    """``on_iteration`` hears the same calls, in the same order, as when the starts are
+    screened one by one (the CLI's progress bar and ``verbose`` rely on them)."""
+    import mixfit.search as search
+
+    p = np.array([[0.2, 0.8, 0.7], [0.8, 0.3, 0.2]])
+    X, _ = latent_class_data(rng, 200, p, np.array([0.5, 0.5]))
+
+    def calls() -> list[tuple[int, int, float]]:
+        heard: list[tuple[int, int, float]] = []
+        m = mf.Mixture(mf.Bernoulli(), 2, n_init=6, random_state=1, tol=1e-10)
+        m.fit(X, on_iteration=lambda restart, iteration, ll: heard.append((restart, iteration, ll)))
+        return heard
+
+    together = calls()
+    monkeypatch.setattr(search, "screen_together", lambda *args: None)
+    alone = calls()
+    assert [c[:2] for c in together] == [c[:2] for c in alone]
+    np.testing.assert_allclose([c[2] for c in together], [c[2] for c in alone], rtol=1e-12)
+    assert {c[0] for c in together} == set(range(6))

@@ -9,13 +9,13 @@ components: one ``natural``, one design product and one M-step per iteration ser
 and only the log-sum-exp and the weights are taken per start. Each start follows its own EM
 iterates (stacking changes round-off only) and stops when it converges, as it would alone.
 
-It applies to in-memory tables of one block in float64 without covariates, known labels,
-priors or progress reports; ``screen_together`` returns None otherwise and the starts are
-screened one by one.
+It applies to in-memory tables of one block in float64 without covariates, known labels or
+priors; ``screen_together`` returns None otherwise and the starts are screened one by one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,10 +40,17 @@ MAX_CELLS = 1 << 22
 
 
 def screen_together(
-    family: Family, source: DataSource, states: list[EMState], settings: EMSettings
+    family: Family,
+    source: DataSource,
+    states: list[EMState],
+    settings: EMSettings,
+    progress: Sequence[Callable[[int, float], None] | None] = (),
 ) -> list[FitResult | str] | None:
     """Each start's run of at most ``settings.max_iter`` plain EM iterations (its result, or why
-    it failed), or None when the starts cannot run side by side here."""
+    it failed), or None when the starts cannot run side by side here. ``progress[i]``, when
+    given, is called with ``(iteration, log-likelihood)`` for every iteration of start ``i``,
+    start by start once all have run (the calls ``em.fit_em`` would make, in the same order as
+    screening the starts one by one)."""
     if not _applies(family, source, states, settings):
         return None
     assert isinstance(source, ArraySource)  # (checked by _applies)
@@ -55,6 +62,7 @@ def screen_together(
     ll, stats = _e_step(family, design, row_weight, params, weights)
     running = np.isfinite(ll)
     n_iter = np.zeros(n_starts, dtype=np.int64)
+    trajectory = [ll.copy()]
     converged = np.zeros(n_starts, dtype=bool)
     for iteration in range(1, settings.max_iter + 1):
         if not running.any():
@@ -74,10 +82,15 @@ def screen_together(
         weights = np.where(moved[:, None], new_weights, weights)
         stats = _select(family, moved, k, new_stats, stats)
         ll = np.where(moved, new_ll, ll)
+        trajectory.append(ll)
         n_iter[moved] = iteration
         finished = moved & (gain <= settings.tol)
         converged |= finished
         running &= ~finished & np.isfinite(ll)
+    for start, report in enumerate(progress):
+        for iteration in range(1, int(n_iter[start]) + 1):
+            if report is not None and np.isfinite(trajectory[iteration][start]):
+                report(iteration, float(trajectory[iteration][start]))
     results: list[FitResult | str] = []
     for start in range(n_starts):
         try:

@@ -195,10 +195,10 @@ class Search:
         screen, whole = self.screening_source()
         settings = em_settings(model, max_iter=model.screen_iter)
         together = None
-        if self.accelerate is not None and (not whole or self.progress(0) is None):
-            # side by side (mixfit.screen); plain EM's final stage continues each start's own
-            # screening iterations, so it screens them one by one, as it does with progress reports
-            together = screen_together(train.family, screen, [state for _, state in states], settings)
+        if self.accelerate is not None:  # side by side (mixfit.screen); plain EM's final stage
+            # continues each start's own screening iterations, so it screens them one by one
+            reports = [self.progress(start) if whole else None for start, _ in states]
+            together = screen_together(train.family, screen, [state for _, state in states], settings, reports)
         screened: list[tuple[int, EMState, FitResult]] = []
         for index, (start, state) in enumerate(states):
             try:
