@@ -214,3 +214,18 @@ def test_parallel_final_starts_give_the_sequential_fit_and_screening_weights_are
     assert parallel.best_restart_ == sequential.best_restart_ and parallel.n_iter_ == sequential.n_iter_
     np.testing.assert_allclose(parallel.params_["p"], sequential.params_["p"], rtol=0, atol=1e-10)
     pd.testing.assert_series_equal(parallel.restarts_["status"], sequential.restarts_["status"])
+
+
+def test_kmeans_plusplus_draws_scikit_learns_centres():
+    from sklearn.cluster import kmeans_plusplus
+
+    from mixfit.init import kmeans_plusplus as kmeans_plusplus_centres
+
+    rng = np.random.default_rng(1)
+    for case in range(60):
+        n, d, k = int(rng.integers(5, 120)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        X = rng.integers(0, 2, (n, d)).astype(float) if case % 2 else rng.normal(size=(n, d))
+        weight = None if case % 3 else rng.integers(1, 5, n).astype(float)
+        seed = int(rng.integers(0, 2**31 - 1))
+        expected, _ = kmeans_plusplus(X, k, sample_weight=weight, random_state=seed)
+        np.testing.assert_array_equal(kmeans_plusplus_centres(X, k, weight, seed), expected)
