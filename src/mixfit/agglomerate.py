@@ -41,56 +41,119 @@ def svd_scaled(x: FloatArray, weight: FloatArray) -> FloatArray:
     return np.asarray((z @ vt[kept].T) / np.sqrt(singular[kept]))
 
 
-def _merged_cost(
-    size: FloatArray, count: FloatArray, trace: FloatArray, scatter: FloatArray, alpha: float, d: int
-) -> FloatArray:
-    """``l log(det(W / l) + beta (tr W + alpha) / l)`` for clusters of size ``l`` and scatter
-    ``W`` (``count`` distinct rows, trace ``trace``): a cluster of at most ``d`` rows has
-    ``det W = 0``, so only larger ones take a determinant (``scatter`` holds theirs)."""
-    det = np.zeros_like(size)
-    large = count > d
-    if large.any():
-        det[large] = np.maximum(np.linalg.det(scatter / size[large, None, None]), 0.0)
-    return np.asarray(size * np.log(det + BETA * (trace + alpha) / size))
+class _Clusters:
+    """The clusters of an agglomeration: size, distinct rows, mean, scatter and its trace, and
+    the cost ``l log(det(W / l) + beta (tr W + alpha) / l)`` of each."""
+
+    def __init__(self, z: FloatArray, weight: FloatArray, alpha: float) -> None:
+        n, d = z.shape
+        self.alpha, self.d = alpha, d
+        self.size = weight.astype(float).copy()
+        self.count = np.ones(n)
+        self.mean = z.astype(float).copy()
+        self.scatter = np.zeros((n, d, d))
+        self.trace = np.zeros(n)
+        self.cost = self.size * np.log(BETA * alpha / self.size)
+
+    def joined(self, i: int, others: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``(size, distinct rows, trace, gap)`` of cluster ``i`` merged with each of ``others``."""
+        gap = self.mean[others] - self.mean[i]
+        size = self.size[others] + self.size[i]
+        trace = self.trace[others] + self.trace[i] + (self.size[others] * self.size[i] / size) * (gap**2).sum(axis=1)
+        return size, self.count[others] + self.count[i], trace, gap
+
+    def merge_bound(self, i: int, others: np.ndarray) -> tuple[FloatArray, np.ndarray]:
+        """A lower bound on the cost change of merging ``i`` with each of ``others`` (``det >=
+        0``), and where it is exact (merged clusters of at most D distinct rows: ``det W = 0``;
+        one column: ``det W = tr W``)."""
+        size, count, trace, _ = self.joined(i, others)
+        det = trace / size if self.d == 1 else 0.0  # one column: the determinant is the trace
+        bound = size * np.log(det + BETA * (trace + self.alpha) / size) - self.cost[i] - self.cost[others]
+        return bound, (count <= self.d) | (self.d == 1)
+
+    def merge_cost(self, i: int, others: np.ndarray) -> FloatArray:
+        """The exact cost change of merging ``i`` with each of ``others``."""
+        size, _, trace, gap = self.joined(i, others)
+        spread = self.scatter[others] + self.scatter[i]
+        spread += ((self.size[others] * self.size[i] / size)[:, None, None]) * (gap[:, :, None] * gap[:, None, :])
+        det = np.maximum(np.linalg.det(spread / size[:, None, None]), 0.0)
+        merged = size * np.log(det + BETA * (trace + self.alpha) / size)
+        return np.asarray(merged - self.cost[i] - self.cost[others])
+
+    def merge(self, i: int, j: int, change: float) -> None:
+        """Cluster ``j`` into cluster ``i``; ``change``: the exact cost change."""
+        delta = self.mean[j] - self.mean[i]
+        total = self.size[i] + self.size[j]
+        shift = self.size[i] * self.size[j] / total
+        self.scatter[i] += self.scatter[j] + shift * np.outer(delta, delta)
+        self.trace[i] += self.trace[j] + shift * (delta @ delta)
+        self.mean[i] += delta * (self.size[j] / total)
+        self.size[i] = total
+        self.count[i] += self.count[j]
+        self.cost[i] += self.cost[j] + change
+
+
+def _single_pairs(z: FloatArray, size: FloatArray, cost: FloatArray, alpha: float) -> FloatArray:
+    """The cost change of merging each pair of single rows (inf on the diagonal), computed in
+    place on one (n, n) array: the merged scatter ``c (a - b)(a - b)'`` (``c = l_a l_b / l``)
+    has trace ``c |a - b|^2`` and rank one, so its determinant is 0 unless D = 1."""
+    norms = np.einsum("ij,ij->i", z, z)
+    pair = z @ z.T
+    pair *= -2.0
+    pair += norms[:, None]
+    pair += norms[None, :]
+    np.maximum(pair, 0.0, out=pair)  # squared distances
+    merged = np.add.outer(size, size)
+    pair *= np.multiply.outer(size, size)
+    pair /= merged  # the merged trace
+    if z.shape[1] == 1:  # det(W / l) = trace / l
+        pair *= 1.0 + BETA
+        pair += BETA * alpha
+    else:
+        pair += alpha
+        pair *= BETA
+    pair /= merged
+    np.log(pair, out=pair)
+    pair *= merged
+    pair -= cost[:, None]
+    pair -= cost[None, :]
+    np.fill_diagonal(pair, np.inf)
+    return pair
 
 
 def agglomerate(z: FloatArray, weight: FloatArray, n_clusters: int) -> np.ndarray:
     """Labels 0..n_clusters-1 of the rows of ``z`` (n, D) after merging down to ``n_clusters``
     clusters; a row of weight ``w`` starts as a cluster of ``w`` identical rows (as its copies
-    would be once merged)."""
+    would be once merged).
+
+    The (n, n) table of merge costs holds exact costs or lower bounds (``exact``): a bound from
+    the traces alone costs O(D) a pair, a determinant O(D^3), and most pairs are far apart and
+    never come near the cheapest merge. Whenever the cheapest entry is a bound, its exact cost
+    is computed and the search repeats; an exact entry that is cheapest is the cheapest merge,
+    since no exact cost is below its bound."""
     n, d = z.shape
     centred = z - np.average(z, axis=0, weights=weight)
     alpha = max(float(np.sum(weight[:, None] * centred**2)) / (weight.sum() * d), np.finfo(float).eps)
-    size = weight.astype(float).copy()
-    count = np.ones(n)
-    mean = z.astype(float).copy()
-    scatter = np.zeros((n, d, d))
-    trace = np.zeros(n)
-    cost = size * np.log(BETA * alpha / size)
-    # Pairs of single rows: the merged scatter c (a - b)(a - b)' has rank one, det 0 unless D = 1.
-    merged = size[:, None] + size[None, :]
-    norms = (z**2).sum(axis=1)
-    squared = np.maximum(norms[:, None] + norms[None, :] - 2.0 * (z @ z.T), 0.0)
-    squared *= size[:, None] * size[None, :] / merged
-    det = squared / merged if d == 1 else 0.0
-    pair = merged * np.log(det + BETA * (squared + alpha) / merged) - cost[:, None] - cost[None, :]
-    np.fill_diagonal(pair, np.inf)
+    clusters = _Clusters(z, weight, alpha)
+    pair = _single_pairs(z, clusters.size, clusters.cost, alpha)
+    exact = np.ones((n, n), dtype=bool)
     best = pair.argmin(axis=1)
     best_cost = pair[np.arange(n), best]
     labels = np.arange(n)
     active = np.ones(n, dtype=bool)
     for _ in range(n - n_clusters):
-        i = int(best_cost.argmin())
-        i, j = sorted((i, int(best[i])))
-        delta = mean[j] - mean[i]
-        total = size[i] + size[j]
-        shift = size[i] * size[j] / total
-        scatter[i] += scatter[j] + shift * np.outer(delta, delta)
-        trace[i] += trace[j] + shift * (delta @ delta)
-        mean[i] += delta * (size[j] / total)
-        size[i] = total
-        count[i] += count[j]
-        cost[i] = pair[i, j] + cost[i] + cost[j]
+        while True:  # the cheapest entry, made exact
+            i = int(best_cost.argmin())
+            j = int(best[i])
+            if exact[i, j]:
+                break
+            pair[i, j] = pair[j, i] = clusters.merge_cost(i, np.array([j]))[0]
+            exact[i, j] = exact[j, i] = True
+            for row in (i, j):
+                best[row] = int(pair[row].argmin())
+                best_cost[row] = pair[row, best[row]]
+        i, j = min(i, j), max(i, j)
+        clusters.merge(i, j, float(pair[i, j]))
         labels[labels == j] = i
         active[j] = False
         pair[j, :] = pair[:, j] = np.inf
@@ -99,20 +162,9 @@ def agglomerate(z: FloatArray, weight: FloatArray, n_clusters: int) -> np.ndarra
         others = others[others != i]
         if others.size == 0:
             break
-        gap = mean[others] - mean[i]
-        joined = size[others] + total
-        factor = size[others] * total / joined
-        joined_count = count[others] + count[i]
-        large = others[joined_count > d]
-        large_gap = gap[joined_count > d]
-        spread = (
-            scatter[large]
-            + scatter[i]
-            + (factor[joined_count > d])[:, None, None] * (large_gap[:, :, None] * large_gap[:, None, :])
-        )
-        joined_trace = trace[others] + trace[i] + factor * (gap**2).sum(axis=1)
-        new = _merged_cost(joined, joined_count, joined_trace, spread, alpha, d) - cost[i] - cost[others]
+        new, is_exact = clusters.merge_bound(i, others)
         pair[i, others] = pair[others, i] = new
+        exact[i, others] = exact[others, i] = is_exact
         k = int(new.argmin())
         best[i], best_cost[i] = others[k], new[k]
         stale = (best[others] == i) | (best[others] == j)
