@@ -109,6 +109,8 @@ def log_weights(weights: FloatArray) -> FloatArray:
     """``log w`` with ``log 0 = -inf`` (an emptied component never takes rows back); without
     ``np.errstate``, whose context switch costs more than the logarithm of a few weights."""
     weights = np.asarray(weights, dtype=float)
+    if weights.all():  # the usual case (weights are never negative): no masked logarithm
+        return np.log(weights)
     return np.log(weights, out=np.full(weights.shape, -np.inf), where=weights > 0)
 
 
