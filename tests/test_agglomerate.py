@@ -155,3 +155,13 @@ def test_the_agglomeration_follows_the_criterion_merge_by_merge(d):
     weight = rng.uniform(0.5, 3.0, len(z))
     for k in (2, 3, 5):
         assert adjusted_rand_score(_brute_force(z, weight, k), agg.agglomerate(z, weight, k)) == 1.0
+
+
+def test_every_cut_of_the_whole_tree_is_the_agglomeration_stopped_there():
+    X = load_iris().data
+    weight = np.ones(len(X))
+    z = agg.svd_scaled(X, weight)
+    whole = agg.tree(z, weight)
+    assert whole.shape == (len(X) - 1, 2) and agg.tree(z, weight) is whole  # kept for the next K
+    for k in (2, 3, 6):
+        np.testing.assert_array_equal(agg.cut(whole, len(X), k), agg.agglomerate(z, weight, k))

@@ -19,12 +19,17 @@ costs O(n^2) determinants.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from mixfit._math import FloatArray
 
 #: Rows agglomerated at most (mclust's ``mclust.options("subset")``); larger data: a random subset.
 SUBSET_ROWS = 2000
+#: Trees kept (``tree``), the oldest dropped first.
+TREES_KEPT = 4
+_TREES: dict[bytes, np.ndarray] = {}
 ALPHA = 1.0
 BETA = 1.0
 
@@ -124,7 +129,35 @@ def _single_pairs(z: FloatArray, size: FloatArray, cost: FloatArray, alpha: floa
 def agglomerate(z: FloatArray, weight: FloatArray, n_clusters: int) -> np.ndarray:
     """Labels 0..n_clusters-1 of the rows of ``z`` (n, D) after merging down to ``n_clusters``
     clusters; a row of weight ``w`` starts as a cluster of ``w`` identical rows (as its copies
-    would be once merged).
+    would be once merged)."""
+    return cut(merges(z, weight, n_clusters), len(z), n_clusters)
+
+
+def tree(z: FloatArray, weight: FloatArray) -> np.ndarray:
+    """``merges(z, weight)``, the whole tree, kept for the last ``TREES_KEPT`` tables: model
+    selection fits every K of one table, and each K's start is a cut of the same tree."""
+    key = hashlib.blake2b(z.tobytes() + weight.tobytes() + repr(z.shape).encode(), digest_size=16).digest()
+    if key not in _TREES:
+        while len(_TREES) >= TREES_KEPT:
+            _TREES.pop(next(iter(_TREES)))
+        _TREES[key] = merges(z, weight)
+    return _TREES[key]
+
+
+def cut(pairs: np.ndarray, n_rows: int, n_clusters: int) -> np.ndarray:
+    """Labels 0..n_clusters-1 of ``n_rows`` rows after the first ``n_rows - n_clusters`` merges
+    of ``pairs`` (``merges``' record: row ``(i, j)`` merged cluster ``j`` into cluster ``i``)."""
+    labels = np.arange(n_rows)
+    for i, j in pairs[: n_rows - n_clusters]:
+        labels[labels == j] = i
+    return np.unique(labels, return_inverse=True)[1].reshape(n_rows)
+
+
+def merges(z: FloatArray, weight: FloatArray, n_clusters: int = 1) -> np.ndarray:
+    """The merges, in order, that take the rows of ``z`` down to ``n_clusters`` clusters: an
+    (n - n_clusters, 2) array of ``(i, j)``, cluster ``j`` merged into cluster ``i`` (a cluster
+    is named by its smallest row). With the default, the whole tree: every cut of it is one
+    ``cut`` away.
 
     The (n, n) table of merge costs holds exact costs or lower bounds (``exact``): a bound from
     the traces alone costs O(D) a pair, a determinant O(D^3), and most pairs are far apart and
@@ -139,9 +172,9 @@ def agglomerate(z: FloatArray, weight: FloatArray, n_clusters: int) -> np.ndarra
     exact = np.ones((n, n), dtype=bool)
     best = pair.argmin(axis=1)
     best_cost = pair[np.arange(n), best]
-    labels = np.arange(n)
+    record = np.empty((n - n_clusters, 2), dtype=np.intp)
     active = np.ones(n, dtype=bool)
-    for _ in range(n - n_clusters):
+    for stage in range(n - n_clusters):
         while True:  # the cheapest entry, made exact
             i = int(best_cost.argmin())
             j = int(best[i])
@@ -154,13 +187,13 @@ def agglomerate(z: FloatArray, weight: FloatArray, n_clusters: int) -> np.ndarra
                 best_cost[row] = pair[row, best[row]]
         i, j = min(i, j), max(i, j)
         clusters.merge(i, j, float(pair[i, j]))
-        labels[labels == j] = i
+        record[stage] = i, j
         active[j] = False
         pair[j, :] = pair[:, j] = np.inf
         best_cost[j] = np.inf
         others = np.flatnonzero(active)
         others = others[others != i]
-        if others.size == 0:
+        if others.size == 0:  # (the last merge)
             break
         new, is_exact = clusters.merge_bound(i, others)
         pair[i, others] = pair[others, i] = new
@@ -174,4 +207,4 @@ def agglomerate(z: FloatArray, weight: FloatArray, n_clusters: int) -> np.ndarra
         closer = ~stale & (new < best_cost[others])
         best[others[closer]] = i
         best_cost[others[closer]] = new[closer]
-    return np.unique(labels, return_inverse=True)[1].reshape(n)
+    return record

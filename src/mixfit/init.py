@@ -125,7 +125,7 @@ def hierarchical_resp(family: Family, source: ArraySource, n_components: int, rn
     ``SUBSET_ROWS`` rows, blended with uniform responsibilities at ``SUBSET_BLEND`` so that no
     cluster of fewer rows than columns has a singular covariance; rows outside the subset do
     not count in the start."""
-    from mixfit.agglomerate import SUBSET_ROWS, agglomerate, svd_scaled
+    from mixfit.agglomerate import SUBSET_ROWS, cut, svd_scaled, tree
     from mixfit.families.gaussian import Gaussian
 
     if not isinstance(family, Gaussian):
@@ -140,7 +140,7 @@ def hierarchical_resp(family: Family, source: ArraySource, n_components: int, rn
         rows = np.sort(rng.choice(rows, size=SUBSET_ROWS, replace=False, p=weight[rows] / weight[rows].sum()))
     if rows.size < n_components:
         raise DataError(f"init='hierarchical' needs at least {n_components} rows of positive weight")
-    labels = agglomerate(svd_scaled(features[rows], weight[rows]), weight[rows], n_components)
+    labels = cut(tree(svd_scaled(features[rows], weight[rows]), weight[rows]), rows.size, n_components)
     resp = np.zeros((n_rows, n_components))
     resp[rows] = SUBSET_BLEND / n_components
     resp[rows, labels] += 1.0 - SUBSET_BLEND
