@@ -165,3 +165,12 @@ def test_every_cut_of_the_whole_tree_is_the_agglomeration_stopped_there():
     assert whole.shape == (len(X) - 1, 2) and agg.tree(z, weight) is whole  # kept for the next K
     for k in (2, 3, 6):
         np.testing.assert_array_equal(agg.cut(whole, len(X), k), agg.agglomerate(z, weight, k))
+
+
+def test_a_start_with_nothing_to_agglomerate_fails_alone():
+    """Rows of weight 0 do not count: one distinct row left cannot be split, and the
+    hierarchical start says so as a ModelError (a failed start the search records and skips)."""
+    X = np.array([[0.0, 1.0], [0.0, 1.0], [2.0, 3.0], [4.0, 1.0]])
+    source = as_source(X, mf.Gaussian("full"), sample_weight=np.array([1.0, 1.0, 0.0, 0.0]), compress=False)
+    with pytest.raises(mf.ModelError, match="needs at least 2 distinct rows of positive weight"):
+        init.hierarchical_resp(mf.Gaussian("full"), source, 2, np.random.RandomState(0))

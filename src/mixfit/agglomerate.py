@@ -13,8 +13,9 @@ scaled by the inverse square root of its singular value, and at most ``SUBSET_RO
 (drawn at random) are agglomerated.
 
 The merge costs of all pairs are held in an (n, n) matrix with each row's smallest; a merge
-recomputes the new cluster's row and the rows whose best partner it absorbed, so the whole tree
-costs O(n^2) determinants.
+recomputes the new cluster's row and the rows whose best partner it absorbed. A new row holds
+lower bounds from the traces alone, made exact (a determinant) only when one is the cheapest
+entry (``merges``), so the whole tree costs O(n^2) trace updates and few determinants.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def merges(z: FloatArray, weight: FloatArray, n_clusters: int = 1) -> np.ndarray
     since no exact cost is below its bound."""
     n, d = z.shape
     centred = z - np.average(z, axis=0, weights=weight)
-    alpha = max(float(np.sum(weight[:, None] * centred**2)) / (weight.sum() * d), np.finfo(float).eps)
+    alpha = max(ALPHA * float(np.sum(weight[:, None] * centred**2)) / (weight.sum() * d), np.finfo(float).eps)
     clusters = _Clusters(z, weight, alpha)
     pair = _single_pairs(z, clusters.size, clusters.cost, alpha)
     exact = np.ones((n, n), dtype=bool)

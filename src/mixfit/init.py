@@ -138,9 +138,10 @@ def hierarchical_resp(family: Family, source: ArraySource, n_components: int, rn
     rows = np.flatnonzero(weight > 0)
     if rows.size > SUBSET_ROWS:
         rows = np.sort(rng.choice(rows, size=SUBSET_ROWS, replace=False, p=weight[rows] / weight[rows].sum()))
-    if rows.size < n_components:
-        raise DataError(f"init='hierarchical' needs at least {n_components} rows of positive weight")
-    labels = cut(tree(svd_scaled(features[rows], weight[rows]), weight[rows]), rows.size, n_components)
+    z = svd_scaled(features[rows], weight[rows])
+    if rows.size < n_components or z.shape[1] == 0:  # (a failed start: recorded, and the others go on)
+        raise ModelError(f"init='hierarchical' needs at least {n_components} distinct rows of positive weight")
+    labels = cut(tree(z, weight[rows]), rows.size, n_components)
     resp = np.zeros((n_rows, n_components))
     resp[rows] = SUBSET_BLEND / n_components
     resp[rows, labels] += 1.0 - SUBSET_BLEND
