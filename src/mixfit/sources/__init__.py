@@ -44,7 +44,7 @@ def as_source(
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
     coded, gaps, marker = _gaps_as_value(data)
     ranges = integer_ranges(coded)  # one scan of the data serves the decision and the coding
-    distinct = unique_rows(coded, ranges) if compress is True else _distinct_if_fewer(coded, ranges)
+    distinct = unique_rows(coded, ranges) if compress != "auto" else _distinct_if_fewer(coded, ranges)
     if distinct is None:
         return ArraySource(family.design(data), sample_weight, dtype=dtype)
     unique, inverse, counts = distinct
