@@ -77,6 +77,7 @@ def test_the_default_gaussian_fit_runs_the_agglomeration_start_to_convergence():
     start = m.restarts_.loc[0]
     assert start["status"] != "screened out" and np.isfinite(start["log_likelihood"])
     alone = _quiet(mf.Mixture(mf.Gaussian("full"), 4, init="hierarchical", tol=1e-10), X)
+    assert len(alone.restarts_) == 1  # deterministic: n_init identical starts would be one
     assert start["log_likelihood"] == pytest.approx(alone.log_likelihood_, abs=1e-6)
     assert m.log_likelihood_ >= alone.log_likelihood_ - 1e-9  # never below mclust's start
 

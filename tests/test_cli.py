@@ -553,3 +553,10 @@ def test_demo_fits_of_gaussian_and_poisson_examples_write_reports(capsys, tmp_pa
     assert code == 0, err
     text = report.read_text()
     assert text.count("<figcaption>") == 7 and "Entropy R&sup2;" in text
+
+
+def test_the_init_choices_are_the_estimators():
+    from mixfit.cli import InitName
+    from mixfit.init import INIT_METHODS
+
+    assert [choice.value for choice in InitName] == list(INIT_METHODS)

@@ -53,7 +53,8 @@ class Mixture(BaseEstimator):
         k-means++ assignments blended with uniform responsibilities; each component from a few
         random rows (diverse, as poLCA's random probabilities are); random responsibilities;
         bare k-means++ assignments; for Gaussian families, mclust's model-based hierarchical
-        agglomeration (``mixfit.agglomerate``, deterministic). ``"auto"`` alternates k-means++
+        agglomeration (``mixfit.agglomerate``; deterministic, so on at most 2,000 rows it is one
+        start whatever ``n_init`` says). ``"auto"`` alternates k-means++
         (starts 0, 2, ...) and random-rows (1, 3, ...), which ``benchmarks/bench_starts.py``
         found the most reliable mix across families; for a Gaussian family on complete rows
         start 0 is the hierarchical one instead, always run to convergence, so the default never

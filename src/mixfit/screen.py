@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import FloatArray
+from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.em import (
     MONOTONE_RTOL,
     EMSettings,
@@ -122,20 +122,19 @@ def _e_step(
     family: Family, design: FloatArray, row_weight: FloatArray | None, params: dict, weights: FloatArray
 ) -> tuple[FloatArray, Any]:
     """Every start's log-likelihood (S,) and the stacked statistics: ``em.posterior``'s
-    log-sum-exp taken over each start's K components."""
+    log-sum-exp (``_math.normalize_log_joint``) over each start's K components, the starts laid
+    side by side as K rows of S x n columns."""
     n_starts, k = weights.shape
     joint = family.log_prob_by_component(design, params, family.natural(params))
     joint += log_weights(weights).reshape(-1)[:, None]
-    joint = joint.reshape(n_starts, k, -1)
-    with np.errstate(invalid="ignore"):  # a start whose rows are all -inf: NaN, refused below
-        shift = joint.max(axis=1)
-        joint -= shift[:, None, :]
-        np.exp(joint, out=joint)
-        total = joint.sum(axis=1)
-        joint *= ((1.0 if row_weight is None else row_weight) / total)[:, None, :]
-        log_marginal = shift + np.log(total)
+    n_rows = joint.shape[1]
+    side_by_side = np.ascontiguousarray(joint.reshape(n_starts, k, n_rows).transpose(1, 0, 2)).reshape(k, -1)
+    weight = None if row_weight is None else np.tile(row_weight, n_starts)
+    with np.errstate(invalid="ignore"):  # a start whose rows are all -inf: NaN, refused by the caller
+        log_marginal = normalize_log_joint(side_by_side, weight).reshape(n_starts, n_rows)
     ll = log_marginal.sum(axis=1) if row_weight is None else log_marginal @ row_weight
-    return np.asarray(ll, dtype=float), family.stats_by_component(design, joint.reshape(n_starts * k, -1))
+    resp = side_by_side.reshape(k, n_starts, n_rows).transpose(1, 0, 2).reshape(n_starts * k, n_rows)
+    return np.asarray(ll, dtype=float), family.stats_by_component(design, resp)
 
 
 def _select(family: Family, moved: np.ndarray, k: int, new: Any, old: Any) -> Any:

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 
 from mixfit import restarts
 from mixfit.accel import resolved, step_for
+from mixfit.agglomerate import SUBSET_ROWS
 from mixfit.config import get_config
 from mixfit.em import EMSettings, EMState, FitResult, Resume, fit_em, warn_if_emptied
 from mixfit.errors import EmptyComponentWarning, ModelError
@@ -172,6 +173,12 @@ class Search:
                     )
                 self.train.family.check_params(state.params, model.n_components, self.train.n_features)
 
+    def one_start(self) -> bool:
+        """Whether every start would be the same: ``init="hierarchical"`` on at most
+        ``SUBSET_ROWS`` design rows agglomerates them all, with no draw (more rows: each start
+        agglomerates its own random subset)."""
+        return self.model.init == "hierarchical" and self.train.init_source.design.shape[0] <= SUBSET_ROWS
+
     def n_converge(self) -> int:
         if self.model.n_converge is not None:
             return int(self.model.n_converge)
@@ -181,7 +188,7 @@ class Search:
         """The starts to run to convergence and the records of those that failed or were
         screened out."""
         model, train = self.model, self.train
-        n_starts = 1 if model.params_init is not None else model.n_init
+        n_starts = 1 if model.params_init is not None or self.one_start() else model.n_init
         states: list[tuple[int, EMState]] = []
         records: list[restarts.StartRecord] = []
         for start in range(n_starts):
