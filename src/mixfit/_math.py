@@ -55,7 +55,7 @@ def whole_numbers(data: np.ndarray) -> bool:
 
 def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
     """``num / den`` where ``den > 0``, ``fill`` elsewhere (an empty component)."""
-    if np.all(den > 0):  # the usual case, without the masked division's temporaries
+    if den.size and den.min() > 0:  # the usual case, without the masked division's temporaries
         return num / den
     num, den = np.broadcast_arrays(num, den)
     return np.divide(num, den, out=np.full(num.shape, fill), where=den > 0)

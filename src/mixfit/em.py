@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mixfit import concomitant
+from mixfit import concomitant, kernels
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.errors import EmptyComponentWarning, ModelError, MonotonicityError, MonotonicityWarning
 from mixfit.families import Family, Stats
@@ -159,6 +159,9 @@ def draw(
 
 def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     """Responsibilities of one chunk folded into statistics, plus the chunk's log-likelihood."""
+    compiled = compiled_e_step(family, state, chunk)
+    if compiled is not None:
+        return compiled
     if chunk.fixed is None:
         resp, log_marginal = posterior(family, state, chunk.X, chunk.weight, chunk.covariates)
     else:
@@ -173,6 +176,20 @@ def e_step(family: Family, state: EMState, chunk: Chunk) -> Summary:
     if state.coef is not None and chunk.covariates is not None:  # (log_joint refused it without)
         prior = concomitant.prior_stats(state.coef, chunk.covariates, resp, chunk.weight)
     return Summary(family.stats_by_component(chunk.X, resp, state.params), float(ll), prior)
+
+
+def compiled_e_step(family: Family, state: EMState, chunk: Chunk) -> Summary | None:
+    """``e_step`` from the compiled pass (``kernels.linear_pass``) where it applies: a small
+    block of a family whose log-density and statistics are the generic linear ones, without
+    covariates or known labels; else None."""
+    if chunk.fixed is not None or state.coef is not None or not family.linear_pass:
+        return None
+    coef, bias = natural_of(family, state)  # type: ignore[misc]
+    result = kernels.linear_pass(chunk.X, chunk.weight, coef, bias, state.weights)
+    if result is None:
+        return None
+    ll, n, product = result
+    return Summary(family.named_stats(n, product), float(ll[0]))
 
 
 def hold_fixed(

@@ -1,11 +1,17 @@
-"""Which implementation computes the E-step's log-sum-exp: the compiled kernel or NumPy.
+"""Which implementation computes the E-step: compiled kernels or NumPy.
 
-With numba installed (``pip install "mixfit[numba]"``), large blocks go through
-``mixfit._numba_kernel`` (one compiled pass with a vectorised ``exp``); NumPy stays the
-reference and the fallback: without numba, for small blocks (where compiling would cost more
-than it saves), for other dtypes or layouts, and when switched off. The two agree to 1e-10 in
-float64 (tested), so the choice is a setting of the run, like the choice of BLAS, not a model
-option: ``mixfit.config`` holds it (``with kernels.use("numpy"):`` is
+With numba installed (``pip install "mixfit[numba]"``), ``mixfit._numba_kernel`` takes two
+kinds of block. Large blocks keep NumPy's (BLAS's) design products and take their log-sum-exp
+from one compiled pass with a vectorised ``exp`` (``normalize_log_joint``). Small blocks of a
+family whose log-density is linear in its design (``linear_pass``: a few hundred distinct rows,
+as latent class tables compress to) take the whole pass compiled, row by row: log-joint,
+log-sum-exp and the statistics, which NumPy spreads over a dozen calls whose fixed cost is most
+of the pass (34 x 7 binary rows, K = 3: ~3 µs against ~40 µs). The first compiled call in a
+process loads the kernels from numba's cache (~0.5 s with numba's import; the first ever compiles them, a few seconds).
+
+NumPy stays the reference and the fallback: without numba, for other dtypes or layouts, and
+when switched off. The two agree to 1e-10 in float64 (tested), so the choice is a setting of
+the run, like the choice of BLAS, not a model option: ``mixfit.config`` holds it (``with kernels.use("numpy"):`` is
 ``config_context(kernel="numpy")``; the environment variable ``MIXFIT_KERNEL`` sets the default).
 """
 
@@ -59,3 +65,38 @@ def normalize_log_joint(log_joint: np.ndarray, row_weight: np.ndarray | None) ->
     log_marginal = np.empty(log_joint.shape[1])
     kernel.normalize_log_joint(log_joint, weight, log_marginal)
     return log_marginal
+
+
+#: Blocks of at most this many rows x components x design columns take ``linear_pass``.
+MAX_LINEAR_PASS_WORK = 1 << 20
+#: Design dtypes ``linear_pass`` reads (Bernoulli keeps 0/1 data as uint8).
+LINEAR_PASS_DTYPES = (np.dtype(np.float64), np.dtype(np.uint8))
+
+
+def linear_pass(
+    design: np.ndarray,
+    row_weight: np.ndarray | None,
+    coef: np.ndarray,
+    bias: np.ndarray,
+    weights: np.ndarray,
+    n_groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(ll, n, product)`` of one E-step pass of a small block from the compiled
+    ``linear_pass`` (``n_groups`` mixtures side by side, ``weights`` their M = S x K mixture
+    weights), or None when it does not apply (a large block, another dtype or layout, numba
+    absent or off)."""
+    if design.ndim != 2 or design.dtype not in LINEAR_PASS_DTYPES or not design.flags.c_contiguous:
+        return None
+    if design.size * coef.shape[0] > MAX_LINEAR_PASS_WORK or active() != "numba":
+        return None
+    kernel = compiled()
+    if kernel is None:
+        return None
+    weight = np.empty(0) if row_weight is None else np.ascontiguousarray(row_weight, dtype=np.float64)
+    ll = np.empty(n_groups)
+    n = np.empty(coef.shape[0])
+    product = np.empty(coef.shape)
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    bias, weights = np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(weights, dtype=np.float64)
+    kernel.linear_pass(design, weight, coef, bias, weights.reshape(-1), ll, n, product)
+    return ll, n, product

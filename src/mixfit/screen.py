@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from mixfit import kernels
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.em import (
     MONOTONE_RTOL,
@@ -121,11 +122,18 @@ def _applies(family: Family, source: DataSource, states: list[EMState], settings
 def _e_step(
     family: Family, design: FloatArray, row_weight: FloatArray | None, params: dict, weights: FloatArray
 ) -> tuple[FloatArray, Any]:
-    """Every start's log-likelihood (S,) and the stacked statistics: ``em.posterior``'s
+    """Every start's log-likelihood (S,) and the stacked statistics: the compiled pass over S
+    groups of K components (``kernels.linear_pass``) where it applies, else ``em.posterior``'s
     log-sum-exp (``_math.normalize_log_joint``) over each start's K components, the starts laid
     side by side as K rows of S x n columns."""
     n_starts, k = weights.shape
-    joint = family.log_prob_by_component(design, params, family.natural(params))
+    coef, bias = family.natural(params)
+    if family.linear_pass:
+        compiled = kernels.linear_pass(design, row_weight, coef, bias, weights, n_groups=n_starts)
+        if compiled is not None:
+            ll, n, product = compiled
+            return ll, family.named_stats(n, product)
+    joint = family.log_prob_by_component(design, params, (coef, bias))
     joint += log_weights(weights).reshape(-1)[:, None]
     n_rows = joint.shape[1]
     side_by_side = np.ascontiguousarray(joint.reshape(n_starts, k, n_rows).transpose(1, 0, 2)).reshape(k, -1)

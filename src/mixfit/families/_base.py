@@ -156,6 +156,18 @@ class Family(ABC):
     componentwise: ClassVar[bool] = False
 
     @property
+    def linear_pass(self) -> bool:
+        """Whether an E-step pass is the generic linear one (``log_prob_by_component`` and
+        ``stats_by_component`` of this class), which a compiled kernel may take whole
+        (``mixfit.kernels.linear_pass``)."""
+        cls = type(self)
+        return (
+            self.linear_in_design
+            and cls.log_prob_by_component is Family.log_prob_by_component
+            and cls.stats_by_component is Family.stats_by_component
+        )
+
+    @property
     def newton_params(self) -> tuple[str, ...]:
         """Parameters whose M-step is one Newton step from the pass's parameters (a generalised
         EM): the EM loop halves their step while the log-likelihood would fall. None here."""
