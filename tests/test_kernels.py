@@ -11,6 +11,7 @@ import mixfit as mf
 from mixfit import kernels
 from mixfit._math import normalize_log_joint
 from mixfit.config import get_config
+from mixfit.em import run_e_step
 
 numba_kernel = pytest.importorskip("mixfit._numba_kernel", reason="numba is not installed")
 
@@ -108,3 +109,105 @@ def test_fits_agree_with_and_without_the_kernel(rng, dtype):
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(fits["numba"].log_likelihood_, fits["numpy"].log_likelihood_, rtol=rtol)
     np.testing.assert_allclose(fits["numba"].params_["p"], fits["numpy"].params_["p"], rtol=rtol * 100, atol=0)
+
+
+# ------------------------------------------------------------------ the compiled pass of small blocks
+def _small_cases(rng):
+    """(family, raw data) of every family whose pass is the generic linear one."""
+    p = np.array([[0.2, 0.7, 0.6, 0.3], [0.8, 0.4, 0.3, 0.6], [0.5, 0.5, 0.9, 0.1]])
+    labels = rng.integers(0, 3, 300)
+    binary = (rng.random((300, 4)) < p[labels]).astype(np.int64)
+    with_gaps = binary.astype(float)
+    with_gaps[rng.random(with_gaps.shape) < 0.1] = np.nan
+    return {
+        "bernoulli": (mf.Bernoulli(), binary),
+        "bernoulli-missing": (mf.Bernoulli(), with_gaps),
+        "categorical": (mf.Categorical(), np.column_stack([rng.integers(0, n, 300) for n in (3, 2, 4)])),
+        "poisson": (mf.Poisson(), rng.poisson(np.where(labels[:, None] == 0, 1.0, 5.0), (300, 2))),
+        "binomial": (mf.Binomial(n_trials=10), rng.binomial(10, p[labels][:, :2])),
+        "multinomial": (mf.Multinomial(), rng.multinomial(12, [0.2, 0.3, 0.5], 300)),
+    }
+
+
+def _small_source(family, X, compress="auto"):
+    from mixfit.sources import as_source
+
+    columns = [f"x{j}" for j in range(X.shape[1])]
+    family = family.fitted_to(X, columns)
+    if np.isnan(np.asarray(X, dtype=float)).any():
+        family = type(family)(missing=True)
+    return family, as_source(family.validate(X, columns), family, compress=compress)
+
+
+def _start(family, source, rng, weights):
+    from mixfit.init import initial_state
+
+    options = dict(n_components=len(weights), n_features=0, weights_init=weights, params_init=None)
+    return initial_state(family, source, init="random-rows", rng=np.random.RandomState(0), **options)
+
+
+@pytest.mark.parametrize(
+    "case", ["bernoulli", "bernoulli-missing", "categorical", "poisson", "binomial", "multinomial"]
+)
+@pytest.mark.parametrize("compress", ["auto", False])
+def test_compiled_pass_agrees_with_numpy(rng, case, compress):
+    family, source = _small_source(*_small_cases(rng)[case], compress=compress)
+    assert family.linear_pass
+    state = _start(family, source, rng, np.array([0.5, 0.0, 0.5]))  # a component of weight 0
+    coef, bias = family.natural(state.params)
+    chunk = source.chunk(0)
+    assert kernels.linear_pass(chunk.X, chunk.weight, coef, bias, state.weights) is not None  # it applies
+    summaries = {}
+    for kernel in ("numba", "numpy"):
+        with kernels.use(kernel):
+            summaries[kernel] = run_e_step(family, source, state)
+    compiled, reference = summaries["numba"], summaries["numpy"]
+    assert compiled.log_likelihood == pytest.approx(reference.log_likelihood, rel=1e-12)
+    scale = float(np.abs(reference.stats.t_sum).max())
+    np.testing.assert_allclose(compiled.stats.n, reference.stats.n, rtol=1e-12, atol=1e-12 * len(chunk.X))
+    np.testing.assert_allclose(compiled.stats.t_sum, reference.stats.t_sum, rtol=1e-12, atol=1e-12 * scale)
+    assert compiled.stats.n[1] == 0.0 and not compiled.stats.t_sum[1].any()  # weight 0 takes no row
+
+
+def test_mixtures_side_by_side_are_each_one_alone(rng):
+    family, source = _small_source(*_small_cases(rng)["categorical"])
+    chunk = source.chunk(0)
+    states = [_start(family, source, rng, w) for w in ([0.2, 0.8], [0.5, 0.5], [1.0, 0.0])]
+    alone = [kernels.linear_pass(chunk.X, chunk.weight, *family.natural(s.params), s.weights) for s in states]
+    params = {"p": np.concatenate([s.params["p"] for s in states])}
+    weights = np.stack([s.weights for s in states])
+    ll, n, product = kernels.linear_pass(chunk.X, chunk.weight, *family.natural(params), weights, n_groups=3)
+    np.testing.assert_allclose(ll, [a[0][0] for a in alone], rtol=1e-14)
+    np.testing.assert_allclose(n, np.concatenate([a[1] for a in alone]), rtol=1e-14)
+    np.testing.assert_allclose(product, np.concatenate([a[2] for a in alone]), rtol=1e-14)
+
+
+def test_a_row_no_component_can_take_is_minus_infinity_for_its_mixture_only(rng):
+    design = np.eye(3)
+    with np.errstate(divide="ignore"):
+        coef = np.log(np.array([[0.5, 0.5, 0.0], [0.3, 0.7, 0.0], [0.3, 0.3, 0.4], [0.2, 0.2, 0.6]]))
+    ll, n, _ = kernels.linear_pass(design, None, coef, np.zeros(4), np.full((2, 2), 0.5), n_groups=2)
+    assert ll[0] == -np.inf  # the third row has probability 0 under both of the first mixture's components
+    assert np.isfinite(ll[1]) and n[2:].sum() == pytest.approx(3.0)
+
+
+def test_what_the_compiled_pass_does_not_take(rng):
+    design, coef, bias, weights = rng.random((50, 4)), rng.normal(size=(3, 4)), np.zeros(3), np.full(3, 1 / 3)
+    assert kernels.linear_pass(design, None, coef, bias, weights) is not None
+    assert kernels.linear_pass(design.astype(np.float32), None, coef, bias, weights) is None  # float32: NumPy
+    assert kernels.linear_pass(np.asfortranarray(design), None, coef, bias, weights) is None
+    big = rng.random((kernels.MAX_LINEAR_PASS_WORK // 12 + 1, 4))
+    assert kernels.linear_pass(big, None, coef, bias, weights) is None  # large blocks: BLAS products
+    with kernels.use("numpy"):
+        assert kernels.linear_pass(design, None, coef, bias, weights) is None
+    assert not mf.Gaussian("full").linear_pass and not mf.Independent({"a": mf.Bernoulli()}).linear_pass
+
+
+def test_small_default_fits_agree_with_and_without_the_compiled_pass(rng):
+    family, X = _small_cases(rng)["bernoulli"]
+    fits = {}
+    for kernel in ("numba", "numpy"):
+        with kernels.use(kernel):
+            fits[kernel] = mf.Mixture(mf.Bernoulli(), 2, n_init=5, tol=1e-10, random_state=0).fit(X)
+    np.testing.assert_allclose(fits["numba"].log_likelihood_, fits["numpy"].log_likelihood_, rtol=1e-10)
+    np.testing.assert_allclose(fits["numba"].params_["p"], fits["numpy"].params_["p"], atol=1e-5)

@@ -122,7 +122,6 @@ def normalize_log_joint(log_joint, row_weight, log_marginal):  # pragma: no cove
             log_joint[k, i] *= total[i]
 
 
-
 @numba.njit(nogil=True, cache=True, fastmath=FLAGS)
 def linear_pass(design, row_weight, coef, bias, weights, ll_out, n_out, product_out):  # pragma: no cover - compiled
     """One E-step pass of a family whose log-density is linear in a fixed design, row by row:
