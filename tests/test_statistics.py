@@ -790,3 +790,26 @@ def test_boundary_estimates_are_flagged_in_the_standard_error_table():
     assert table.loc[boundary, "note"].eq("on the boundary: held fixed, no standard error").all()
     assert table.loc[boundary, "se"].isna().all()
     assert table.loc[~boundary, "note"].eq("").all() and table.loc[~boundary, "se"].notna().all()
+
+
+@pytest.mark.parametrize("family", [mf.Bernoulli(), mf.Gaussian("full"), mf.Categorical()], ids=lambda f: f.name)
+def test_row_scores_component_by_component_equal_all_at_once(rng, family, monkeypatch):
+    from mixfit import inference, prepare
+    from mixfit.em import EMState
+
+    if family.name == "gaussian":
+        X = np.r_[rng.normal(0, 1, (60, 2)), rng.normal(3, 0.5, (40, 2))]
+    elif family.name == "bernoulli":
+        X = (rng.random((80, 6)) < np.where(rng.random((80, 1)) < 0.5, 0.2, 0.8)).astype(int)
+    else:
+        X = np.column_stack([rng.integers(0, n, 200) for n in (3, 2, 4)])
+    model = mf.Mixture(family, 2, random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    train = prepare.training_data(model, X, None)
+    state = EMState(model.weights_, model.params_)
+    at_once = inference.row_scores(train.family, state, train.source)
+    monkeypatch.setattr(inference, "DENSE_SCORES", 0)
+    one_by_one = inference.row_scores(train.family, state, train.source)
+    np.testing.assert_allclose(at_once, one_by_one, rtol=1e-12, atol=1e-12 * np.abs(at_once).max())

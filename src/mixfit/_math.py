@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln
@@ -17,6 +19,14 @@ PROB_EPS = 1e-12
 def clamp_probs(p: FloatArray) -> FloatArray:
     """Return ``p`` clipped to ``[PROB_EPS, 1 - PROB_EPS]``."""
     return np.minimum(np.maximum(p, PROB_EPS), 1.0 - PROB_EPS)  # np.clip's wrapper costs more on small tables
+
+
+@cache
+def upper_triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n)``, built once per size (read-only): the E-step's hot path asks for it."""
+    rows, cols = np.triu_indices(n)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 def log_binom_coef(n: FloatArray, x: FloatArray) -> FloatArray:

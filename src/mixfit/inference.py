@@ -167,7 +167,7 @@ def _natural_jacobian(free: FreeParameters, theta: np.ndarray) -> tuple[np.ndarr
     coef, bias = coef.reshape(2 * q, k, -1), bias.reshape(2 * q, k)
     d_coef = (coef[:q] - coef[q:]) / (2 * steps)[:, None, None]
     d_bias = (bias[:q] - bias[q:]) / (2 * steps)[:, None]
-    return np.moveaxis(d_coef, 0, -1), np.moveaxis(d_bias, 0, -1)
+    return d_coef.transpose(1, 2, 0), d_bias.T
 
 
 def row_scores(family: Family, state: EMState, source: ArraySource, free: FreeParameters | None = None) -> np.ndarray:
@@ -190,11 +190,21 @@ def row_scores(family: Family, state: EMState, source: ArraySource, free: FreePa
         _add_gradient_scores(scores, family, state, free, design, resp)
         return scores
     d_coef, d_bias = _natural_jacobian(free, theta)
+    if resp.size * theta.size <= DENSE_SCORES:  # every component's columns at once: few NumPy calls
+        per_component = np.matmul(design, d_coef) + d_bias[:, None, :]  # (K, n, Q)
+        scores += np.einsum("nk,knq->nq", resp, per_component)
+        return scores
+    used = (d_coef != 0).any(axis=1) | (d_bias != 0)  # (K, Q): component k's own parameters
     for k in range(n_components):
-        used = np.flatnonzero(np.any(d_coef[k] != 0, axis=0) | (d_bias[k] != 0))
-        if used.size:
-            scores[:, used] += resp[:, k : k + 1] * (design @ d_coef[k][:, used] + d_bias[k, used])
+        columns = np.flatnonzero(used[k])
+        if columns.size:
+            scores[:, columns] += resp[:, k : k + 1] * (design @ d_coef[k][:, columns] + d_bias[k, columns])
     return scores
+
+
+#: ``row_scores`` takes the design part of every component at once, as one (K, n, Q) array, while
+#: it holds at most this many cells; beyond, component by component over its own parameters.
+DENSE_SCORES = 1 << 18
 
 
 def _add_gradient_scores(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import FloatArray, safe_divide
+from mixfit._math import FloatArray, safe_divide, upper_triangle
 from mixfit.errors import ModelError
 from mixfit.families._base import COVARIANCE, POSITIVE, TIED_COVARIANCE
 
@@ -49,21 +49,21 @@ class Covariance:
         return (n_components, n_columns, n_columns)
 
     def second_design(self, z: FloatArray) -> FloatArray:
-        upper = np.triu_indices(z.shape[1])
+        upper = upper_triangle(z.shape[1])
         return z[:, upper[0]] * z[:, upper[1]]
 
     def second_width(self, n_columns: int) -> int:
         return n_columns * (n_columns + 1) // 2
 
     def second_names(self, names: Sequence[str]) -> list[str]:
-        upper = np.triu_indices(len(names))
+        upper = upper_triangle(len(names))
         return [f"{names[int(i)]}*{names[int(j)]}" for i, j in zip(*upper, strict=True)]
 
     def natural(self, m: FloatArray, cov: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``(coef, column_bias)`` of ``[z, second design]`` for centred means ``m`` (K, D)."""
         n_components, n_columns = m.shape
         precision, log_det = precisions(cov)
-        upper = np.triu_indices(n_columns)
+        upper = upper_triangle(n_columns)
         quad = -precision[:, upper[0], upper[1]] * np.where(upper[0] == upper[1], 0.5, 1.0)
         linear = np.einsum("kij,kj->ki", precision, m)
         column_bias = np.zeros((n_components, n_columns))
@@ -305,7 +305,7 @@ def check_collapse(var: FloatArray, location: FloatArray) -> None:
 
 def symmetric(packed: FloatArray, n_columns: int) -> FloatArray:
     """(K, D (D + 1) / 2) upper triangles to full symmetric (K, D, D) matrices."""
-    upper = np.triu_indices(n_columns)
+    upper = upper_triangle(n_columns)
     out = np.zeros((packed.shape[0], n_columns, n_columns))
     out[:, upper[0], upper[1]] = packed
     out[:, upper[1], upper[0]] = packed

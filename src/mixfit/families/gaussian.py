@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit._math import FloatArray, safe_divide
+from mixfit._math import FloatArray, safe_divide, upper_triangle
 from mixfit._validation import as_float_array, check_finite_numeric, check_option, get_param
 from mixfit.errors import DataError, ModelError
 from mixfit.families._base import (
@@ -77,7 +77,7 @@ class GaussianStats(Stats):
         the observed counts with missing data), for tables of expected statistics."""
         first = self.count * self.mean
         if self.scatter.ndim == 3:
-            upper = np.triu_indices(self.mean.shape[1])
+            upper = upper_triangle(self.mean.shape[1])
             raw = self.scatter + self.n[:, None, None] * self.mean[:, :, None] * self.mean[:, None, :]
             second = raw[:, upper[0], upper[1]]
         else:

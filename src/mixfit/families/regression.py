@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, gammaln
 
-from mixfit._math import FloatArray, log_binom_coef, whole_numbers
+from mixfit._math import FloatArray, log_binom_coef, upper_triangle, whole_numbers
 from mixfit._validation import as_float_array, check_column, check_finite_numeric, check_option, get_param
 from mixfit.errors import DataError, ModelError
 from mixfit.families._base import POSITIVE, REAL, DesignStats, Family, Natural, Params, ParamSpec, Stats
@@ -300,7 +300,7 @@ class Regression(Family):
             return data  # Newton kinds read the validated rows themselves
         y, x, _, offset = self._split(data)
         y = y - offset - (self.centre or 0.0)
-        upper = np.triu_indices(x.shape[1])
+        upper = upper_triangle(x.shape[1])
         return np.column_stack([y * y, y[:, None] * x, x[:, upper[0]] * x[:, upper[1]]])
 
     def _width(self, design_width: int) -> int:
@@ -322,7 +322,7 @@ class Regression(Family):
         coef, variance = self._centred_coef(params["coef"]), np.asarray(params["variance"], dtype=float)
         if not np.all(variance > 0):
             raise ModelError(f"regression variances must be > 0; got {variance}")
-        upper = np.triu_indices(coef.shape[1])
+        upper = upper_triangle(coef.shape[1])
         quad = -(coef[:, upper[0]] * coef[:, upper[1]]) * np.where(upper[0] == upper[1], 0.5, 1.0)
         natural = np.column_stack([-0.5 * np.ones(len(coef)), coef, quad]) / variance[:, None]
         return natural, (-0.5 * (LOG_2PI + np.log(variance)))[:, None]
@@ -332,7 +332,7 @@ class Regression(Family):
         return LinearRegressionStats(n, product, product[:, :1], product[:, 1 : 1 + width], product[:, 1 + width :])
 
     def design_names(self, names: Sequence[str]) -> list[str]:
-        upper = np.triu_indices(len(names))
+        upper = upper_triangle(len(names))
         products = [f"{names[int(i)]}*{names[int(j)]}" for i, j in zip(*upper, strict=True)]
         return ["y^2", *(f"y*{c}" for c in names), *products]
 
