@@ -18,7 +18,8 @@ PROB_EPS = 1e-12
 
 def clamp_probs(p: FloatArray) -> FloatArray:
     """Return ``p`` clipped to ``[PROB_EPS, 1 - PROB_EPS]``."""
-    return np.minimum(np.maximum(p, PROB_EPS), 1.0 - PROB_EPS)  # np.clip's wrapper costs more on small tables
+    out = np.maximum(p, PROB_EPS)  # (np.clip's wrapper costs more on small tables)
+    return np.minimum(out, 1.0 - PROB_EPS, out=out)
 
 
 @cache

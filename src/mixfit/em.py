@@ -397,16 +397,17 @@ def fit_em(
             summary1 = run_e_step(family, source, theta1)
         row[PENDING].ll_after_m = summary1.log_likelihood
         history.append(row if defer else complete_row(row))
-        ctx = StepContext(family, source, settings, state)
-        objective1 = ctx.objective(theta1, summary1)
+        objective1 = summary1.log_likelihood + log_prior(family, theta1, settings.weights_prior)
         if objective1 < row["log_posterior"]:  # the round-off bound is computed only to judge a decrease
             check_monotone(row["log_posterior"], objective1, ll_roundoff(row), n_iter, settings.debug)
         converged = abs(objective1 - row["log_posterior"]) / source.total_weight <= settings.tol
-        state, summary, passes = theta1, summary1, passes + 1
-        if not converged:
-            state, summary, passes = step.advance(ctx, theta1, summary1, passes)
+        if not converged and not isinstance(step, PlainStep):  # (plain EM ends the iteration at theta_1)
+            ctx = StepContext(family, source, settings, state)
+            state, summary, passes = step.advance(ctx, theta1, summary1, passes + 1)
             if state is not theta1 and (objective := ctx.objective(state, summary)) < objective1:
                 check_monotone(objective1, objective, ll_roundoff(row), n_iter, settings.debug)
+        else:
+            state, summary, passes = theta1, summary1, passes + 1
         if on_iteration is not None:
             on_iteration(n_iter, summary.log_likelihood)
         if on_state is not None:
