@@ -196,7 +196,7 @@ def test_what_the_compiled_pass_does_not_take(rng):
     assert kernels.linear_pass(design, None, coef, bias, weights) is not None
     assert kernels.linear_pass(design.astype(np.float32), None, coef, bias, weights) is None  # float32: NumPy
     assert kernels.linear_pass(np.asfortranarray(design), None, coef, bias, weights) is None
-    big = rng.random((kernels.MAX_LINEAR_PASS_WORK // 12 + 1, 4))
+    big = rng.random((kernels.MAX_LINEAR_PASS_CELLS // 3 + 1, 4))
     assert kernels.linear_pass(big, None, coef, bias, weights) is None  # large blocks: BLAS products
     with kernels.use("numpy"):
         assert kernels.linear_pass(design, None, coef, bias, weights) is None

@@ -123,33 +123,34 @@ def normalize_log_joint(log_joint, row_weight, log_marginal):  # pragma: no cove
 
 
 @numba.njit(nogil=True, cache=True, fastmath=FLAGS)
-def linear_pass(design, row_weight, coef, bias, weights, ll_out, n_out, product_out):  # pragma: no cover - compiled
+def linear_pass(design, row_weight, coef_t, bias, weights, ll_out, n_out, product_t):  # pragma: no cover - compiled
     """One E-step pass of a family whose log-density is linear in a fixed design, row by row:
     ``log p(x_n, z=m) = log weights[m] + coef[m] . design[n] + bias[m]`` (log 0 = -inf); the
-    responsibilities by log-sum-exp, folded at once into ``n_out`` (M,) and ``product_out``
-    (M, C) (``resp.T @ design``, times ``row_weight`` when it has a row's entry), and
-    ``sum_n w_n log p(x_n)`` into ``ll_out``. The M = S x K components are S mixtures of K side
-    by side (starts screened together; S = 1 for one fit): the log-sum-exp is over each group of
-    K, and ``ll_out`` (S,) has one entry per group, -inf for a group under which some row has
-    probability 0 (its statistics are then meaningless). Zero design entries are skipped
-    (one-hot and 0/1 designs are mostly zeros)."""
+    responsibilities by log-sum-exp, folded at once into ``n_out`` (M,) and ``product_t``
+    (C, M) (``design.T @ resp``, times ``row_weight`` when it has a row's entry), and
+    ``sum_n w_n log p(x_n)`` into ``ll_out``. ``coef_t`` is ``coef`` transposed, (C, M), so
+    that the loops over components read and write contiguous memory. The M = S x K components
+    are S mixtures of K side by side (starts screened together; S = 1 for one fit): the
+    log-sum-exp is over each group of K, and ``ll_out`` (S,) has one entry per group, -inf for a
+    group under which some row has probability 0 (its statistics are then meaningless). Zero
+    design entries are skipped (one-hot and 0/1 designs are mostly zeros)."""
     n_rows, n_columns = design.shape
-    n_groups = ll_out.shape[0]
-    k = coef.shape[0] // n_groups
+    n_groups, n_all = ll_out.shape[0], coef_t.shape[1]
+    k = n_all // n_groups
     weighted = row_weight.shape[0] == n_rows
-    joint, start_joint = np.empty(coef.shape[0]), np.empty(coef.shape[0])
-    for m in range(coef.shape[0]):
+    joint, start_joint = np.empty(n_all), np.empty(n_all)
+    for m in range(n_all):
         start_joint[m] = -math.inf if weights[m] == 0.0 else bias[m] + math.log(weights[m])  # NaN stays NaN
     ll_out[:] = 0.0
     n_out[:] = 0.0
-    product_out[:] = 0.0
+    product_t[:] = 0.0
     for i in range(n_rows):
         joint[:] = start_joint
         for c in range(n_columns):
             x = float(design[i, c])
             if x != 0.0:
-                for m in range(joint.shape[0]):
-                    joint[m] += coef[m, c] * x
+                for m in range(n_all):
+                    joint[m] += coef_t[c, m] * x
         weight = row_weight[i] if weighted else 1.0
         for g in range(n_groups):
             start = g * k
@@ -168,9 +169,10 @@ def linear_pass(design, row_weight, coef, bias, weights, ll_out, n_out, product_
             scale = weight / total
             for m in range(start, start + k):
                 joint[m] *= scale
-                n_out[m] += joint[m]
+        for m in range(n_all):
+            n_out[m] += joint[m]
         for c in range(n_columns):
             x = float(design[i, c])
             if x != 0.0:
-                for m in range(joint.shape[0]):
-                    product_out[m, c] += joint[m] * x
+                for m in range(n_all):
+                    product_t[c, m] += joint[m] * x
