@@ -291,3 +291,19 @@ def test_m_steps_without_a_prior_are_the_exact_ratio():
     np.testing.assert_array_equal(mf.Bernoulli().m_step(stats)["p"], ones / n[:, None])
     with_prior = mf.Bernoulli(prior=(2.0, 2.0)).m_step(stats)["p"]
     np.testing.assert_allclose(with_prior, (ones + 1) / (n[:, None] + 2), rtol=1e-15)
+
+
+def test_categorical_numeric_codes_equal_the_general_path():
+    from mixfit.families.categorical import _numeric_codes
+
+    column = np.array([3.0, 1.0, np.nan, 7.0, 1.0])
+    known = np.array([7, 1, 3])  # given levels, not sorted
+    present = ~np.isnan(column)
+    out = np.full(5, np.nan)
+    assert _numeric_codes(column, known, present, out)
+    np.testing.assert_array_equal(out, [2.0, 1.0, np.nan, 0.0, 1.0])
+    assert not _numeric_codes(np.array([1.0, 5.0]), known, np.ones(2, bool), np.full(2, np.nan))  # 5 is unknown
+    assert not _numeric_codes(np.array(["a", "b"], dtype=object), known, np.ones(2, bool), np.full(2, np.nan))
+    family = mf.Categorical([known]).fitted_to(column[:, None], ["q"])
+    with pytest.raises(mf.DataError, match="column 'q' has level 5.0 not seen at fit; known levels are \\[7, 1, 3\\]"):
+        family.validate(np.array([[1.0], [5.0]]), ["q"])

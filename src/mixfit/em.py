@@ -434,7 +434,7 @@ PENDING = "_pending"
 DEFER_SIZE = 4096
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """What a history row still needs: the state, its E-step's statistics, the state after its
     M-step and, once known, the log-likelihood there (for ``kl_after_m``)."""

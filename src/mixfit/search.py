@@ -292,7 +292,7 @@ class Search:
                 settings,
                 step=step_for(self.accelerate, begin.progress),
                 on_iteration=self.progress(start),
-                on_state=save,
+                on_state=None if checkpoint is None else save,
                 resume=begin,
             )
             results.append(result)

@@ -99,6 +99,8 @@ class Categorical(Family):
         codes = np.full(X.shape, np.nan)
         for j, known in enumerate(levels):
             present = ~_missing_mask(X[:, j])
+            if _numeric_codes(X[:, j], known, present, codes[:, j]):
+                continue
             seen, inverse = np.unique(np.asarray(X[present, j]), return_inverse=True)
             lookup = {_key(v): i for i, v in enumerate(known)}
             unseen = [v for v in seen if _key(v) not in lookup]
@@ -232,6 +234,22 @@ class Categorical(Family):
     def to_dict(self) -> dict[str, Any]:
         levels = None if self.levels is None else [lv.tolist() for lv in self.levels]
         return {"family": self.name, "levels": levels, "missing": self.missing, "prior": self.prior}
+
+
+def _numeric_codes(column: np.ndarray, known: np.ndarray, present: np.ndarray, out: np.ndarray) -> bool:
+    """Level codes of a numeric column with numeric levels, written into ``out`` at the present
+    entries, by a search in the sorted levels (one vectorised pass; the general path sorts the
+    column and looks every distinct value up in a dictionary). False: not numeric, or a value
+    that is not a known level (the general path then names it)."""
+    if column.dtype.kind not in "biuf" or known.dtype.kind not in "biuf":
+        return False
+    values = column[present]
+    order = np.argsort(known, kind="stable")
+    position = np.minimum(np.searchsorted(known[order], values), len(known) - 1)
+    if not np.array_equal(known[order][position], values):
+        return False
+    out[present] = order[position]
+    return True
 
 
 def _missing_mask(column: np.ndarray) -> np.ndarray:
