@@ -15,13 +15,14 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
 
     A 1-D input is one column named ``x``; unnamed columns are ``x0, x1, ...``.
     """
-    if hasattr(X, "toarray") or hasattr(X, "todense"):
-        raise DataError("X must be dense: sparse input is not supported; convert it with X.toarray()")
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        columns = [str(c) for c in X.columns]
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a DataFrame (asked first: its attribute
+        columns = [str(c) for c in X.columns]  # lookups fall back to column names, which is slow)
         check_unique_columns(columns)
-        check_column_kinds(X)
         array, is_frame = X.to_numpy(), True
+        if array.dtype.kind in "OMm":  # only a table of dates or of mixed kinds may hold date columns
+            check_column_kinds(X)
+    elif hasattr(X, "toarray") or hasattr(X, "todense"):
+        raise DataError("X must be dense: sparse input is not supported; convert it with X.toarray()")
     else:
         try:
             array = np.asarray(X)
