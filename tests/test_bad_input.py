@@ -710,3 +710,10 @@ def test_dates_and_three_dimensional_npy_get_one_answer_on_every_path(tmp_path, 
     for frame in (pd.read_parquet(dates), pd.read_parquet(dates).astype(object)):
         with pytest.raises(mf.DataError, match="column 't' holds dates or times"):
             mf.Mixture(BIN(), 2).fit(frame)
+
+
+def test_a_dataframe_with_a_column_named_like_a_sparse_method_is_data():
+    frame = pd.DataFrame({"toarray": [0, 1, 1, 0, 1, 0] * 5, "todense": [1, 1, 0, 0, 1, 0] * 5})
+    model = mf.Mixture(mf.Bernoulli(), 1, random_state=0).fit(frame)
+    assert model.columns_ == ["toarray", "todense"]
+    np.testing.assert_allclose(model.params_["p"], [[0.5, 0.5]])
