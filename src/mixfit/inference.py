@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixfit._math import scaled_rank
+from mixfit._math import scaled_rank, upper_triangle
 from mixfit.concomitant import log_prior
 from mixfit.em import EMState, draw, flatten_state, posterior
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
@@ -58,7 +58,7 @@ def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarra
             mask = (value > BOUNDARY) & (value < 1 - BOUNDARY)
         elif domain in (COVARIANCE, TIED_COVARIANCE):  # the lower triangle (of the first, when tied)
             mask = np.zeros(value.shape, dtype=bool)
-            rows, cols = np.tril_indices(value.shape[1])
+            cols, rows = upper_triangle(value.shape[1])  # (the lower triangle's entries, in another order)
             mask[: 1 if domain == TIED_COVARIANCE else None, rows, cols] = True
         else:
             mask = np.ones(value.shape, dtype=bool)
@@ -80,7 +80,8 @@ def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np
             others = np.where(held, 0.0, value).sum(axis=-1, keepdims=True)
             value = np.where(held, 1.0 - others, value)
         elif domain in (COVARIANCE, TIED_COVARIANCE):
-            value = np.tril(value) + np.swapaxes(np.tril(value, -1), -1, -2)
+            upper, lower = upper_triangle(value.shape[-1])
+            value[..., upper, lower] = value[..., lower, upper]  # the upper triangle mirrors the lower
             if domain == TIED_COVARIANCE:
                 value = np.repeat(value[..., :1, :, :], value.shape[-3], axis=-3)
         shared = family.shared_entries(name, masks[name].shape)
