@@ -15,8 +15,10 @@ def as_table(X: Any) -> tuple[np.ndarray, list[str], bool]:
 
     A 1-D input is one column named ``x``; unnamed columns are ``x0, x1, ...``.
     """
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a DataFrame (asked first: its attribute
-        columns = [str(c) for c in X.columns]  # lookups fall back to column names, which is slow)
+    # A DataFrame is recognised first: a frame looks an attribute it lacks up among its column
+    # names, which is slow and finds a column named "toarray".
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        columns = [str(c) for c in X.columns]
         check_unique_columns(columns)
         array, is_frame = X.to_numpy(), True
         if array.dtype.kind in "OMm":  # only a table of dates or of mixed kinds may hold date columns

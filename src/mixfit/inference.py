@@ -80,8 +80,8 @@ def _complete(family: Family, params: dict[str, np.ndarray], masks: dict[str, np
             others = np.where(held, 0.0, value).sum(axis=-1, keepdims=True)
             value = np.where(held, 1.0 - others, value)
         elif domain in (COVARIANCE, TIED_COVARIANCE):
-            upper, lower = upper_triangle(value.shape[-1])
-            value[..., upper, lower] = value[..., lower, upper]  # the upper triangle mirrors the lower
+            rows, cols = upper_triangle(value.shape[-1])  # (rows <= cols)
+            value[..., rows, cols] = value[..., cols, rows]  # the upper triangle mirrors the lower
             if domain == TIED_COVARIANCE:
                 value = np.repeat(value[..., :1, :, :], value.shape[-3], axis=-3)
         shared = family.shared_entries(name, masks[name].shape)

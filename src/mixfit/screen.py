@@ -73,7 +73,8 @@ def screen_together(
         new_weights = counts / counts.sum(axis=1, keepdims=True)
         new_ll, new_stats = _e_step(family, design, row_weight, new_params, new_weights)
         moved = running.copy()
-        for fell in np.flatnonzero(running & (new_ll < ll)).tolist():  # a fall beyond round-off is a bug
+        fell_finite = running & (new_ll < ll) & np.isfinite(new_ll)  # (not finite: refused below)
+        for fell in np.flatnonzero(fell_finite).tolist():  # a fall beyond round-off is a bug
             bound = MONOTONE_RTOL * max(1.0, abs(ll[fell])) + _roundoff(family, stats, params, fell, k)
             check_monotone(ll[fell], new_ll[fell], bound, iteration, settings.debug)
         gain = np.abs(new_ll - ll) / source.total_weight
