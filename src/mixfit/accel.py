@@ -93,6 +93,7 @@ class FreeScale:
                 values = np.log(values)
             self.free.append(free)
             parts.append(values)
+        self.sizes = [part.shape[1] for part in parts]
         self.like_tables = tables[2]
         self.points = np.concatenate(parts, axis=1)  # one row per state
 
@@ -103,8 +104,7 @@ class FreeScale:
     def state(self, vector: np.ndarray) -> EMState:
         """The state at a point of the free scale (probabilities kept in [PROB_EPS, 1 - PROB_EPS])."""
         tables, offset = [], 0
-        for table, free, scale in zip(self.like_tables, self.free, self.scales, strict=True):
-            size = table.size if free is None else int(free.sum())
+        for table, free, scale, size in zip(self.like_tables, self.free, self.scales, self.sizes, strict=True):
             values = vector[offset : offset + size]
             offset += size
             if scale == "simplex":
