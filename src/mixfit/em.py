@@ -569,7 +569,7 @@ def check_monotone(previous: float, current: float, roundoff: float, n_iter: int
 
 
 def warn_if_emptied(old: EMState, new: EMState, n_iter: int) -> None:
-    if new.weights.min() > 0:
+    if min(new.weights.tolist()) > 0:  # (a few weights: cheaper as Python floats than a reduction)
         return
     emptied = np.flatnonzero((new.weights == 0) & (old.weights > 0))
     if emptied.size:
