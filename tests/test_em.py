@@ -171,3 +171,16 @@ def test_history_rows_computed_later_equal_rows_computed_at_once(monkeypatch):
     assert list(later.columns) == list(at_once.columns)
     pd.testing.assert_frame_equal(later, at_once, check_exact=True)
     assert later["kl_after_m"].iloc[:-1].notna().all() and np.isnan(later["kl_after_m"].iloc[-1])
+
+
+def test_a_component_that_receives_no_responsibility_is_reported_once_and_frozen(rng):
+    X = rng.normal(size=(50, 1))
+    start = {"weights_init": [0.5, 0.5], "params_init": {"mean": [[0.0], [1e4]], "covariance": [[1.0], [1.0]]}}
+    model = mf.Mixture(mf.Gaussian("diag"), 2, max_iter=5, tol=0.0, **start)
+    with pytest.warns(
+        mf.EmptyComponentWarning, match=r"component\(s\) \[1\] received no responsibility at iteration 1"
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mf.ConvergenceWarning)
+            model.fit(X)
+    assert model.weights_[1] == 0.0 and model.weights_[0] == 1.0
