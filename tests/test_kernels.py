@@ -211,3 +211,22 @@ def test_small_default_fits_agree_with_and_without_the_compiled_pass(rng):
             fits[kernel] = mf.Mixture(mf.Bernoulli(), 2, n_init=5, tol=1e-10, random_state=0).fit(X)
     np.testing.assert_allclose(fits["numba"].log_likelihood_, fits["numpy"].log_likelihood_, rtol=1e-10)
     np.testing.assert_allclose(fits["numba"].params_["p"], fits["numpy"].params_["p"], atol=1e-5)
+
+
+def test_a_compiler_that_cannot_set_up_means_numpy_not_a_failed_fit(monkeypatch):
+    def refuse(name):
+        raise RuntimeError("cannot cache function 'linear_pass': no locator available")
+
+    kernels.compiled.cache_clear()
+    monkeypatch.setattr(kernels.importlib, "import_module", refuse)
+    try:
+        with pytest.warns(UserWarning, match="the compiled kernels are not available .*no locator available"):
+            assert kernels.compiled() is None
+        assert kernels.active() == "numpy"
+        X = np.array([[0, 1], [1, 1], [0, 0], [1, 0], [1, 1]] * 6)
+        model = mf.Mixture(mf.Bernoulli(), 1).fit(X)
+        np.testing.assert_allclose(model.params_["p"], [[0.6, 0.6]])
+    finally:
+        monkeypatch.undo()
+        kernels.compiled.cache_clear()
+    assert kernels.compiled() is numba_kernel

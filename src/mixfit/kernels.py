@@ -20,6 +20,8 @@ kernels.use("numpy"):`` is ``config_context(kernel="numpy")``; the environment v
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -35,16 +37,20 @@ MIN_CELLS = 1 << 16
 
 @cache
 def compiled() -> ModuleType | None:
-    """The compiled kernels, or None without numba."""
+    """The compiled kernels, or None without numba, or when numba cannot set them up here (it
+    refuses ``cache=True`` functions with a RuntimeError when neither the package's folder nor
+    a user cache folder is writable): a fit then runs on NumPy, never fails for it."""
     try:
-        from mixfit import _numba_kernel
+        return importlib.import_module("mixfit._numba_kernel")
     except ImportError:
         return None
-    return _numba_kernel
+    except Exception as exc:  # noqa: BLE001 - any failure of the optional compiler means NumPy
+        warnings.warn(f"the compiled kernels are not available ({exc}); computing with NumPy", stacklevel=2)
+        return None
 
 
 def active() -> str:
-    """The kernel in use for large blocks: "numba" when chosen and installed, else "numpy"."""
+    """The kernel in use: "numba" when chosen and installed, else "numpy"."""
     return "numba" if get_config().kernel == "numba" and compiled() is not None else "numpy"
 
 
