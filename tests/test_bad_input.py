@@ -719,11 +719,13 @@ def test_a_dataframe_with_a_column_named_like_a_sparse_method_is_data():
     np.testing.assert_allclose(model.params_["p"], [[0.5, 0.5]])
 
 
-def test_distinct_rows_are_counted_with_gaps_equal():
-    from mixfit.prepare import count_distinct_rows
+def test_distinct_rows_of_fractions_with_gaps_equal():
+    from mixfit.sources import unique_rows
 
     rows = np.array([[1.0, np.nan], [0.5, 2.0], [1.0, np.nan], [0.5, 2.0], [0.5, 3.0], [np.nan, np.nan]])
-    assert count_distinct_rows(rows) == 4
-    assert count_distinct_rows(rows[:1]) == 1
+    distinct, inverse, counts = unique_rows(rows)
+    np.testing.assert_array_equal(distinct, [[0.5, 2.0], [0.5, 3.0], [1.0, np.nan], [np.nan, np.nan]])
+    assert inverse.tolist() == [2, 0, 2, 0, 1, 3] and counts.tolist() == [2, 1, 2, 1]
+    assert len(unique_rows(rows[:0])[0]) == 0 and unique_rows(rows[:1])[2].tolist() == [1]
     with pytest.raises(mf.ModelError, match="n_components must be <= the number of distinct rows \\(2\\); got 3"):
         mf.Mixture(mf.Gaussian("diag"), 3).fit(np.array([[0.5, 1.0], [2.0, 3.0]] * 10))

@@ -31,7 +31,8 @@ import numpy as np
 
 from mixfit.config import config_context, get_config
 
-#: Blocks with fewer cells than this (K x rows) stay on NumPy: the first compiled call costs about a second.
+#: Blocks with fewer cells than this (K x rows) keep NumPy's log-sum-exp, whose call costs little
+#: there (small blocks of a linear family take ``linear_pass`` instead, see below).
 MIN_CELLS = 1 << 16
 
 

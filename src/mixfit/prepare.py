@@ -29,6 +29,7 @@ from mixfit.sources import (
     as_source,
     open_table,
     table_source,
+    unique_rows,
 )
 
 #: Above this many rows, "K larger than the number of distinct rows" is not checked up front.
@@ -219,24 +220,13 @@ def check_enough_rows(train: TrainingData, n_components: int, params_init: Any) 
         n_distinct = train.init_source.design.shape[0]
     elif train.rows.shape[0] == n_rows <= DISTINCT_CHECK_ROWS:
         head = train.rows[: 20 * n_components]  # usually enough to see K distinct rows
-        n_distinct = count_distinct_rows(head)
+        n_distinct = unique_rows(head)[0].shape[0]
         if n_distinct < n_components:
-            n_distinct = count_distinct_rows(train.rows)
+            n_distinct = unique_rows(train.rows)[0].shape[0]
     else:
         return
     if n_components > n_distinct:
         raise ModelError(f"n_components must be <= the number of distinct rows ({n_distinct}); got {n_components}")
-
-
-def count_distinct_rows(rows: np.ndarray) -> int:
-    """How many distinct rows ``rows`` holds (NaN equal to NaN), by one sort of the rows."""
-    if len(rows) < 2:
-        return len(rows)
-    ordered = rows[np.lexsort(rows.T[::-1])]
-    differ = ordered[1:] != ordered[:-1]
-    if ordered.dtype.kind == "f":
-        differ &= ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
-    return 1 + int(differ.any(axis=1).sum())
 
 
 def fitted(model: Any) -> tuple[Family, EMState]:

@@ -245,8 +245,9 @@ def _numeric_codes(column: np.ndarray, known: np.ndarray, present: np.ndarray, o
         return False
     values = column[present]
     order = np.argsort(known, kind="stable")
-    position = np.minimum(np.searchsorted(known[order], values), len(known) - 1)
-    if not np.array_equal(known[order][position], values):
+    ordered = known[order]
+    position = np.minimum(np.searchsorted(ordered, values), len(known) - 1)
+    if not np.array_equal(ordered[position], values):
         return False
     out[present] = order[position]
     return True

@@ -159,13 +159,13 @@ def unique_rows(data: FloatArray, ranges: Ranges | bool = True) -> tuple[FloatAr
     """Distinct rows (sorted), the distinct row of each row, and the count of each distinct row.
 
     Whole-number data are coded as one integer per row (mixed radix, first column most
-    significant), then counted with ``bincount`` or a 1-D sort; other data use ``np.unique``.
-    ``ranges`` may pass ``integer_ranges(data)`` when it is already known.
+    significant), then counted with ``bincount`` or a 1-D sort; other data by one lexicographic
+    sort of the rows (``_sorted_unique_rows``). ``ranges`` may pass ``integer_ranges(data)``
+    when it is already known.
     """
     codes, radix = _row_codes(data, integer_ranges(data) if ranges is True else ranges or None)
     if codes is None:
-        unique, inverse, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
-        return unique, inverse.reshape(-1), counts
+        return _sorted_unique_rows(data)
     if radix <= max(DENSE_CODES, 4 * codes.size):
         counts_all = np.bincount(codes, minlength=radix)
         present = np.flatnonzero(counts_all)
@@ -177,6 +177,26 @@ def unique_rows(data: FloatArray, ranges: Ranges | bool = True) -> tuple[FloatAr
         return data[first], inverse, counts_all[present]
     _, first, inverse, counts = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
     return data[first], inverse.reshape(-1), counts
+
+
+def _sorted_unique_rows(data: FloatArray) -> tuple[FloatArray, np.ndarray, np.ndarray]:
+    """``unique_rows`` by a lexicographic sort of the rows (first column most significant, NaN
+    equal to NaN): ``np.unique(data, axis=0)`` builds a structured view of the rows, which costs
+    0.15 ms on 60 x 2 floats."""
+    n_rows = data.shape[0]
+    if n_rows == 0:
+        return data[:0], np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    order = np.lexsort(data.T[::-1])
+    ordered = data[order]
+    differ = ordered[1:] != ordered[:-1]
+    if ordered.dtype.kind == "f":
+        differ &= ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
+    new = np.ones(n_rows, dtype=bool)
+    new[1:] = differ.any(axis=1)
+    starts = np.flatnonzero(new)
+    inverse = np.empty(n_rows, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[starts], inverse, np.diff(np.append(starts, n_rows))
 
 
 #: Whole numbers beyond this magnitude are not coded as int64 row codes (they would overflow and
