@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,10 @@ from mixfit.io import MAX_MODEL_BYTES, read_limited, write_atomic
 from mixfit.sources import DataSource
 
 FORMAT, VERSION = "mixfit-checkpoint", 1
+
+#: How every checkpoint mixfit writes begins (``json.dumps`` keeps the key order): a file at the
+#: checkpoint's path is replaced only when it begins so.
+_HEAD = re.compile(rb'\s*\{\s*"format"\s*:\s*"' + FORMAT.encode() + rb'"')
 
 
 @dataclass(frozen=True)
@@ -43,11 +50,32 @@ def fingerprint(settings: dict[str, Any], source: DataSource) -> str:
     return digest.hexdigest()
 
 
+def is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a regular file that begins as every mixfit checkpoint does."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return False
+        with open(path, "rb") as file:
+            return _HEAD.match(file.read(64)) is not None
+    except OSError:
+        return False
+
+
 class Checkpointer:
-    """Writes the fit's state to ``path`` every ``every`` iterations and reads it back."""
+    """Writes the fit's state to ``path`` every ``every`` iterations and reads it back.
+
+    A file already at ``path`` is replaced only when it is a mixfit checkpoint (recognised by
+    its content), and the file is removed when the fit ends only when this fit wrote it or
+    resumed from it: a checkpoint path that names a user's file is refused before the fit."""
 
     def __init__(self, path: str | Path, every: int, fingerprint: str) -> None:
         self.path, self.every, self.fingerprint = Path(path), every, fingerprint
+        self.owned = False  # this fit wrote the file or resumed from it
+        if os.path.lexists(self.path) and not is_checkpoint(self.path):
+            raise ModelError(
+                f"checkpoint {str(self.path)!r} exists and is not a mixfit checkpoint; "
+                "choose another path (a checkpoint replaces only an earlier checkpoint)"
+            )
 
     def save(
         self,
@@ -82,6 +110,7 @@ class Checkpointer:
             },
         }
         write_atomic(self.path, json.dumps(doc))
+        self.owned = True
 
     def load(self) -> Resumed:
         """The checkpoint, read as untrusted input: a regular file of bounded size, JSON only,
@@ -94,9 +123,11 @@ class Checkpointer:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelError(f"{str(self.path)!r} is not a valid checkpoint: {exc}") from None
         try:
-            return self._parse(doc)
+            resumed = self._parse(doc)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{str(self.path)!r} is not a valid checkpoint: bad or missing field ({exc})") from None
+        self.owned = True
+        return resumed
 
     def _parse(self, doc: Any) -> Resumed:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("format_version") != VERSION:
@@ -135,7 +166,9 @@ class Checkpointer:
         )
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove the checkpoint at the fit's end, when it is this fit's."""
+        if self.owned and is_checkpoint(self.path):
+            self.path.unlink(missing_ok=True)
 
 
 def _state_to_json(state: EMState) -> dict[str, Any]:
