@@ -15,6 +15,7 @@ import pandas as pd
 
 from mixfit import restarts
 from mixfit._data import as_table
+from mixfit._optional import require
 from mixfit.diagnostics import classification_quality
 from mixfit.explain import outcomes
 from mixfit.io import write_atomic
@@ -80,7 +81,8 @@ def _png(fig: Any) -> str:
 
 
 def _table(frame: pd.DataFrame, digits: int = 6) -> str:
-    return frame.to_html(float_format=lambda v: f"{v:.{digits}f}", border=0)
+    """A pandas table as HTML; pandas escapes every label and cell."""
+    return frame.to_html(float_format=lambda v: f"{v:.{digits}f}", border=0, escape=True)
 
 
 def _summary_rows(model: Any, X: Any, sample_weight: Any = None) -> pd.DataFrame:
@@ -182,7 +184,7 @@ def _parameters(model: Any, X: Any, sample_weight: Any = None) -> str:
     for key, (row_labels, values) in model.family_.param_columns(model.params_, names).items():
         se = None if error_columns is None else error_columns[key][1].T
         tables.append(pd.DataFrame(_with_errors(values.T, se), [f"{key}[{r}]" for r in row_labels], labels))
-    body = text + "".join(frame.to_html(border=0) for frame in tables)
+    body = text + "".join(_table(frame) for frame in tables)
     if errors is not None:
         body += f"<details><summary>Every estimate with its 95% interval</summary>{_table(errors.table)}</details>"
     return body
@@ -213,41 +215,41 @@ SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Goodness
 
 def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = None) -> str:
     """The report as an HTML string with every image inline (no external resources);
-    ``sample_weight``: the frequency weights the model was fitted with."""
+    ``sample_weight``: the frequency weights the model was fitted with. The page is the template
+    ``report.html.j2`` rendered by Jinja2 with autoescaping, so no name from the data (a column,
+    a level, a part, a warning) can add markup; the fragments marked ``safe`` there are the tables
+    pandas writes (it escapes every label and cell) and text passed through ``html.escape``."""
     from mixfit.plots import all_figures
 
     fitted(model)  # NotFittedError, as predict says it, before anything is drawn
-    notes = diagnostics(model, X)
     quality = classification_quality(model, X, sample_weight)
-    figures = "\n".join(
-        f'<figure><img alt="{name}" src="data:image/png;base64,{_png(fig)}">'
-        f"<figcaption><strong>{html.escape(name)}</strong>: {html.escape(_caption(name))}</figcaption></figure>"
+    figures = [
+        {"name": name, "png": _png(fig), "caption": _caption(name)}
         for name, fig in all_figures(model, X, sample_weight).items()
+    ]
+    return _template().render(
+        style=STYLE,
+        family=model.family_.name,
+        n_components=len(model.weights_),
+        command=command or "Mixture.report",
+        stamp=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        contents=[(name, name.lower().replace(" ", "-")) for name in SECTIONS],
+        data_table=_table(_data_rows(model, X, sample_weight)),
+        fit_table=_table(_summary_rows(model, X, sample_weight)),
+        notes=diagnostics(model, X),
+        entropy_r2=quality.entropy_r2,
+        sizes_table=_table(quality.sizes, 4),
+        classification_table=_table(quality.table, 4),
+        parameters=_parameters(model, X, sample_weight),
+        goodness_of_fit=_goodness_of_fit(model, X, sample_weight),
+        figures=figures,
     )
-    warning_html = "".join(f'<p class="warning">{html.escape(n)}</p>' for n in notes) or "<p>None.</p>"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    anchor = {name: name.lower().replace(" ", "-") for name in SECTIONS}
-    contents = " · ".join(f'<a href="#{anchor[name]}">{name}</a>' for name in SECTIONS)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>mixfit report</title><style>{STYLE}</style></head>
-<body>
-<h1>mixfit report: {html.escape(model.family_.name)} mixture with {len(model.weights_)} components</h1>
-<p>Produced by <code>{html.escape(command or "Mixture.report")}</code> on {stamp}.</p>
-<nav>Contents: {contents}</nav>
-<h2 id="data">Data</h2>{_table(_data_rows(model, X, sample_weight))}
-<h2 id="fit">Fit</h2>{_table(_summary_rows(model, X, sample_weight))}
-<h2 id="warnings">Warnings</h2>{warning_html}
-<h2 id="classification">Classification</h2>
-<p>Entropy R&sup2; = {quality.entropy_r2:.4f} (1: every row certain). Class sizes from the
-posterior probabilities and from the most likely class of each row:</p>{_table(quality.sizes, 4)}
-<p>Average posterior probability of each class among the rows most likely in it (rows) for
-every class (columns); the diagonal is each class's average posterior probability.</p>
-{_table(quality.table, 4)}
-<h2 id="parameters">Parameters</h2>{_parameters(model, X, sample_weight)}
-<h2 id="goodness-of-fit">Goodness of fit</h2>{_goodness_of_fit(model, X, sample_weight)}
-<h2 id="figures">Figures</h2>{figures}
-</body></html>
-"""
+
+
+def _template() -> Any:
+    jinja2 = require("jinja2", "plots", "writing HTML reports")
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string((Path(__file__).parent / "report.html.j2").read_text(encoding="utf-8"))
 
 
 def write_report(
