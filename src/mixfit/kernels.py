@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -50,9 +51,32 @@ def compiled() -> ModuleType | None:
         return None
 
 
+#: Why the compiled kernels stopped being used in this process (a cache numba cannot read), or None.
+_failure: list[str] = []
+
+
 def active() -> str:
-    """The kernel in use: "numba" when chosen and installed, else "numpy"."""
-    return "numba" if get_config().kernel == "numba" and compiled() is not None else "numpy"
+    """The kernel in use: "numba" when chosen, installed and working, else "numpy"."""
+    return "numba" if get_config().kernel == "numba" and not _failure and compiled() is not None else "numpy"
+
+
+def _run(kernel: Any, *args: Any) -> bool:
+    """Call a compiled kernel; False (and NumPy from then on, with one warning naming numba's
+    cache folder) when numba fails to load it: a damaged cache (an index emptied by a full disk
+    makes numba raise ``EOFError`` at the first call) must not make every fit fail. A kernel
+    that fails to load has not run, so its output arrays are untouched."""
+    try:
+        kernel(*args)
+        return True
+    except Exception as exc:  # noqa: BLE001 - any failure to load the optional compiled code means NumPy
+        folder = getattr(getattr(kernel, "_cache", None), "_cache_path", "numba's cache folder")
+        _failure.append(f"{type(exc).__name__}: {exc}")
+        warnings.warn(
+            f"the compiled kernels could not be loaded from their cache ({_failure[0]}); computing with NumPy. "
+            f"Remove the damaged cache in {folder} (mixfit's _numba_kernel.* files) to use them again",
+            stacklevel=3,
+        )
+        return False
 
 
 @contextmanager
@@ -73,8 +97,7 @@ def normalize_log_joint(log_joint: np.ndarray, row_weight: np.ndarray | None) ->
         return None
     weight = np.empty(0) if row_weight is None else np.ascontiguousarray(row_weight, dtype=np.float64)
     log_marginal = np.empty(log_joint.shape[1])
-    kernel.normalize_log_joint(log_joint, weight, log_marginal)
-    return log_marginal
+    return log_marginal if _run(kernel.normalize_log_joint, log_joint, weight, log_marginal) else None
 
 
 #: Blocks of at most this many rows x components take ``linear_pass``, and at most
@@ -115,5 +138,6 @@ def linear_pass(
     product_t = np.empty(coef.shape[::-1])
     coef_t = np.ascontiguousarray(coef.T, dtype=np.float64)
     bias, weights = np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(weights, dtype=np.float64)
-    kernel.linear_pass(design, weight, coef_t, bias, weights.reshape(-1), ll, n, product_t)
+    if not _run(kernel.linear_pass, design, weight, coef_t, bias, weights.reshape(-1), ll, n, product_t):
+        return None
     return ll, n, product_t.T
