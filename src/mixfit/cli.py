@@ -124,9 +124,13 @@ CovariatesOption = Annotated[
 ]
 
 
-def _names(text: str | None) -> list[str]:
-    """A comma-separated list of column names (empty for None)."""
-    return [] if text is None else [name.strip() for name in text.split(",") if name.strip()]
+def _names(text: str | None, option: str) -> list[str]:
+    """A comma-separated list of column names (empty for None), each named once."""
+    names = [] if text is None else [name.strip() for name in text.split(",") if name.strip()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{option} names {repeated} more than once; name each column once")
+    return names
 
 
 def _speed(accelerate: AccelerationName, float32: bool) -> dict[str, Any]:
@@ -207,10 +211,10 @@ def _family(
                 name,
                 kind=kind,
                 response=given["response"],
-                predictors=_names(given.get("predictors")) or None,
+                predictors=_names(given.get("predictors"), "--predictors") or None,
                 n_trials=(trials_column or trials) if kind == "binomial" else None,
                 offset=given.get("offset"),
-                fixed=_names(given.get("fixed")) or None,
+                fixed=_names(given.get("fixed"), "--fixed") or None,
             )
         return get_family(name)
 
@@ -240,6 +244,9 @@ def _selected(
 
     selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     parts = _family_spec(spec)
+    if drop and (selected is not None or parts[0][0] is not None):
+        given = "--columns" if selected is not None else "a mixed --family"
+        raise DataError(f"--drop cannot be combined with {given}, which already names the modelled columns")
     if selected is None and parts[0][0] is not None:
         selected = [c for names, _ in parts for c in names or []]
     if selected is None and header is not None:
@@ -247,6 +254,8 @@ def _selected(
         for name in dropped:
             check_column(name, header, "the data (--drop)")
         selected = [c for c in header if c != id_column and c not in dropped and c not in (extra or [])]
+        if not selected:
+            raise DataError(f"--drop {drop!r} leaves no column to model (the file's columns are {header})")
     needed = [c for c in [trials_column, *(extra or [])] if c]
     if selected is not None:
         selected += [c for c in needed if c not in selected]
@@ -362,7 +371,7 @@ def fit(
         n_jobs=n_jobs,
         **_speed(accelerate, float32),
     )
-    covariate_names = _names(covariates)
+    covariate_names = _names(covariates, "--covariates")
     if covariate_names and (report is not None or plots is not None or gof):
         raise DataError("--report, --plots and --gof are not available with --covariates yet")
     extra = [c for c in (known_labels, weight_column, *covariate_names) if c]
@@ -420,7 +429,7 @@ def _model_columns(
         if id_column is None and not drop and not extra:
             return None
         return _selected(family, None, trials_column, header, id_column, drop, extra)
-    return _selected(family, columns, trials_column, extra=extra)
+    return _selected(family, columns, trials_column, drop=drop, extra=extra)
 
 
 def _known_labels(column: pd.Series, n_components: int) -> Any:
@@ -435,7 +444,7 @@ def _known_labels(column: pd.Series, n_components: int) -> Any:
         if not text:
             continue
         number = text[2:] if text.startswith("c_") else text
-        if not number.isdigit() or not 1 <= int(number) <= n_components:
+        if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= n_components:
             raise DataError(
                 f"--known-labels values must be components 1..{n_components} (or c_1..c_{n_components}) "
                 f"or empty; got {text!r} in row {row}"
@@ -748,7 +757,7 @@ def select_command(
     chosen_family = _family(
         family, trials, trials_column, covariance, reg_covar, _regression(kind, response, predictors, offset, fixed)
     )
-    covariate_names = _names(covariates)
+    covariate_names = _names(covariates, "--covariates")
     extra = ([weight_column] if weight_column else []) + covariate_names
     selected = _model_columns(data, family, columns, trials_column, None, None, extra, _sep(sep))
     frame = read_table(data, selected, _sep(sep))
@@ -857,16 +866,33 @@ def _predictions(
     from mixfit._validation import check_column
 
     ids = _ids(frame, id_column, offset)
-    for name in getattr(model, "columns_", None) or []:
+    z = _model_covariates(model, frame, source)
+    needed = model.family_.columns_read() or getattr(model, "columns_", None)
+    for name in needed or []:
         check_column(name, list(frame.columns), source)
-    used = frame[model.columns_] if getattr(model, "columns_", None) else frame.drop(columns=ids.name, errors="ignore")
+    unused = [ids.name, *([] if z is None else z.columns)]
+    used = frame[needed] if needed else frame.drop(columns=unused, errors="ignore")
     labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
+    proba_rows = model.predict_proba(used, covariates=z)
     if proba:
-        result = pd.DataFrame(model.predict_proba(used), columns=labels)
+        result = pd.DataFrame(proba_rows, columns=labels)
     else:
-        result = pd.DataFrame({"component": np.array(labels)[model.predict(used)]})
+        result = pd.DataFrame({"component": np.array(labels)[proba_rows.argmax(axis=1)]})
     result.insert(0, ids.name, ids.to_numpy())
     return result
+
+
+def _model_covariates(model: Mixture, frame: pd.DataFrame, source: str) -> pd.DataFrame | None:
+    """The covariate columns of a model fitted with covariates, taken from ``frame`` by the names
+    the model stores (None for a model without covariates)."""
+    from mixfit._validation import check_column
+
+    names = getattr(model, "covariate_names_", None)
+    if not names:
+        return None
+    for name in names[1:]:
+        check_column(name, list(frame.columns), f"{source} (the model's covariates)")
+    return frame[list(names[1:])]
 
 
 def _ids(frame: pd.DataFrame, id_column: str | None, offset: int = 0) -> pd.Series:
@@ -948,6 +974,11 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="Rows to draw.")] = 100,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="CSV or Parquet file; stdout if omitted.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="For a model with covariates: a file holding them, one row drawn per row."),
+    ] = None,
+    sep: Sep = ",",
 ) -> None:
     """Draw rows from a saved model, with the component that drew each.
 
@@ -955,11 +986,23 @@ def sample(
     """
     import pandas as pd
 
+    from mixfit.io import read_table
     from mixfit.model import load_model
 
-    _check_outputs([model_file], {"--out": out_file})
+    _check_outputs([model_file, *([data] if data else [])], {"--out": out_file})
     model = load_model(model_file).set_params(random_state=seed)
-    X, labels = model.sample(n)
+    z = None
+    if getattr(model, "covariate_names_", None):
+        if data is None:
+            raise DataError(
+                f"this model has covariates {model.covariate_names_[1:]}: pass --data FILE holding them "
+                "(one row is drawn per row of the file)"
+            )
+        z = _model_covariates(model, read_table(data, sep=_sep(sep)), str(data))
+        n = len(z)
+    elif data is not None:
+        raise DataError("--data is for models with covariates; this model has none (use -n)")
+    X, labels = model.sample(n, covariates=z)
     names = getattr(model, "feature_names_", None) or [f"x{j}" for j in range(X.shape[1])]
     frame = pd.DataFrame(X, columns=names)
     frame["component"] = [f"c_{k + 1}" for k in labels]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import math
@@ -131,8 +132,15 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed to ``path`` when the block succeeds and removed
     when it fails: readers see the old file or the whole new one, never part of it. Temporary
     files that a killed earlier write to ``path`` left behind are removed first."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            errno.ENOENT, f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist"
+        )
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # named by the target, not by the hidden temporary file
+        raise type(exc)(exc.errno, f"cannot write {str(path)!r}: {exc.strerror}") from None
     os.close(fd)
     try:
         mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
@@ -405,6 +413,14 @@ def _set_covariates(model: Any, doc: dict[str, Any], k: int) -> None:
     if doc.get("covariate_coef") is None and doc.get("covariate_names") is None:
         return
     names = _strings("covariate_names", doc.get("covariate_names"))
+    given = names[1:]
+    if names[:1] != ["(intercept)"] or len(set(given)) != len(given) or "(intercept)" in given or "" in given:
+        raise ModelError(
+            f"model covariate_names must be '(intercept)' then distinct column names, as mixfit writes them; got {names}"
+        )
+    modelled = sorted(set(given) & set(getattr(model, "columns_", None) or []))
+    if modelled:
+        raise ModelError(f"model covariate_names {modelled} are also modelled columns; a column is one or the other")
     try:
         coef = np.asarray(doc.get("covariate_coef"), dtype=float)
     except (TypeError, ValueError):

@@ -248,6 +248,11 @@ class Mixture(BaseEstimator):
         self, X: Any, sample_weight: Any, known_labels: Any, covariates: Any, on_iteration: Any, resume: bool
     ) -> None:
         check_settings(self)
+        if known_labels is not None and self.order is not None:
+            raise ModelError(
+                "order= renumbers the components after the fit, so they would no longer be the ones "
+                "known_labels name; fit without order (the known labels already fix the order)"
+            )
         if covariates is not None and self.weights_prior is not None:
             raise ModelError("weights_prior cannot be combined with covariates (the weights are then not parameters)")
         train = training_data(self, X, sample_weight, known_labels, covariates)

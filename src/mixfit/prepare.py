@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mixfit._data import as_table
 from mixfit._math import FloatArray
-from mixfit._validation import check_sample_weight, check_weights
+from mixfit._validation import check_column, check_sample_weight, check_weights
 from mixfit.concomitant import with_intercept
 from mixfit.em import EMState
 from mixfit.errors import DataError, ModelError
@@ -107,16 +107,16 @@ def covariate_design(covariates: Any, n_rows: int, names: list[str] | None = Non
     checked: one row per row of X, numbers, no missing values (the rows are named), no constant
     or collinear columns; ``names``: the names at fit (evaluation needs the same columns)."""
     if hasattr(covariates, "shape") and len(np.shape(covariates)) == 2 and np.shape(covariates)[1] == 0:
-        array, columns = np.empty((np.shape(covariates)[0], 0)), list[str]()
+        array, columns, is_frame = np.empty((np.shape(covariates)[0], 0)), list[str](), False
     else:
         array, columns, is_frame = as_table(covariates)
+        name = None if is_frame else getattr(covariates, "name", None)  # a pandas Series
         if not is_frame:
-            name = getattr(covariates, "name", None)  # a pandas Series
-            columns = [str(name)] if name is not None else [f"z{j}" for j in range(array.shape[1])]
+            columns = [str(name)] if name is not None else unnamed_covariates(array.shape[1])
+        is_frame = is_frame or name is not None
     if array.shape[0] != n_rows:
         raise DataError(f"covariates must have one row per row of X ({n_rows}); got {array.shape[0]}")
-    if names is not None and len(columns) != len(names) - 1:
-        raise DataError(f"covariates must have the {len(names) - 1} columns of the fit {names[1:]}; got {len(columns)}")
+    check_covariate_names(columns, None if names is None else names[1:], is_frame)
     values = np.empty(array.shape)
     for j, name in enumerate(columns):
         try:
@@ -145,6 +145,27 @@ def covariate_design(covariates: Any, n_rows: int, names: list[str] | None = Non
                 "intercept): their coefficients are not identified; drop one"
             )
     return design, ["(intercept)", *columns]
+
+
+def unnamed_covariates(n_columns: int) -> list[str]:
+    """The names of covariates given without names (an array): z0, z1, ..."""
+    return [f"z{j}" for j in range(n_columns)]
+
+
+def check_covariate_names(columns: list[str], expected: list[str] | None, named: bool) -> None:
+    """Covariates are matched by name, as X is: unique names, and at evaluation the fit's
+    columns in the fit's order (by their number only when the fit's or these have no names)."""
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise DataError(f"covariate column names must be unique; got duplicates {repeated}")
+    if expected is None:
+        return
+    if len(columns) != len(expected):
+        raise DataError(f"covariates must have the {len(expected)} columns of the fit {expected}; got {len(columns)}")
+    if named and columns != expected and expected != unnamed_covariates(len(expected)):
+        raise DataError(
+            f"covariate columns must be {expected}, as at fit (matched by name, in order); got {columns}"
+        )
 
 
 def training_data(
@@ -255,7 +276,14 @@ def evaluation_covariates(model: Any, covariates: Any, n_rows: int) -> FloatArra
 
 
 def check_columns(model: Any, columns: list[str], is_frame: bool) -> None:
-    """X's columns must be those the model was fitted on (their number; names for a frame)."""
+    """X's columns must be those the model was fitted on (their number; names for a frame); a
+    frame needs only the columns a family reads by name (a regression's response, predictors)."""
+    family = getattr(model, "family_", None)
+    read = None if family is None else family.columns_read()
+    if is_frame and read is not None:
+        for name in read:
+            check_column(name, columns, "the data")
+        return
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and len(columns) != expected:
         one_d = not is_frame and columns == ["x"]  # as_table's name for the one column of a 1-D X

@@ -23,6 +23,7 @@ log-likelihood.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -33,7 +34,7 @@ import pandas as pd
 from scipy.special import xlogy
 
 from mixfit import restarts
-from mixfit._validation import check_option
+from mixfit._validation import check_int, check_option
 from mixfit.em import draw
 from mixfit.errors import DataError, MixfitError, ModelError, fit_result_warnings_silenced
 from mixfit.families import Family
@@ -165,9 +166,9 @@ def select(
     listed = list(islice(n_components, MAX_K_VALUES + 1))  # never materialise a huge range
     if len(listed) > MAX_K_VALUES:
         raise ModelError(f"n_components may list at most {MAX_K_VALUES} values of K")
-    ks = sorted({int(k) for k in listed})
-    if not ks or ks[0] < 1:
+    if not listed or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1 for k in listed):
         raise ModelError(f"n_components must be ints >= 1; got {listed}")
+    ks = sorted({int(k) for k in listed})
     settings = {"n_init": n_init, "random_state": random_state, **options}
     jobs = [(X, family, k, settings, sample_weight, None if k == 1 else covariates) for k in ks]
     results = map_jobs(_fit_one, jobs, n_jobs)
@@ -230,9 +231,7 @@ def bootstrap_lrt(
     """
     from mixfit._data import as_table
 
-    k = int(n_components)
-    if k < 1:
-        raise ModelError(f"n_components must be >= 1; got {n_components!r}")
+    k = check_int("n_components", n_components, 1)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
         raise ModelError(f"n_boot must be an int >= 1; got {n_boot!r}")
     settings = {"n_init": n_init, "random_state": random_state, **options}

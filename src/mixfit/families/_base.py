@@ -232,6 +232,11 @@ class Family(ABC):
         """Columns of ``validate``'s output for ``n_columns`` columns of user data."""
         return n_columns
 
+    def columns_read(self) -> list[str] | None:
+        """The columns this family reads by name, when it reads those alone (a table then needs
+        only them, in any order, beside any others); ``None``: it reads every column by position."""
+        return None
+
     def complete_design(self, data: FloatArray) -> FloatArray:
         """Design columns of validated data in which a missing (NaN) entry contributes 0."""
         raise NotImplementedError

@@ -194,6 +194,13 @@ class Regression(Family):
         """The coefficients' names: the intercept, then the predictors."""
         return ["(intercept)", *(columns[j] for j in self._positions(columns)[1])]
 
+    def columns_read(self) -> list[str] | None:
+        """The response, predictors, trials and offset columns, when all are given by name."""
+        if self.predictors is None:
+            return None
+        named = [self.response, *self.predictors, *self._extras()]
+        return [str(c) for c in named] if all(isinstance(c, str) for c in named) else None
+
     def validated_width(self, n_columns: int) -> int:
         n_predictors = len(self.predictors) if self.predictors is not None else n_columns - 1 - len(self._extras())
         return n_predictors + 4  # y, 1, x, trials, offset
