@@ -4,6 +4,7 @@ docs/errors.md."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -103,3 +104,232 @@ def test_a_report_whose_every_name_is_markup_has_only_the_templates_elements():
     )
     assert _elements(hostile) == _elements(plain)  # no element or attribute that was not there
     assert "<script" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
+
+
+# --- inputs matched by name, not by position ----------------------------------------------------
+
+
+@pytest.fixture
+def with_covariates(rng):
+    """Binary items whose class depends on ``age``; ``inc`` is noise."""
+    import pandas as pd
+
+    n = 300
+    age = rng.normal(size=n)
+    cls = rng.random(n) < 1 / (1 + np.exp(-2 * age))
+    X = (rng.random((n, 4)) < np.where(cls[:, None], 0.85, 0.15)).astype(int)
+    frame = pd.DataFrame(X, columns=["q1", "q2", "q3", "q4"]).assign(age=age.round(3), inc=rng.normal(size=n).round(3))
+    return frame
+
+
+def test_covariates_are_matched_by_name_as_x_is(with_covariates):
+    X, Z = with_covariates[["q1", "q2", "q3", "q4"]], with_covariates[["age", "inc"]]
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z)
+    with pytest.raises(mf.DataError, match=r"covariate columns must be \['age', 'inc'\], as at fit .*got \['inc', 'age'\]"):
+        m.predict(X, covariates=Z[["inc", "age"]])
+    with pytest.raises(mf.DataError, match=r"got \['AGE', 'inc'\]"):
+        m.predict_proba(X, covariates=Z.rename(columns={"age": "AGE"}))
+    # the same columns without names are taken by position, as X's are
+    np.testing.assert_array_equal(m.predict(X, covariates=Z.to_numpy()), m.predict(X, covariates=Z))
+
+
+def test_repeated_covariate_columns_are_refused(with_covariates, capsys, tmp_path):
+    import pandas as pd
+
+    X = with_covariates[["q1", "q2", "q3", "q4"]]
+    with pytest.raises(mf.DataError, match=r"unique; got duplicates \['age'\]"):
+        mf.Mixture(mf.Bernoulli(), 2).fit(X, covariates=pd.concat([with_covariates.age] * 2, axis=1))
+    data = tmp_path / "d.csv"
+    with_covariates.to_csv(data, index=False)
+    code, _, err = run(capsys, "fit", data, "-f", "bernoulli", "--covariates", "age,age")
+    assert code == 2 and "--covariates names ['age'] more than once" in err and "Traceback" not in err
+
+
+def test_the_cli_predicts_and_samples_with_a_covariate_model(with_covariates, capsys, tmp_path):
+    import pandas as pd
+
+    data, model_file = tmp_path / "d.csv", tmp_path / "m.json"
+    with_covariates.to_csv(data, index=False)
+    code, _, _ = run(capsys, "fit", data, "-f", "bernoulli", "--covariates", "age,inc", "--seed", "0", "--out", model_file)
+    assert code == 0
+    model = mf.load(model_file)
+    expected = model.predict_proba(with_covariates[["q1", "q2", "q3", "q4"]], covariates=with_covariates[["age", "inc"]])
+    # the covariates are read from the data file by the names the model stores, in any column order
+    shuffled = tmp_path / "shuffled.csv"
+    with_covariates[["inc", "q4", "age", "q3", "q2", "q1"]].to_csv(shuffled, index=False)
+    code, out, _ = run(capsys, "predict", model_file, shuffled, "--proba")
+    assert code == 0
+    np.testing.assert_allclose(pd.read_csv(io.StringIO(out))[["c_1", "c_2"]], expected, atol=1e-12)
+    with_covariates.drop(columns="inc").to_csv(data.with_name("x.csv"), index=False)
+    code, _, err = run(capsys, "predict", model_file, data.with_name("x.csv"))
+    assert code == 2 and "column 'inc' not in" in err and "(the model's covariates)" in err
+    # sampling draws one row per row of the covariates' file
+    code, out, _ = run(capsys, "sample", model_file, "--data", data, "--seed", "1")
+    drawn = pd.read_csv(io.StringIO(out))
+    assert code == 0 and len(drawn) == len(with_covariates) and list(drawn.columns) == ["q1", "q2", "q3", "q4", "component"]
+    code, _, err = run(capsys, "sample", model_file)
+    assert code == 2 and "pass --data FILE holding them" in err
+
+
+def test_a_regression_predicts_from_the_columns_it_reads(rng, capsys, tmp_path):
+    import pandas as pd
+
+    x = rng.uniform(0, 10, 400)
+    y = np.where(np.arange(400) < 200, 1 + 2 * x, 20 - x) + rng.normal(0, 0.5, 400)
+    frame = pd.DataFrame({"y": y, "unused": rng.normal(size=400), "x": x})
+    m = mf.Mixture(mf.Regression("gaussian", response="y", predictors=["x"]), 2, random_state=0).fit(frame)
+    np.testing.assert_array_equal(m.predict(frame[["x", "y"]]), m.predict(frame))
+    with pytest.raises(mf.DataError, match=r"column 'x' not in the data; columns are \['y'\]"):
+        m.predict(frame[["y"]])
+    data, model_file, new = tmp_path / "d.csv", tmp_path / "m.json", tmp_path / "new.csv"
+    frame.to_csv(data, index=False)
+    frame[["x", "y"]].to_csv(new, index=False)
+    code, _, _ = run(
+        capsys, "fit", data, "-f", "regression", "--kind", "gaussian", "--response", "y", "--predictors", "x",
+        "--seed", "0", "--out", model_file,
+    )  # fmt: skip
+    assert code == 0
+    code, out, err = run(capsys, "predict", model_file, new)
+    assert code == 0, err
+    assert out.count("\n") == 401
+
+
+def test_known_labels_with_order_is_refused(binary):
+    labels = np.full(len(binary), -1)
+    labels[:10] = 1
+    with pytest.raises(mf.ModelError, match="order= renumbers the components .* known_labels"):
+        mf.Mixture(mf.Bernoulli(), 2, order="weight").fit(binary, known_labels=labels)
+
+
+def test_drop_that_leaves_nothing_or_sits_beside_columns_is_refused(capsys, binary, tmp_path):
+    data = tmp_path / "d.csv"
+    np.savetxt(data, binary, delimiter=",", header="a,b,c,d,e", comments="", fmt="%d")
+    code, _, err = run(capsys, "fit", data, "-f", "bernoulli", "--drop", "a,b,c,d,e")
+    assert code == 2 and "leaves no column to model" in err
+    code, _, err = run(capsys, "fit", data, "-f", "bernoulli", "--columns", "a,b,c", "--drop", "c")
+    assert code == 2 and "--drop cannot be combined with --columns" in err
+    code, _, err = run(capsys, "fit", data, "-f", "a,b=bernoulli; c=bernoulli", "--drop", "d")
+    assert code == 2 and "--drop cannot be combined with a mixed --family" in err
+
+
+def test_a_known_label_that_is_a_digit_only_to_unicode_is_refused(capsys, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,lab\n1,0,1\n0,1,\u00b2\n1,1,\n0,0,1\n")
+    code, _, err = run(capsys, "fit", data, "-f", "bernoulli", "--known-labels", "lab")
+    assert code == 2 and "got '\u00b2' in row 1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("ks", [[1, 2.5], [1.0, 2.0], np.array([1.5, 2.5])])
+def test_select_refuses_fractional_numbers_of_components(binary, ks):
+    with pytest.raises(mf.ModelError, match="n_components must be ints >= 1"):
+        mf.select(binary, mf.Bernoulli(), ks)
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (["age", "inc", "(intercept)"], "must be '\\(intercept\\)' then distinct column names"),
+        (["(intercept)", "age", "age"], "must be '\\(intercept\\)' then distinct column names"),
+        (["(intercept)", "q1", "inc"], "\\['q1'\\] are also modelled columns"),
+    ],
+)
+def test_a_model_file_with_edited_covariate_names_is_refused(with_covariates, tmp_path, names, message):
+    X, Z = with_covariates[["q1", "q2", "q3", "q4"]], with_covariates[["age", "inc"]]
+    path = tmp_path / "m.json"
+    mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z).save(path)
+    doc = json.loads(path.read_text())
+    doc["covariate_names"] = names
+    path.write_text(json.dumps(doc))
+    with pytest.raises(mf.ModelError, match=message):
+        mf.load(path)
+
+
+# --- a damaged compiled-kernel cache -------------------------------------------------------------
+
+
+def test_a_kernel_that_fails_to_load_means_numpy_with_one_warning(binary, monkeypatch):
+    pytest.importorskip("numba")
+    from mixfit import kernels
+
+    reference = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(binary)
+    monkeypatch.setattr(kernels, "_failure", [])
+
+    def emptied_index(*args):
+        raise EOFError("Ran out of input")  # what numba raises when a cache index was emptied
+
+    monkeypatch.setattr(kernels.compiled(), "linear_pass", emptied_index)
+    with pytest.warns(UserWarning, match=r"could not be loaded from their cache \(EOFError: Ran out of input\)"):
+        m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(binary)
+    assert kernels.active() == "numpy"
+    np.testing.assert_allclose(m.log_likelihood_, reference.log_likelihood_, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_an_emptied_numba_cache_index_does_not_stop_a_fit(tmp_path):
+    pytest.importorskip("numba")
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, mixfit as mf\n"
+        "X = (np.random.default_rng(0).random((100, 4)) < 0.5).astype(int)\n"
+        "print(mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X).log_likelihood_)\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    indexes = list((tmp_path / "cache").rglob("*.nbi"))
+    assert indexes
+    for index in indexes:
+        index.write_bytes(b"")  # as a full disk leaves it
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "could not be loaded from their cache (EOFError" in second.stderr and str(tmp_path) in second.stderr
+    assert abs(float(second.stdout) - float(first.stdout)) < 1e-9 * abs(float(first.stdout))
+
+
+# --- one line where a traceback was --------------------------------------------------------------
+
+
+def test_bootstrap_with_every_weight_zero_is_refused_once(binary):
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(binary)
+    with pytest.raises(mf.DataError, match="sample_weight must not be all zero"):
+        m.bootstrap(binary, n_boot=3, sample_weight=np.zeros(len(binary)))
+
+
+def test_saving_into_a_missing_folder_names_the_folder_not_a_temporary_file(binary, tmp_path):
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(binary)
+    target = tmp_path / "missing" / "m.json"
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*m.json': the folder .*missing' does not exist") as info:
+        m.save(target)
+    assert ".tmp" not in str(info.value)
+
+
+@pytest.mark.parametrize("chunk", [[], ["--chunk-size", "1"]])
+def test_a_csv_field_beyond_the_csv_limit_is_one_line(capsys, tmp_path, chunk):
+    data = tmp_path / "big.csv"
+    data.write_text("a,b\n1," + "x" * 200_000 + "\n0,1\n")
+    code, _, err = run(capsys, "fit", data, "-f", "bernoulli", *chunk)
+    assert code == 2 and "line 2 cannot be read as CSV: field larger than field limit" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("levels", [[[{"k": 1}, "y"], ["u", "v"]], [[["x"], "y"], ["u", "v"]]])
+def test_nested_levels_in_a_model_file_are_refused(tmp_path, levels):
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": list("xyxyxyyx") * 5, "b": list("uvvuuvuv") * 5, "c": list("uuvvuvuv") * 5})
+    path = tmp_path / "m.json"
+    mf.Mixture(mf.Categorical(), 2, random_state=0).fit(frame).save(path)
+    doc = json.loads(path.read_text())
+    doc["family"]["levels"] = [*levels, ["u", "v"]]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(mf.ModelError, match="levels of column 0 must be numbers or strings; got a nested"):
+        mf.load(path)
+
+
+def test_a_dask_message_keeps_its_first_line_only():
+    from mixfit.sources.cluster import _first_line
+
+    remote = RuntimeError("worker failed\nTraceback (most recent call last):\n  File 'x.py', line 1")
+    assert _first_line(remote) == "worker failed" and _first_line(RuntimeError("")) == "RuntimeError"

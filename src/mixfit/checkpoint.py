@@ -71,6 +71,8 @@ class Checkpointer:
     def __init__(self, path: str | Path, every: int, fingerprint: str) -> None:
         self.path, self.every, self.fingerprint = Path(path), every, fingerprint
         self.owned = False  # this fit wrote the file or resumed from it
+        if self.path.exists() and not self.path.is_file():
+            raise ModelError(f"checkpoint {str(self.path)!r} is not a regular file")
         if os.path.lexists(self.path) and not is_checkpoint(self.path):
             raise ModelError(
                 f"checkpoint {str(self.path)!r} exists and is not a mixfit checkpoint; "

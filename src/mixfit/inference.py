@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixfit._data import as_table
 from mixfit._math import scaled_rank, upper_triangle
+from mixfit._validation import check_sample_weight
 from mixfit.concomitant import log_prior
 from mixfit.em import EMState, draw, flatten_state, posterior
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
@@ -440,6 +442,8 @@ def bootstrap(
         raise ModelError("bootstrap is not available for a model with covariates yet; use standard_errors")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ModelError(f"n_boot must be an int >= 2; got {n_boot!r}")
+    if sample_weight is not None:  # checked once here, not as a failure inside every replicate
+        check_sample_weight(sample_weight, as_table(X)[0].shape[0])
     seeds = np.random.SeedSequence(random_state if isinstance(random_state, int) else None).spawn(n_boot)
     rows = map_jobs(_refit, [(model, X, seed, kind, sample_weight) for seed in seeds], n_jobs)
     replicates = pd.DataFrame(rows).rename_axis("replicate")

@@ -265,6 +265,8 @@ def _missing_mask(column: np.ndarray) -> np.ndarray:
 
 def _checked_levels(levels: Any, j: int) -> np.ndarray:
     """One column's given levels: distinct numbers, booleans or strings."""
+    if isinstance(levels, (list, tuple)) and any(isinstance(v, (list, tuple, dict, set)) for v in levels):
+        raise ModelError(f"Categorical levels of column {j} must be numbers or strings; got a nested {levels!r:.80}")
     values = np.asarray(levels)
     if values.ndim != 1 or values.size == 0:
         raise ModelError(f"Categorical levels of column {j} must be a non-empty list; got {levels!r:.80}")

@@ -147,7 +147,7 @@ def dask_client(scheduler: str | None, n_workers: int | None) -> Iterator[Any]:
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler!r}: {_first_line(exc)}") from None
     else:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ClusterError(f"the number of Dask workers must be an int >= 1; got {n_workers!r}")
@@ -206,7 +206,8 @@ def check_workers() -> None:
         client.run(exec, "import mixfit")
     except Exception as exc:  # noqa: BLE001 (whatever the worker raised, the remedy is the same)
         raise ClusterError(
-            f"the Dask workers cannot import mixfit ({type(exc).__name__}: {exc}); install mixfit on every worker"
+            f"the Dask workers cannot import mixfit ({type(exc).__name__}: {_first_line(exc)}); install mixfit "
+            "on every worker"
         ) from None
 
 
@@ -224,6 +225,13 @@ def _compute(*tasks: Any) -> tuple[Any, ...]:
             f"column(s) {columns} change type after the first rows, from which Dask infers each column's "
             f"type ({'; '.join(reasons[:1]) or 'mismatched dtypes'}); give every value of a column one type"
         ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's first line: Dask's messages can carry a remote traceback, which a one-line
+    error must not repeat."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _part_rows(part: Any) -> int:

@@ -243,15 +243,30 @@ def check_sep(sep: Any) -> str:
     return sep
 
 
-def check_short_lines(path: Any, sep: str, n_fields: int) -> None:
-    """A line with fewer fields than the header (pandas fills them with NaN, which would then
-    read as missing values) is an error; an empty field is a missing value."""
+def csv_rows(path: Any, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each row of a CSV file; a line the csv module cannot read (a
+    field beyond its limit of 131,072 characters, which no number or label needs) is a
+    ``DataError`` naming the line."""
     import csv
 
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter=sep), start=1):
-            if row and len(row) < n_fields:
-                raise DataError(f"{str(path)!r} line {number} has {len(row)} field(s); the header has {n_fields}")
+        reader = csv.reader(handle, delimiter=sep)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise DataError(f"{str(path)!r} line {reader.line_num} cannot be read as CSV: {exc}") from None
+            yield reader.line_num, row
+
+
+def check_short_lines(path: Any, sep: str, n_fields: int) -> None:
+    """A line with fewer fields than the header (pandas fills them with NaN, which would then
+    read as missing values) is an error; an empty field is a missing value."""
+    for number, row in csv_rows(path, sep):
+        if row and len(row) < n_fields:
+            raise DataError(f"{str(path)!r} line {number} has {len(row)} field(s); the header has {n_fields}")
 
 
 def check_delimiter(names: list[str], path: Any, sep: str) -> None:
@@ -267,20 +282,17 @@ def check_delimiter(names: list[str], path: Any, sep: str) -> None:
 def check_first_row(path: Any, sep: str, n_fields: int) -> None:
     """The first data line must not have more fields than the header: pandas would silently take
     its first field as the row index and shift every column by one."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = csv.reader(handle, delimiter=sep)
-        next(rows, None)
-        for number, row in enumerate(rows, start=2):
-            if not row:
-                continue
-            if len(row) > n_fields:
-                raise DataError(
-                    f"{str(path)!r} line {number} has {len(row)} fields; the header has {n_fields} "
-                    "(a field without a column name)"
-                )
-            return
+    rows = csv_rows(path, sep)
+    next(rows, None)
+    for number, row in rows:
+        if not row:
+            continue
+        if len(row) > n_fields:
+            raise DataError(
+                f"{str(path)!r} line {number} has {len(row)} fields; the header has {n_fields} "
+                "(a field without a column name)"
+            )
+        return
 
 
 class StreamSource:
