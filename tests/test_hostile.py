@@ -125,7 +125,9 @@ def with_covariates(rng):
 def test_covariates_are_matched_by_name_as_x_is(with_covariates):
     X, Z = with_covariates[["q1", "q2", "q3", "q4"]], with_covariates[["age", "inc"]]
     m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z)
-    with pytest.raises(mf.DataError, match=r"covariate columns must be \['age', 'inc'\], as at fit .*got \['inc', 'age'\]"):
+    with pytest.raises(
+        mf.DataError, match=r"covariate columns must be \['age', 'inc'\], as at fit .*got \['inc', 'age'\]"
+    ):
         m.predict(X, covariates=Z[["inc", "age"]])
     with pytest.raises(mf.DataError, match=r"got \['AGE', 'inc'\]"):
         m.predict_proba(X, covariates=Z.rename(columns={"age": "AGE"}))
@@ -150,10 +152,14 @@ def test_the_cli_predicts_and_samples_with_a_covariate_model(with_covariates, ca
 
     data, model_file = tmp_path / "d.csv", tmp_path / "m.json"
     with_covariates.to_csv(data, index=False)
-    code, _, _ = run(capsys, "fit", data, "-f", "bernoulli", "--covariates", "age,inc", "--seed", "0", "--out", model_file)
+    code, _, _ = run(
+        capsys, "fit", data, "-f", "bernoulli", "--covariates", "age,inc", "--seed", "0", "--out", model_file
+    )
     assert code == 0
     model = mf.load(model_file)
-    expected = model.predict_proba(with_covariates[["q1", "q2", "q3", "q4"]], covariates=with_covariates[["age", "inc"]])
+    expected = model.predict_proba(
+        with_covariates[["q1", "q2", "q3", "q4"]], covariates=with_covariates[["age", "inc"]]
+    )
     # the covariates are read from the data file by the names the model stores, in any column order
     shuffled = tmp_path / "shuffled.csv"
     with_covariates[["inc", "q4", "age", "q3", "q2", "q1"]].to_csv(shuffled, index=False)
@@ -166,7 +172,11 @@ def test_the_cli_predicts_and_samples_with_a_covariate_model(with_covariates, ca
     # sampling draws one row per row of the covariates' file
     code, out, _ = run(capsys, "sample", model_file, "--data", data, "--seed", "1")
     drawn = pd.read_csv(io.StringIO(out))
-    assert code == 0 and len(drawn) == len(with_covariates) and list(drawn.columns) == ["q1", "q2", "q3", "q4", "component"]
+    assert (
+        code == 0
+        and len(drawn) == len(with_covariates)
+        and list(drawn.columns) == ["q1", "q2", "q3", "q4", "component"]
+    )
     code, _, err = run(capsys, "sample", model_file)
     assert code == 2 and "pass --data FILE holding them" in err
 
@@ -300,7 +310,9 @@ def test_bootstrap_with_every_weight_zero_is_refused_once(binary):
 def test_saving_into_a_missing_folder_names_the_folder_not_a_temporary_file(binary, tmp_path):
     m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(binary)
     target = tmp_path / "missing" / "m.json"
-    with pytest.raises(FileNotFoundError, match=r"cannot write .*m.json': the folder .*missing' does not exist") as info:
+    with pytest.raises(
+        FileNotFoundError, match=r"cannot write .*m.json': the folder .*missing' does not exist"
+    ) as info:
         m.save(target)
     assert ".tmp" not in str(info.value)
 
@@ -314,8 +326,10 @@ def test_a_csv_field_beyond_the_csv_limit_is_one_line(capsys, tmp_path, chunk):
     assert "Traceback" not in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("levels", [[[{"k": 1}, "y"], ["u", "v"]], [[["x"], "y"], ["u", "v"]]])
-def test_nested_levels_in_a_model_file_are_refused(tmp_path, levels):
+@pytest.mark.parametrize(
+    ("levels", "kind"), [([[{"k": 1}, "y"], ["u", "v"]], "dict"), ([[["x"], "y"], ["u", "v"]], "list")]
+)
+def test_nested_levels_in_a_model_file_are_refused(tmp_path, levels, kind):
     import pandas as pd
 
     frame = pd.DataFrame({"a": list("xyxyxyyx") * 5, "b": list("uvvuuvuv") * 5, "c": list("uuvvuvuv") * 5})
@@ -324,7 +338,7 @@ def test_nested_levels_in_a_model_file_are_refused(tmp_path, levels):
     doc = json.loads(path.read_text())
     doc["family"]["levels"] = [*levels, ["u", "v"]]
     path.write_text(json.dumps(doc))
-    with pytest.raises(mf.ModelError, match="levels of column 0 must be numbers or strings; got a nested"):
+    with pytest.raises(mf.ModelError, match=f"levels of column 0 must be numbers or strings; got {kind}$"):
         mf.load(path)
 
 
@@ -333,3 +347,102 @@ def test_a_dask_message_keeps_its_first_line_only():
 
     remote = RuntimeError("worker failed\nTraceback (most recent call last):\n  File 'x.py', line 1")
     assert _first_line(remote) == "worker failed" and _first_line(RuntimeError("")) == "RuntimeError"
+
+
+# --- overflow: limits or reasons, never NaN ------------------------------------------------------
+
+
+def test_a_separated_covariate_model_gives_the_limit_far_out(rng):
+    import pandas as pd
+
+    age = rng.normal(size=300)
+    X = (rng.random((300, 4)) < np.where(age[:, None] > 0, 0.9, 0.1)).astype(int)
+    with pytest.warns(mf.IdentifiabilityWarning):  # separated: the slope runs off (stated, as before)
+        m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=pd.DataFrame({"age": age}))
+    far = pd.DataFrame({"age": [1e307, -1e307]})
+    proba = m.predict_proba(X[:2], covariates=far)
+    assert np.isfinite(proba).all()
+    # each far row goes wholly to the class its prior tends to (the items cannot outweigh it)
+    slope = m.covariate_coef_[1, 1]
+    expected_first = 1.0 if slope > 0 else 0.0
+    np.testing.assert_array_equal(proba[:, 1], [expected_first, 1 - expected_first])
+
+
+def test_rows_beyond_floating_point_are_an_error_not_nan(rng):
+    import pandas as pd
+
+    x = rng.uniform(0, 10, 400)
+    y = np.where(np.arange(400) < 200, 1 + 2 * x, 20 - x) + rng.normal(0, 0.5, 400)
+    m = mf.Mixture(mf.Regression("gaussian", response="y", predictors=["x"]), 2, random_state=0)
+    m.fit(pd.DataFrame({"y": y, "x": x}))
+    far = pd.DataFrame({"y": [1.0], "x": [1e160]})
+    for method in (m.predict_proba, m.score_samples, m.predict):
+        with pytest.raises(mf.DataError, match="1 row\\(s\\) \\(the first: 0\\) have a log-likelihood of nan"):
+            method(far)
+
+
+@pytest.mark.parametrize("covariance", ["diag", "spherical"])
+def test_a_subnormal_variance_in_a_model_file_is_refused(rng, tmp_path, covariance):
+    X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(5, 1, (100, 1))]
+    path = tmp_path / "g.json"
+    mf.Mixture(mf.Gaussian(covariance=covariance), 2, random_state=0).fit(X).save(path)
+    doc = json.loads(path.read_text())
+    doc["params"]["covariance"] = (np.asarray(doc["params"]["covariance"]) * 0 + 1e-320).tolist()
+    path.write_text(json.dumps(doc))
+    with pytest.raises(mf.ModelError, match="positive variances of at least 2.23e-308"):
+        mf.load(path)
+
+
+# --- valid data at any location and scale -------------------------------------------------------
+
+
+def test_gaussian_clusters_far_from_the_origin_are_fitted(rng):
+    base = np.r_[rng.normal(0, 1, (150, 2)), rng.normal(10, 1, (150, 2))]
+    near = mf.Mixture(mf.Gaussian(), 2, random_state=0).fit(base)
+    far = mf.Mixture(mf.Gaussian(), 2, random_state=0).fit(base + 1e13)
+    # the data at 1e13 carry 2.2e-16 * 1e13 = 2e-3 of round-off per value: the fits agree to that
+    np.testing.assert_allclose(np.sort(far.means_ if hasattr(far, "means_") else far.params_["mean"][:, 0]) - 1e13,
+                               np.sort(near.params_["mean"][:, 0]), atol=0.05)  # fmt: skip
+    assert abs(far.log_likelihood_ - near.log_likelihood_) < 0.1
+
+
+@pytest.mark.parametrize("factor", [1e200, 1e-200])
+def test_gaussian_data_whose_variance_floating_point_cannot_hold_are_refused_with_that_reason(rng, factor):
+    X = np.r_[rng.normal(0, 1, (50, 2)), rng.normal(10, 1, (50, 2))] * factor
+    with pytest.raises(mf.ModelError, match="column 'x0' spreads over .* a Gaussian variance there, about its square"):
+        mf.Mixture(mf.Gaussian(), 2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("factor", [1e8, 1e50, 1e-50])
+def test_scaled_covariates_and_predictors_are_not_collinear(rng, factor):
+    import pandas as pd
+
+    x = rng.uniform(0, 10, 400)
+    y = np.where(np.arange(400) < 200, 1 + 2 * x, 20 - x) + rng.normal(0, 0.5, 400)
+    family = mf.Regression("gaussian", response="y", predictors=["x"])
+    plain = mf.Mixture(family, 2, random_state=0, order="coef").fit(pd.DataFrame({"y": y, "x": x}))
+    scaled = mf.Mixture(family, 2, random_state=0, order="coef").fit(pd.DataFrame({"y": y, "x": x * factor}))
+    assert scaled.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-9)
+    np.testing.assert_allclose(
+        np.sort(scaled.params_["coef"][:, 1] * factor), np.sort(plain.params_["coef"][:, 1]), rtol=1e-6
+    )
+    age = rng.normal(size=400)
+    items = (rng.random((400, 4)) < np.where(age[:, None] + rng.normal(0, 1, (400, 1)) > 0, 0.85, 0.15)).astype(int)
+    fits = [
+        mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(items, covariates=pd.DataFrame({"age": age * f}))
+        for f in (1.0, factor)
+    ]
+    assert fits[1].log_likelihood_ == pytest.approx(fits[0].log_likelihood_, rel=1e-8)
+
+
+@pytest.mark.parametrize("factor", [1e200, 1e-200])
+def test_covariates_and_predictors_beyond_floating_point_are_refused_with_that_reason(rng, factor):
+    import pandas as pd
+
+    x = rng.uniform(0, 10, 100)
+    frame = pd.DataFrame({"y": 2 * x + rng.normal(size=100), "x": x * factor})
+    with pytest.raises(mf.DataError, match="predictor 'x' holds values of magnitude .* rescale it"):
+        mf.Mixture(mf.Regression("gaussian", response="y", predictors=["x"]), 2).fit(frame)
+    items = (rng.random((100, 3)) < 0.5).astype(int)
+    with pytest.raises(mf.DataError, match="covariate column 'age' holds values of magnitude .* rescale the"):
+        mf.Mixture(mf.Bernoulli(), 2).fit(items, covariates=pd.DataFrame({"age": x * factor}))

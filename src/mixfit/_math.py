@@ -72,6 +72,28 @@ def safe_divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
     return np.divide(num, den, out=np.full(num.shape, fill), where=den > 0)
 
 
+def has_full_column_rank(design: FloatArray) -> bool:
+    """Whether no column of ``design`` is a combination of the others, judged on the columns
+    scaled to a largest entry of 1: collinearity does not depend on the units (a predictor in
+    units of 1e200 beside the intercept is not a multiple of it)."""
+    scale = np.abs(design).max(axis=0, initial=0.0)
+    return bool(np.linalg.matrix_rank(design / np.where(scale > 0, scale, 1.0)) == design.shape[1])
+
+
+#: Predictor and covariate columns of a largest magnitude outside these bounds are refused: the
+#: information of their coefficients holds their squares, beyond what float64 holds past 1e+-300.
+MAGNITUDE_BOUNDS = (1e-100, 1e100)
+
+
+def out_of_range_column(values: FloatArray) -> int | None:
+    """The first column of ``values`` (n, q) whose largest magnitude lies outside
+    ``MAGNITUDE_BOUNDS`` (an all-zero column aside), or None."""
+    low, high = MAGNITUDE_BOUNDS
+    largest = np.abs(values).max(axis=0, initial=0.0)
+    bad = (largest > high) | ((largest > 0) & (largest < low))
+    return int(np.argmax(bad)) if bad.any() else None
+
+
 def scaled_rank(info: np.ndarray, rtol: float = 1e-9) -> int:
     """Rank of an information matrix scaled to unit diagonal (parameters on very different
     scales, such as a small variance beside a probability, do not hide each other)."""

@@ -51,8 +51,22 @@ def with_intercept(covariates: FloatArray) -> FloatArray:
 
 
 def log_prior(coef: FloatArray, design: FloatArray) -> FloatArray:
-    """``log pi_nk``, laid out (K, n), for coefficients (K, P) and covariate rows (n, P)."""
-    eta = coef @ design.T
+    """``log pi_nk``, laid out (K, n), for coefficients (K, P) and covariate rows (n, P).
+
+    A row whose linear predictors overflow (covariates near 1e307 under a separated model:
+    inf - inf would be NaN) gets the limit instead: its predictors are computed on the row scaled
+    by ``s`` = its largest entry, ``u = coef @ (z / s)``, and ``log pi = s (u - max u)`` minus
+    their log-sum-exp, so the classes whose predictors grow fastest share the prior and the others
+    get log 0."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        eta = coef @ design.T
+    overflow = ~np.isfinite(eta).all(axis=0)
+    if overflow.any():
+        rows = design[overflow]
+        scale = np.abs(rows).max(axis=1)
+        u = coef @ (rows / scale[:, None]).T
+        with np.errstate(over="ignore"):
+            eta[:, overflow] = scale * (u - u.max(axis=0))
     return eta - logsumexp(eta, axis=0, keepdims=True)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from mixfit import concomitant, kernels
 from mixfit._math import FloatArray, normalize_log_joint
-from mixfit.errors import EmptyComponentWarning, ModelError, MonotonicityError, MonotonicityWarning
+from mixfit.errors import DataError, EmptyComponentWarning, ModelError, MonotonicityError, MonotonicityWarning
 from mixfit.families import Family, Stats
 from mixfit.priors import dirichlet_log_density
 from mixfit.sources.base import Chunk, DataSource
@@ -287,6 +287,24 @@ def check_log_likelihood(ll: float) -> None:
             f"the log-likelihood is {ll} at these parameters: the data or the parameters are beyond "
             "what floating point holds here (huge or tiny values, or float32); rescale the data "
             "(e.g. divide by a power of 10) or compute in float64"
+        )
+
+
+def check_row_values(log_marginal: FloatArray, responsibilities: bool) -> None:
+    """Per-row answers are numbers or an error naming why, never NaN: a NaN log-likelihood of a
+    row (its values beyond what floating point holds, e.g. a predictor near 1e160 whose square
+    overflows), or, for responsibilities, a row of probability 0 under every component."""
+    bad = np.isnan(log_marginal)
+    if bad.any():
+        raise DataError(
+            f"{int(bad.sum())} row(s) (the first: {int(np.argmax(bad))}) have a log-likelihood of nan: their values "
+            "are beyond what floating point holds under this model (huge or tiny values); rescale the data"
+        )
+    if responsibilities and np.any(log_marginal == -math.inf):
+        first = int(np.argmax(log_marginal == -math.inf))
+        raise DataError(
+            f"row {first} has probability 0 under every component (a value the model cannot produce, or "
+            "beyond what floating point holds): its responsibilities are undefined"
         )
 
 

@@ -15,7 +15,7 @@ from mixfit._math import FloatArray
 from mixfit._validation import check_int
 from mixfit.concomitant import prior_summary, separation, split_prior_summary
 from mixfit.diagnostics import local_identifiability
-from mixfit.em import EMState, complete_history, draw, posterior, run_e_step
+from mixfit.em import EMState, check_row_values, complete_history, draw, posterior, run_e_step
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
 from mixfit.families import Family
 from mixfit.io import read_model, save_model
@@ -447,6 +447,7 @@ class Mixture(BaseEstimator):
 
         def rows(chunk: Any) -> np.ndarray:
             resp, log_marginal = posterior(family, state, chunk.X, covariates=chunk.covariates)
+            check_row_values(log_marginal, what == "proba")
             return resp.T if what == "proba" else log_marginal
 
         return source.map_rows(rows)

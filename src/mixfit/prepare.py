@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from mixfit._data import as_table
-from mixfit._math import FloatArray
+from mixfit._math import FloatArray, has_full_column_rank, out_of_range_column
 from mixfit._validation import check_column, check_sample_weight, check_weights
 from mixfit.concomitant import with_intercept
 from mixfit.em import EMState
@@ -134,12 +134,19 @@ def covariate_design(covariates: Any, n_rows: int, names: list[str] | None = Non
             f"covariate column {columns[int(np.argmax(bad.any(axis=0)))]!r} has missing or infinite values in "
             f"{rows.size} row(s) ({shown}); drop or impute those rows"
         )
+    extreme = None if names is not None else out_of_range_column(values)  # at fit: predictions take any value
+    if extreme is not None:
+        raise DataError(
+            f"covariate column {columns[extreme]!r} holds values of magnitude {np.abs(values[:, extreme]).max():.3g}: "
+            "its coefficient's information (their squares) would be beyond what floating point holds; rescale the "
+            "column (e.g. divide by a power of 10: the class probabilities stay, the coefficient takes the factor)"
+        )
     design = with_intercept(values)
     if names is None:
         constant = [c for c, v in zip(columns, values.T, strict=True) if np.ptp(v) == 0]
         if constant:
             raise DataError(f"covariate column {constant[0]!r} is constant: the intercept already models it; drop it")
-        if np.linalg.matrix_rank(design) < design.shape[1]:
+        if not has_full_column_rank(design):
             raise DataError(
                 f"the covariate columns {columns} are collinear (one is a combination of the others and the "
                 "intercept): their coefficients are not identified; drop one"
@@ -163,9 +170,7 @@ def check_covariate_names(columns: list[str], expected: list[str] | None, named:
     if len(columns) != len(expected):
         raise DataError(f"covariates must have the {len(expected)} columns of the fit {expected}; got {len(columns)}")
     if named and columns != expected and expected != unnamed_covariates(len(expected)):
-        raise DataError(
-            f"covariate columns must be {expected}, as at fit (matched by name, in order); got {columns}"
-        )
+        raise DataError(f"covariate columns must be {expected}, as at fit (matched by name, in order); got {columns}")
 
 
 def training_data(

@@ -29,7 +29,7 @@ SINGULAR_RTOL = 1e-14
 #: onto one value (the likelihood is then unbounded). Deviations about a component's own mean
 #: are exact to float64 round-off of the location, (2.2e-16)^2 = 5e-32 of its square, so a
 #: real spread, even of float32 data, lies far above it.
-COLLAPSE_RTOL = 1e-24
+COLLAPSE_RTOL = 1e-29
 LOG_2PI = float(np.log(2 * np.pi))
 #: Blocks of at most this many cells (components x rows x columns) are computed in one
 #: vectorised step; larger ones component by component (bounded memory).
@@ -285,10 +285,14 @@ COVARIANCES: dict[str, Covariance] = {c.name: c for c in (Full(), Tied(), Diag()
 
 
 def check_variances(var: FloatArray) -> None:
-    bad = ~(np.asarray(var) > 0)
+    """Variances are positive normal floats: a subnormal one (1e-320) has no finite reciprocal."""
+    bad = ~(np.asarray(var) >= np.finfo(float).tiny)
     if bad.any():
         k = int(np.argmax(bad.reshape(len(bad), -1).any(axis=1)))
-        raise ModelError(f"covariance of component {k} must have positive variances; got {np.asarray(var)[k]}")
+        raise ModelError(
+            f"covariance of component {k} must have positive variances of at least {np.finfo(float).tiny:.3g} "
+            f"(the smallest whose reciprocal is finite); got {np.asarray(var)[k]}"
+        )
 
 
 def check_collapse(var: FloatArray, location: FloatArray) -> None:

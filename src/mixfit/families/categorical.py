@@ -265,8 +265,9 @@ def _missing_mask(column: np.ndarray) -> np.ndarray:
 
 def _checked_levels(levels: Any, j: int) -> np.ndarray:
     """One column's given levels: distinct numbers, booleans or strings."""
-    if isinstance(levels, (list, tuple)) and any(isinstance(v, (list, tuple, dict, set)) for v in levels):
-        raise ModelError(f"Categorical levels of column {j} must be numbers or strings; got a nested {levels!r:.80}")
+    nested = [v for v in levels if isinstance(v, (list, tuple, dict, set))] if isinstance(levels, (list, tuple)) else []
+    if nested:  # before NumPy, which refuses ragged nesting with a traceback of its own
+        raise ModelError(f"Categorical levels of column {j} must be numbers or strings; got {type(nested[0]).__name__}")
     values = np.asarray(levels)
     if values.ndim != 1 or values.size == 0:
         raise ModelError(f"Categorical levels of column {j} must be a non-empty list; got {levels!r:.80}")

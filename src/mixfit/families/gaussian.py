@@ -170,7 +170,10 @@ class Gaussian(Family):
                 return self  # validate names the bad column
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column
-                centre = np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=0)
+                finite = np.where(np.isfinite(values), values, np.nan)
+                centre = np.nanmean(finite, axis=0)
+                spread = np.nanmax(finite, axis=0) - np.nanmin(finite, axis=0)  # no squares: no overflow
+            check_spread(spread, columns)
             family = Gaussian(
                 self.covariance, reg_covar=self.reg_covar, missing=self.missing, centre=np.nan_to_num(centre)
             )
@@ -389,3 +392,21 @@ def ill_conditioning_loss(n: FloatArray, eigenvalues: FloatArray) -> float:
     condition = eigenvalues.max(axis=1) / np.maximum(eigenvalues.min(axis=1), np.finfo(float).tiny)
     error = 1e-15 * condition
     return float((n * eigenvalues.shape[1] * error * error / 4).sum())
+
+
+#: Gaussian columns whose spread (their range) lies outside these bounds have variances, about its
+#: square, beyond what float64 holds with room for the density's arithmetic (1e+-300).
+SPREAD_BOUNDS = (1e-150, 1e150)
+
+
+def check_spread(spread: FloatArray, columns: Sequence[str]) -> None:
+    """``ModelError`` (the model cannot represent such a variance) naming a column whose spread
+    puts its variance beyond floating point."""
+    low, high = SPREAD_BOUNDS
+    for name, value in zip(columns, np.atleast_1d(spread), strict=False):
+        if np.isfinite(value) and (value > high or 0 < value < low):
+            raise ModelError(
+                f"column {name!r} spreads over {value:.3g} (its range): a Gaussian variance there, about its "
+                "square, is beyond what floating point holds here; rescale the data (e.g. divide the column by a "
+                "power of 10)"
+            )

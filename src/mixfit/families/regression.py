@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, gammaln
 
-from mixfit._math import FloatArray, log_binom_coef, upper_triangle, whole_numbers
+from mixfit._math import (
+    FloatArray,
+    has_full_column_rank,
+    log_binom_coef,
+    out_of_range_column,
+    upper_triangle,
+    whole_numbers,
+)
 from mixfit._validation import as_float_array, check_column, check_finite_numeric, check_option, get_param
 from mixfit.errors import DataError, ModelError
 from mixfit.families._base import POSITIVE, REAL, DesignStats, Family, Natural, Params, ParamSpec, Stats
@@ -249,8 +256,16 @@ class Regression(Family):
             constant = [columns[j] for j, v in zip(x, predictors.T, strict=True) if np.ptp(v) == 0]
             if constant:
                 raise DataError(f"predictor {constant[0]!r} is constant: the intercept already models it; drop it")
+            extreme = out_of_range_column(predictors)
+            if extreme is not None:
+                raise DataError(
+                    f"predictor {columns[x[extreme]]!r} holds values of magnitude "
+                    f"{np.abs(predictors[:, extreme]).max():.3g}: its coefficient's information (their squares) "
+                    "would be beyond what floating point holds; rescale it (e.g. divide by a power of 10: the "
+                    "fitted values stay, the coefficient takes the factor)"
+                )
             design = np.column_stack([np.ones(len(predictors)), predictors])
-            if np.linalg.matrix_rank(design) < design.shape[1]:
+            if not has_full_column_rank(design):
                 raise DataError(
                     f"the predictors {[columns[j] for j in x]} are collinear (one is a combination of the "
                     "others and the intercept): their coefficients are not identified; drop one"
@@ -296,8 +311,9 @@ class Regression(Family):
         out = {"coef": coef}
         if self.kind == "gaussian":
             variance = as_float_array("params_init['variance']", get_param(params, "variance")).reshape(-1)
-            if variance.shape != (n_components,) or not np.all(variance > 0) or not np.isfinite(variance).all():
-                raise ModelError(f"params_init['variance'] must be {n_components} finite numbers > 0")
+            tiny = np.finfo(float).tiny  # a subnormal variance has no finite reciprocal
+            if variance.shape != (n_components,) or not np.all(variance >= tiny) or not np.isfinite(variance).all():
+                raise ModelError(f"params_init['variance'] must be {n_components} finite numbers >= {tiny:.3g}")
             out["variance"] = variance
         return out
 
@@ -579,7 +595,7 @@ def _solve_shared(information: FloatArray, gradient: FloatArray, shared: list[in
         solution = np.linalg.solve(matrix, vector)
     except np.linalg.LinAlgError:
         solution = np.full(size, np.nan)
-    if not np.isfinite(solution).all() or np.linalg.cond(matrix) > 1e14:
+    if not np.isfinite(solution).all() or _scaled_condition(matrix) > 1e14:
         raise ModelError(
             "the predictors are collinear within the components' rows (singular X'WX of the model "
             "with fixed effects): use fewer components or fewer predictors"
@@ -590,6 +606,14 @@ def _solve_shared(information: FloatArray, gradient: FloatArray, shared: list[in
     return out
 
 
+def _scaled_condition(matrix: FloatArray) -> float:
+    """The condition number of ``matrix`` scaled to unit diagonal: collinearity, not the units of
+    the predictors (a predictor in units of 1e8 squares its entries of X'WX to 1e16)."""
+    diagonal = np.abs(np.diag(matrix))
+    scale = 1 / np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
+    return float(np.linalg.cond(matrix * scale[:, None] * scale[None, :]))
+
+
 def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray:
     """``matrix[k]^-1 vector[k]`` per component; a singular system is an error naming it."""
     out = np.empty_like(vector)
@@ -598,7 +622,7 @@ def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray:
             out[k] = np.linalg.solve(a, b)
         except np.linalg.LinAlgError:
             out[k] = np.nan
-        if not np.isfinite(out[k]).all() or np.linalg.cond(a) > 1e14:
+        if not np.isfinite(out[k]).all() or _scaled_condition(a) > 1e14:
             raise ModelError(
                 f"the predictors of component {k} are collinear within its rows (singular X'WX): "
                 "use fewer components or fewer predictors"
