@@ -164,3 +164,91 @@ def test_mutated_csv_files_fit_or_exit_2_in_one_line(tmp_path, capsys, edits):
         err = capsys.readouterr().err
         assert done.value.code in (0, 2), err
         assert "Traceback" not in err and (done.value.code == 0 or len(err.strip().splitlines()) == 1), err
+
+
+# --- round three: covariate tables, model files with covariates, family specs ------------------
+
+Z_ROWS = np.array([[0.5, 1.0], [-1.0, 2.0], [1.5, -0.5], [-0.2, 0.3], [2.0, 1.0], [-1.5, -1.0]])
+hostile_numbers = st.sampled_from([np.nan, np.inf, -np.inf, 1e308, -1e308, 1e-320, 0.0, 1e200, -1e154])
+
+
+def _covariates(values=Z_ROWS, names=("age", "income")):
+    import pandas as pd
+
+    return pd.DataFrame(np.asarray(values), columns=list(names))
+
+
+@pytest.fixture(scope="module")
+def covariate_model_doc(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "cm.json"
+    rows = np.vstack([X] * 5)
+    z = _covariates(np.vstack([Z_ROWS] * 5) + np.random.default_rng(0).normal(0, 0.1, (30, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=2).fit(rows, covariates=z).save(path)
+    return json.loads(path.read_text())
+
+
+def _predict_with_covariates(path, z):
+    """Load a covariate model and predict: finite responsibilities, or one MixfitError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proba = mf.load(path).predict_proba(X, covariates=z)
+    except MixfitError:
+        return
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1)
+
+
+@FUZZ
+@given(data=st.data(), value=json_values, delete=st.booleans())
+def test_mutated_covariate_model_files_predict_or_are_refused(covariate_model_doc, tmp_path, data, value, delete):
+    where = data.draw(st.sampled_from(list(_paths(covariate_model_doc))))
+    (tmp_path / "cm.json").write_text(json.dumps(_mutated(covariate_model_doc, where, value, delete)))
+    _predict_with_covariates(tmp_path / "cm.json", _covariates())
+
+
+@FUZZ
+@given(
+    cells=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 1), hostile_numbers), max_size=4),
+    names=st.sampled_from([("age", "income"), ("income", "age"), ("age", "age"), ("age", "Income"), ("a", "b")]),
+    refit=st.booleans(),
+)
+def test_mutated_covariate_tables_predict_fit_or_are_refused(covariate_model_doc, tmp_path, cells, names, refit):
+    """Covariate tables with hostile values or names: a finite answer or one MixfitError, both
+    when predicting with a fitted model and when fitting."""
+    values = Z_ROWS.copy()
+    for row, column, number in cells:
+        values[row, column] = number
+    z = _covariates(values, names)
+    path = tmp_path / "cm.json"
+    path.write_text(json.dumps(covariate_model_doc))
+    _predict_with_covariates(path, z)
+    if refit:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=2).fit(X, covariates=z)
+        except MixfitError:
+            return
+        assert np.isfinite(model.covariate_coef_).all() and np.isfinite(model.log_likelihood_)
+
+
+family_specs = st.lists(
+    st.sampled_from(["q1", "q2", "q3", ",", "=", ";", " ", "bernoulli", "categorical", "poisson", "gaussian", "x", ""]),
+    min_size=1,
+    max_size=10,
+).map("".join)
+
+
+@FUZZ
+@given(spec=family_specs)
+def test_random_family_specs_fit_or_exit_2_in_one_line(tmp_path, capsys, spec):
+    path = tmp_path / "d.csv"
+    path.write_text(VALID_CSV)
+    with pytest.raises(SystemExit) as done, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(["fit", str(path), "-f", spec, "-k", "2", "--n-init", "2", "--json"])
+    err = capsys.readouterr().err
+    assert done.value.code in (0, 2), err
+    assert "Traceback" not in err and (done.value.code == 0 or len(err.strip().splitlines()) == 1), err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -446,3 +447,74 @@ def test_covariates_and_predictors_beyond_floating_point_are_refused_with_that_r
     items = (rng.random((100, 3)) < 0.5).astype(int)
     with pytest.raises(mf.DataError, match="covariate column 'age' holds values of magnitude .* rescale the"):
         mf.Mixture(mf.Bernoulli(), 2).fit(items, covariates=pd.DataFrame({"age": x * factor}))
+
+
+# --- work bounded by size, and said ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wide_binary_fit():
+    import pandas as pd
+
+    X = pd.DataFrame((np.random.default_rng(0).random((40, 1100)) < 0.5).astype(int))
+    X.columns = [f"x{j}" for j in range(X.shape[1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mf.Mixture(mf.Bernoulli(), 2, random_state=0, n_init=2).fit(X), X
+
+
+def test_standard_errors_of_too_many_parameters_are_refused_before_any_allocation(wide_binary_fit):
+    model, X = wide_binary_fit
+    with pytest.raises(
+        mf.ModelError,
+        match=r"the model has \d{4} free parameters: its information matrix \(\d{4} x \d{4}, 0.0 GiB\) is beyond the 2000",
+    ):
+        model.standard_errors(X)
+
+
+def test_goodness_of_fit_over_astronomically_many_patterns_has_no_test(wide_binary_fit):
+    from mixfit.diagnostics import goodness_of_fit
+
+    model, X = wide_binary_fit
+    fit = goodness_of_fit(model, X)
+    assert fit.n_patterns == 2**1100 and fit.p_chi2 is None and fit.p_g2 is None
+    assert np.isfinite(fit.g2)  # in log space (X^2, about 2^1100 / 40, is beyond floating point: inf)
+    assert any("about 10^331 possible patterns" in note for note in fit.notes)
+
+
+def test_figures_of_wide_data_draw_a_bounded_number_of_entries_and_say_so(wide_binary_fit):
+    from mixfit.explain import outcomes
+    from mixfit.plots import plot_profiles
+
+    model, X = wide_binary_fit
+    fig = plot_profiles(model)
+    assert fig.axes[0].get_title().endswith("(the first 60 of 1100)") and len(fig.axes[0].get_xticks()) == 60
+    labels = outcomes(model, X).labels()
+    assert all(label.endswith(" ...") and len(label.split()) == 41 for label in labels)
+
+
+def test_history_keeps_the_weights_only_when_a_state_is_large(rng):
+    X = rng.normal(size=(40, 100))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mf.Mixture(mf.Gaussian(reg_covar=1e-6), 2, random_state=0, n_init=2).fit(X)
+    # 2 x (100 + 100 x 100) covariance and mean entries and 2 weights: over the 10,000 kept per row
+    assert list(m.history_.filter(like="[").columns) == ["weight[0]", "weight[1]"]
+    assert any("history_ holds the weights but not the other parameters" in note for note in m.fit_notes_)
+    small = mf.Mixture(mf.Gaussian(), 2, random_state=0, n_init=2).fit(X[:, :3])
+    assert "mean[1,2]" in small.history_.columns and not any("history_" in n for n in small.fit_notes_)
+
+
+def test_every_case_of_this_file_is_listed_in_the_catalogue():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    names = [
+        node.name
+        for node in ast.parse(Path(__file__).read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and "catalogue" not in node.name
+    ]
+    text = (root / "docs" / "errors.md").read_text()
+    assert len(names) >= 25
+    assert [n for n in names if n not in text] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,8 +149,7 @@ def check_header(columns: Sequence[Any], path: Any) -> None:
 
 def check_unique_columns(columns: Sequence[Any], path: Any = None) -> None:
     """Column names must differ: ``DataError`` naming the duplicates (and the file, if any)."""
-    names = [str(c) for c in columns]
-    duplicated = sorted({c for c in names if names.count(c) > 1})
+    duplicated = sorted(name for name, count in Counter(str(c) for c in columns).items() if count > 1)
     if duplicated and path is not None:
         raise DataError(f"{str(path)!r} has duplicated column names {duplicated}")
     if duplicated:

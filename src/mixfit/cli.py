@@ -991,7 +991,7 @@ def sample(
 
     _check_outputs([model_file, *([data] if data else [])], {"--out": out_file})
     model = load_model(model_file).set_params(random_state=seed)
-    z = None
+    z: pd.DataFrame | None = None
     if getattr(model, "covariate_names_", None):
         if data is None:
             raise DataError(
@@ -999,7 +999,7 @@ def sample(
                 "(one row is drawn per row of the file)"
             )
         z = _model_covariates(model, read_table(data, sep=_sep(sep)), str(data))
-        n = len(z)
+        n = 0 if z is None else len(z)
     elif data is not None:
         raise DataError("--data is for models with covariates; this model has none (use -n)")
     X, labels = model.sample(n, covariates=z)

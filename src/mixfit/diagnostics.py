@@ -68,20 +68,27 @@ def goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> GoodnessOf
     expected = n * np.exp(log_p)
     chi2 = float(((observed - expected) ** 2 / expected).sum() + max(n - expected.sum(), 0.0))
     seen = observed > 0  # a pattern whose rows all have weight 0 adds nothing to G^2
-    g2 = float(2 * (observed[seen] * np.log(observed[seen] / expected[seen])).sum())
+    log_expected = np.log(n) + log_p  # in log space: an expected count below the smallest float stays finite
+    g2 = float(2 * (observed[seen] * (np.log(observed[seen]) - log_expected[seen])).sum())
     df = total - 1 - model.n_parameters()
     notes = []
     p_chi2 = p_g2 = None
-    if df > 0:
+    if total > MAX_TEST_PATTERNS:
+        notes.append(
+            f"{count_words(total)} possible patterns: the chi-square distribution of X^2 and G^2 cannot hold for "
+            "any number of rows; no test (compare models by BIC, or mixfit.bootstrap_lrt)"
+        )
+    elif df > 0:
         from scipy.stats import chi2 as chi2_distribution
 
         p_chi2, p_g2 = float(chi2_distribution.sf(chi2, df)), float(chi2_distribution.sf(g2, df))
     else:
         notes.append(f"{df} degrees of freedom: the model has as many parameters as the table has cells; no test")
     small = (expected < 5).mean()
-    if n / total < 5 or small > 0.2:
+    if n < 5 * total or small > 0.2:
         notes.append(
-            f"{total} possible patterns for {int(n)} rows ({small:.0%} of observed patterns expect fewer than 5): "
+            f"{count_words(total)} possible patterns for {int(n)} rows ({small:.0%} of observed patterns expect "
+            "fewer than 5): "
             "expected counts are too small for the chi-square approximation; prefer a parametric bootstrap "
             "(mixfit.bootstrap_lrt) or compare models by BIC"
         )
@@ -94,6 +101,18 @@ def goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> GoodnessOf
     table["pearson_residual"] = (table["observed"] - table["expected"]) / np.sqrt(table["expected"])
     table = table.sort_values("observed", ascending=False, ignore_index=True)
     return GoodnessOfFit(table, chi2, g2, df, p_chi2, p_g2, total, notes)
+
+
+#: Tables of more possible patterns get X^2 and G^2 but no chi-square test (their degrees of
+#: freedom are beyond exact floating point, and no data set fills such a table).
+MAX_TEST_PATTERNS = 2**53
+
+
+def count_words(count: int) -> str:
+    """A count of patterns as words: the number, or its power of ten when it has over 15 digits
+    (2^10000 patterns of 10^4 binary columns have 3,011)."""
+    digits = len(str(count))
+    return str(count) if digits <= 15 else f"about 10^{digits - 1}"
 
 
 def _as_user_rows(array: np.ndarray, inverse: np.ndarray, n_unique: int) -> np.ndarray:

@@ -535,7 +535,10 @@ def complete_row(row: dict[str, Any]) -> dict[str, float]:
         "elbo_after_m": q_new + entropy,
         "kl_after_m": pending.ll_after_m - (q_new + entropy),
     }
-    out.update(flatten_state(state, pending.names))
+    if state_size(state) <= HISTORY_PARAMETERS:
+        out.update(flatten_state(state, pending.names))
+    else:
+        out.update({f"weight[{k}]": w for k, w in enumerate(state.weights.tolist())})
     return out
 
 
@@ -555,6 +558,18 @@ def flat_names(state: EMState) -> tuple[str, ...]:
     if state.coef is not None:
         shapes += (("covariate_coef", np.shape(state.coef)),)
     return _flat_names(len(state.weights), shapes)
+
+
+#: History rows hold every parameter of fits with at most this many numbers; larger fits (a full
+#: covariance on hundreds of columns: 361,802 numbers at 600 columns and K = 2, about 50 MB of
+#: Python objects a row) keep the weights only, and the fit says so in ``fit_notes_``.
+HISTORY_PARAMETERS = 10_000
+
+
+def state_size(state: EMState) -> int:
+    """How many numbers a state holds (weights, parameters, covariate coefficients)."""
+    coef = 0 if state.coef is None else np.size(state.coef)
+    return state.weights.size + sum(np.size(v) for v in state.params.values()) + coef
 
 
 def flatten_state(state: EMState, names: Sequence[str] | None = None) -> dict[str, float]:

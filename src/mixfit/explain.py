@@ -136,9 +136,13 @@ class Outcomes:
         """w_k p(outcome | component k), shape (m, K)."""
         return self.resp * np.exp(self.log_marginal)[:, None]
 
-    def labels(self) -> list[str]:
-        """One short label per outcome: its values joined by spaces."""
-        return [" ".join(map(str, row)) for row in self.table.itertuples(index=False)]
+    def labels(self, max_values: int = 40) -> list[str]:
+        """One short label per outcome: its values joined by spaces, the first ``max_values``
+        of them and "..." when a row has more (10^4 columns make labels no figure can draw)."""
+        width = self.table.shape[1]
+        rows = self.table.iloc[:, :max_values].itertuples(index=False)
+        more = " ..." if width > max_values else ""
+        return [" ".join(map(str, row)) + more for row in rows]
 
 
 def outcomes(model: Any, X: Any, sample_weight: Any = None) -> Outcomes:

@@ -234,9 +234,23 @@ def _add_gradient_scores(
         offset += flat.shape[1]
 
 
+#: The information matrix is computed for at most this many free parameters: its size grows
+#: with their square and its factorisation with their cube (2,000: 32 MB; 20,001 for 10^4 binary
+#: columns and K = 2 would be 3.2 GB), and the observed information takes two passes a parameter.
+MAX_INFORMATION_PARAMETERS = 2000
+
+
 def information(family: Family, state: EMState, source: ArraySource, method: str = "observed") -> np.ndarray:
-    """The information matrix on the free parameters (see the module's text)."""
+    """The information matrix on the free parameters (see the module's text); ``ModelError``
+    beyond ``MAX_INFORMATION_PARAMETERS``."""
     free = FreeParameters(family, state)
+    n_free = free.vector().size
+    if n_free > MAX_INFORMATION_PARAMETERS:
+        raise ModelError(
+            f"the model has {n_free} free parameters: its information matrix ({n_free} x {n_free}, "
+            f"{n_free * n_free * 8 / 2**30:.1f} GiB) is beyond the {MAX_INFORMATION_PARAMETERS} parameters for "
+            "which standard errors and identifiability are computed; use fewer columns or components, or bootstrap()"
+        )
     weight = np.ones(source.design.shape[0]) if source.weight is None else source.weight
     if method == "opg":
         scores = row_scores(family, state, source, free)

@@ -416,7 +416,8 @@ def _set_covariates(model: Any, doc: dict[str, Any], k: int) -> None:
     given = names[1:]
     if names[:1] != ["(intercept)"] or len(set(given)) != len(given) or "(intercept)" in given or "" in given:
         raise ModelError(
-            f"model covariate_names must be '(intercept)' then distinct column names, as mixfit writes them; got {names}"
+            "model covariate_names must be '(intercept)' then distinct column names, as mixfit writes them; "
+            f"got {names}"
         )
     modelled = sorted(set(given) & set(getattr(model, "columns_", None) or []))
     if modelled:

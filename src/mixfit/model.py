@@ -15,7 +15,16 @@ from mixfit._math import FloatArray
 from mixfit._validation import check_int
 from mixfit.concomitant import prior_summary, separation, split_prior_summary
 from mixfit.diagnostics import local_identifiability
-from mixfit.em import EMState, check_row_values, complete_history, draw, posterior, run_e_step
+from mixfit.em import (
+    HISTORY_PARAMETERS,
+    EMState,
+    check_row_values,
+    complete_history,
+    draw,
+    posterior,
+    run_e_step,
+    state_size,
+)
 from mixfit.errors import ConvergenceWarning, DataError, IdentifiabilityWarning, ModelError, ReplicationWarning
 from mixfit.families import Family
 from mixfit.io import read_model, save_model
@@ -315,6 +324,11 @@ class Mixture(BaseEstimator):
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
         self.__dict__["_history"] = best.history  # completed when history_ is first read
+        if state_size(best.state) > HISTORY_PARAMETERS:
+            self.fit_notes_.append(
+                f"history_ holds the weights but not the other parameters at each iteration: they are "
+                f"{state_size(best.state)} numbers, more than the {HISTORY_PARAMETERS} kept per iteration"
+            )
         for name in ("_stream", "n_updates_", "n_rows_seen_"):
             self.__dict__.pop(name, None)
 

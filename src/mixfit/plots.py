@@ -305,26 +305,29 @@ def plot_profiles(model: Any, X: Any = None) -> Figure:
         for spec in family.param_specs()
         if spec.name in state.params
     ]
-    panels = [_variances_only(spec, labels, values) for spec, labels, values in panels]
-    width = max(6, 0.5 * max(len(labels) for _, labels, _ in panels) + 3)
-    fig = Figure(figsize=(width, 3.5 * len(panels)), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(panels), 1))
+    whole = [_variances_only(spec, labels, values) for spec, labels, values in panels]
+    entries = {spec.name: len(labels) for spec, labels, _ in whole}
+    drawn = [_first_entries(spec, labels, values) for spec, labels, values in whole]
+    width = max(6, 0.5 * max(len(labels) for _, labels, _, _ in drawn) + 3)
+    fig = Figure(figsize=(width, 3.5 * len(drawn)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(drawn), 1))
     colors = _colors(len(state.weights))
-    for ax, (spec, labels, values) in zip(axes, panels, strict=True):
+    for ax, (spec, labels, values, shown) in zip(axes, drawn, strict=True):
         positions = np.arange(len(labels))
         for j, color in enumerate(colors):
             ax.plot(positions, values[j], "o-", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
         ax.set_xticks(positions, _literal(labels), rotation=90 if len(labels) > 10 else 0, fontsize=8)
-        ax.set(ylabel=spec.quantity, title=f"profiles: {spec.quantity} per item and component ({spec.name})")
+        title = f"profiles: {spec.quantity} per item and component ({spec.name}){shown}"
+        ax.set(ylabel=spec.quantity, title=title)
         if spec.domain in (PROBABILITY, SIMPLEX):
             ax.set_ylim(-0.02, 1.02)
             edge = (values < BOUNDARY_MARK) | (values > 1 - BOUNDARY_MARK)
             if edge.any():  # estimates at 0 or 1: no standard error, often a sign of too many classes
                 rows, cols = np.nonzero(edge)
                 ax.plot(positions[cols], values[rows, cols], "kx", markersize=9, label="on the boundary (0 or 1)")
-        flat = unidentified.get(spec.name)
-        if flat is not None and flat.reshape(len(values), -1).shape == values.shape and flat.any():
-            rows, cols = np.nonzero(flat.reshape(len(values), -1))
+        flat = _shown_entries(unidentified.get(spec.name), len(values), entries[spec.name], values.shape[1])
+        if flat is not None and flat.any():
+            rows, cols = np.nonzero(flat)
             ax.plot(
                 positions[cols], values[rows, cols], "o", markersize=13, markerfacecolor="none",
                 markeredgecolor="tab:red", label="not locally identified",
@@ -341,6 +344,26 @@ def _unidentified(model: Any, X: Any) -> dict[str, np.ndarray]:
         return unidentified_entries(model, X)
     except MixfitError:  # data the model cannot read: nothing to mark
         return {}
+
+
+#: A profile panel draws at most this many entries (a figure is about 0.5 inch an entry).
+MAX_PROFILE_ENTRIES = 60
+
+
+def _first_entries(spec: Any, labels: list[str], values: np.ndarray) -> tuple[Any, list[str], np.ndarray, str]:
+    """A panel's first ``MAX_PROFILE_ENTRIES`` entries and the words saying so (empty when all)."""
+    if len(labels) <= MAX_PROFILE_ENTRIES:
+        return spec, labels, values, ""
+    shown = f" (the first {MAX_PROFILE_ENTRIES} of {len(labels)})"
+    return spec, labels[:MAX_PROFILE_ENTRIES], values[:, :MAX_PROFILE_ENTRIES], shown
+
+
+def _shown_entries(flat: np.ndarray | None, n_components: int, n_entries: int, n_shown: int) -> np.ndarray | None:
+    """A parameter's per-entry flags (K, n_entries) cut to the entries drawn; None when they do
+    not lie entry by entry (a covariance drawn by its variances)."""
+    if flat is None or flat.size != n_components * n_entries:
+        return None
+    return flat.reshape(n_components, n_entries)[:, :n_shown]
 
 
 def _variances_only(spec: Any, labels: list[str], values: np.ndarray) -> tuple[Any, list[str], np.ndarray]:

@@ -16,7 +16,7 @@ import pandas as pd
 from mixfit import restarts
 from mixfit._data import as_table
 from mixfit._optional import require
-from mixfit.diagnostics import classification_quality
+from mixfit.diagnostics import classification_quality, count_words
 from mixfit.explain import outcomes
 from mixfit.io import write_atomic
 from mixfit.prepare import fitted
@@ -200,10 +200,10 @@ def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
     except MixfitError as exc:
         return f"<p>Not computed: {html.escape(str(exc))}</p>"
     rows = {
-        "patterns possible": fit.n_patterns,
+        "patterns possible": count_words(fit.n_patterns),
         "Pearson X²": f"{fit.chi2:.4f}",
         "likelihood ratio G²": f"{fit.g2:.4f}",
-        "degrees of freedom": fit.df,
+        "degrees of freedom": count_words(fit.df),
         "p-value (X²)": "not computed" if fit.p_chi2 is None else f"{fit.p_chi2:.4f}",
         "p-value (G²)": "not computed" if fit.p_g2 is None else f"{fit.p_g2:.4f}",
     }

@@ -166,6 +166,7 @@ class Independent(Family):
     # -------------------------------------------------------------- columns
     def _positions(self, columns: Sequence[str]) -> list[list[int]]:
         positions = []
+        where = {str(c): i for i, c in enumerate(columns)}  # one look-up a column: 10^4 columns are many
         for group, _ in self.parts:
             idx = []
             for c in group:
@@ -174,8 +175,9 @@ class Independent(Family):
                         raise DataError(f"Independent column position {c} is out of range for {len(columns)} columns")
                     idx.append(int(c))
                 else:
-                    check_column(str(c), columns, "the data (Independent part)")
-                    idx.append(list(columns).index(str(c)))
+                    if str(c) not in where:
+                        check_column(str(c), columns, "the data (Independent part)")
+                    idx.append(where[str(c)])
             positions.append(idx)
         unused = sorted(set(range(len(columns))) - {i for idx in positions for i in idx})
         if unused:
