@@ -518,3 +518,36 @@ def test_every_case_of_this_file_is_listed_in_the_catalogue():
     text = (root / "docs" / "errors.md").read_text()
     assert len(names) >= 25
     assert [n for n in names if n not in text] == []
+
+
+def test_the_cli_writes_a_report_of_markup_names_as_text(capsys, tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    names = [f"q{j}{MARKUP}" for j in range(4)]
+    frame = pd.DataFrame(
+        (rng.random((80, 4)) < np.where(rng.random((80, 1)) < 0.5, 0.2, 0.8)).astype(int), columns=names
+    )
+    data, report = tmp_path / f"data{MARKUP.replace('/', '_')}.csv", tmp_path / "r.html"
+    frame.to_csv(data, index=False)
+    code, _, err = run(capsys, "fit", data, "-f", "bernoulli", "-k", "2", "--seed", "0", "--report", report)
+    assert code == 0, err
+    page = report.read_text()
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert {tag for tag, _ in _elements(page)} <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "code",
+                                                   "nav", "a", "h2", "table", "thead", "tbody", "tr", "th", "td",
+                                                   "figure", "img", "figcaption", "strong", "details", "summary"}  # fmt: skip
+
+
+def test_the_cli_says_in_one_line_when_rows_are_beyond_floating_point(capsys, rng, tmp_path):
+    import pandas as pd
+
+    x = rng.uniform(0, 10, 300)
+    y = np.where(np.arange(300) < 150, 1 + 2 * x, 20 - x) + rng.normal(0, 0.5, 300)
+    data, model_file, far = tmp_path / "d.csv", tmp_path / "m.json", tmp_path / "far.csv"
+    pd.DataFrame({"y": y, "x": x}).to_csv(data, index=False)
+    pd.DataFrame({"y": [1.0], "x": [1e160]}).to_csv(far, index=False)
+    args = ["-f", "regression", "--kind", "gaussian", "--response", "y", "--predictors", "x", "--seed", "0"]
+    assert run(capsys, "fit", data, *args, "--out", model_file)[0] == 0
+    code, _, err = run(capsys, "predict", model_file, far)
+    assert code == 2 and "have a log-likelihood of nan" in err and len(err.strip().splitlines()) == 1
