@@ -275,7 +275,7 @@ def test_methods_ask_for_covariates_and_settings_that_cannot_combine_are_refused
     with pytest.raises(mf.ModelError, match="bootstrap is not available for a model with covariates"):
         m.bootstrap(X, n_boot=2)
     with pytest.raises(mf.DataError, match="other methods do not take models with covariates"):
-        mf.goodness_of_fit(m, X)
+        mf.check_identifiability(m, X)  # (goodness_of_fit took its place here: it now takes such models)
 
 
 def test_cli_fits_a_latent_class_regression(tmp_path, capsys):
@@ -295,9 +295,15 @@ def test_cli_fits_a_latent_class_regression(tmp_path, capsys):
     )
     assert code == 0
     assert json.loads(out)["standard_errors"]["covariate_coef[1,1]"] > 0
-    code, _, err = run(capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "--covariates", "age", "--gof")
-    assert code == 2
-    assert "not available with --covariates" in err
+    # goodness of fit of a covariate model: the patterns' expected counts over the rows' own priors
+    code, out, _ = run(
+        capsys, "fit", str(tmp_path / "d.csv"), "-f", "bernoulli", "--covariates", "age", "--gof", "--json"
+    )
+    assert code == 0
+    fit = json.loads(out)["goodness_of_fit"]
+    assert (
+        fit["patterns"] == 2**6 and fit["g2"] > 0
+    )  # five items and party, modelled here and any("own class probabilities" in n for n in fit["notes"])
 
 
 def test_select_compares_latent_class_regressions_across_k():

@@ -551,3 +551,58 @@ def test_the_cli_says_in_one_line_when_rows_are_beyond_floating_point(capsys, rn
     assert run(capsys, "fit", data, *args, "--out", model_file)[0] == 0
     code, _, err = run(capsys, "predict", model_file, far)
     assert code == 2 and "have a log-likelihood of nan" in err and len(err.strip().splitlines()) == 1
+
+
+# --- a model with covariates gets a report, figures and goodness of fit ---------------------------
+
+
+def test_a_covariate_model_reports_its_coefficients_odds_ratios_and_prevalence(with_covariates, tmp_path):
+    import re
+
+    from scipy.stats import norm
+
+    from mixfit.plots import all_figures
+
+    X, Z = with_covariates[["q1", "q2", "q3", "q4"]], with_covariates[["age", "inc"]]
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z)
+    with pytest.raises(mf.DataError, match="pass covariates="):
+        m.report(X, tmp_path / "r.html")
+    page = m.report(X, tmp_path / "r.html", covariates=Z).read_text()
+    section = page.split('id="covariates"')[1].split("</table>")[0]
+    row = re.search(r"<th>age</th>(.*?)</tr>", section, flags=re.S).group(1)
+    coefficient, error, _, _, odds, lower, upper = (float(v) for v in re.findall(r"<td>([^<]*)</td>", row))
+    se = m.standard_errors(X, covariates=Z).covariate_coef[1, 1]
+    beta, z95 = m.covariate_coef_[1, 1], norm.ppf(0.975)
+    # the table prints 4 decimals: each value within half a unit of the 4th
+    assert coefficient == pytest.approx(beta, abs=5e-5) and error == pytest.approx(se, abs=5e-5)
+    assert odds == pytest.approx(np.exp(beta), abs=5e-5)
+    assert lower == pytest.approx(np.exp(beta - z95 * se), abs=5e-5)
+    assert upper == pytest.approx(np.exp(beta + z95 * se), abs=5e-5)
+    assert "prevalence" in all_figures(m, X, covariates=Z) and 'alt="prevalence"' in page
+
+
+def test_goodness_of_fit_of_a_covariate_model_sums_each_rows_own_prior(with_covariates):
+    from mixfit.concomitant import log_prior
+    from mixfit.diagnostics import goodness_of_fit
+
+    X, Z = with_covariates[["q1", "q2", "q3", "q4"]], with_covariates[["age", "inc"]]
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z)
+    fit = goodness_of_fit(m, X)
+    prior = np.exp(log_prior(m.covariate_coef_, np.column_stack([np.ones(len(Z)), Z.to_numpy()])))  # (K, n)
+    p = m.params_["p"]
+    for _, row in fit.table.iterrows():
+        x = row[["q1", "q2", "q3", "q4"]].to_numpy(dtype=float)
+        by_class = np.prod(np.where(x == 1, p, 1 - p), axis=1)  # p(x | k)
+        assert row["expected"] == pytest.approx(float((prior.T @ by_class).sum()), rel=1e-9)
+
+
+def test_the_cli_writes_a_report_and_figures_of_a_covariate_model(with_covariates, capsys, tmp_path):
+    data = tmp_path / "d.csv"
+    with_covariates.to_csv(data, index=False)
+    code, _, err = run(
+        capsys, "fit", data, "-f", "bernoulli", "--covariates", "age,inc", "--seed", "0",
+        "--report", tmp_path / "r.html", "--plots", tmp_path / "figures", "--gof",
+    )  # fmt: skip
+    assert code == 0, err
+    assert 'id="covariates"' in (tmp_path / "r.html").read_text()
+    assert (tmp_path / "figures" / "prevalence.png").stat().st_size > 1000

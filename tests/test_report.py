@@ -161,6 +161,32 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
 
+@pytest.mark.browser
+def test_a_covariate_models_report_renders_in_a_real_browser(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    rng = np.random.default_rng(3)
+    age = rng.normal(size=300)
+    items = (rng.random((300, 4)) < np.where((age + rng.normal(size=300) > 0)[:, None], 0.85, 0.15)).astype(int)
+    X, Z = pd.DataFrame(items, columns=["q1", "q2", "q3", "q4"]), pd.DataFrame({"age": age})
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z)
+    path = m.report(X, tmp_path / "covariates.html", command="mixfit fit d.csv --covariates age", covariates=Z)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(path.resolve().as_uri())
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
+        text = page.inner_text("body")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report-covariates.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert "prevalence" in [alt for alt, _, _ in images] and all(done and w > 0 for _, done, w in images)
+    assert "odds ratio" in text and f"{np.exp(m.covariate_coef_[1, 1]):.4f}" in text
+
+
 def test_report_states_warnings_in_plain_words(tmp_path):
     with pytest.warns(mf.IdentifiabilityWarning):
         m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(TEN_FLIPS)

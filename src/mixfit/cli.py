@@ -372,8 +372,6 @@ def fit(
         **_speed(accelerate, float32),
     )
     covariate_names = _names(covariates, "--covariates")
-    if covariate_names and (report is not None or plots is not None or gof):
-        raise DataError("--report, --plots and --gof are not available with --covariates yet")
     extra = [c for c in (known_labels, weight_column, *covariate_names) if c]
     selected = _model_columns(data, family, columns, trials_column, id_column, drop, extra, _sep(sep))
     with open_data(data, selected, _sep(sep), chunk_size, scheduler, dask_workers) as frame:
@@ -392,7 +390,7 @@ def fit(
         if covariate_names:  # a streamed file reads them by name on every pass
             z = pd.DataFrame({c: frame.pop(c) for c in covariate_names}) if in_memory else covariate_names
         notes = _fit_interruptible(model, frame, resume, checkpoint, labels, weight, z)
-        _write_outputs(model, frame, out_file, report, plots, weight)
+        _write_outputs(model, frame, out_file, report, plots, weight, z)
         summary = _summary(model, frame, notes, weight, z)
         summary.update(_inference(model, frame, se, gof, weight, z))
     if as_json:
@@ -518,14 +516,20 @@ def _fit_interruptible(
 
 
 def _write_outputs(
-    model: Mixture, frame: Any, out_file: Path | None, report: Path | None, plots: Path | None, weight: Any = None
+    model: Mixture,
+    frame: Any,
+    out_file: Path | None,
+    report: Path | None,
+    plots: Path | None,
+    weight: Any = None,
+    covariates: Any = None,
 ) -> None:
     if out_file is not None:
         model.save(out_file)
     if report is not None:
-        model.report(frame, report, command=" ".join(_command_line), sample_weight=weight)
+        model.report(frame, report, command=" ".join(_command_line), sample_weight=weight, covariates=covariates)
     if plots is not None:
-        _write_plots(model, frame, plots, weight)
+        _write_plots(model, frame, plots, weight, covariates)
 
 
 def _fit_with_progress(
@@ -577,11 +581,11 @@ def _fit_with_progress(
     return [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
 
 
-def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path, weight: Any = None) -> None:
+def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path, weight: Any = None, covariates: Any = None) -> None:
     from mixfit.plots import all_figures
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name, figure in all_figures(model, frame, weight).items():
+    for name, figure in all_figures(model, frame, weight, covariates).items():
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")  # a part's label is a column name
         target = folder / f"{stem}.png"
         partial = folder / f".{stem}.png.tmp"

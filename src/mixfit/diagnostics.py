@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from mixfit._math import null_space_share, scaled_rank
-from mixfit.em import EMState
+from mixfit.em import EMState, posterior
 from mixfit.errors import IdentifiabilityWarning, MixfitError, ModelError
 from mixfit.families import Family
-from mixfit.prepare import check_columns, fitted, fitted_source
+from mixfit.prepare import check_columns, fitted, fitted_marginal, fitted_source
 from mixfit.sources import ArraySource, DataSource, unique_rows
 
 
@@ -60,18 +60,26 @@ def goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> GoodnessOf
             f"goodness of fit needs a discrete family with finitely many patterns; {type(family).__name__} has not"
         )
     patterns, inverse, observed = unique_rows(data)
+    notes: list[str] = []
     weight = check_sample_weight(sample_weight, data.shape[0])
     if weight is not None:
         observed = np.bincount(inverse, weights=weight, minlength=observed.size)
     n = float(observed.sum())
-    log_p = model.score_samples(_as_user_rows(array, inverse, observed.size))
+    if getattr(model, "covariate_coef_", None) is None:
+        log_p = model.score_samples(_as_user_rows(array, inverse, observed.size))
+    else:  # expected counts over the training rows' own priors: the marginal fit
+        marginal_family, marginal_state = fitted_marginal(model)
+        log_p = posterior(marginal_family, marginal_state, marginal_family.design(patterns))[1]
+        notes.append(
+            "with covariates: expected counts are summed over the rows' own class probabilities (the marginal "
+            "fit of the patterns; X must be the training rows)"
+        )
     expected = n * np.exp(log_p)
     chi2 = float(((observed - expected) ** 2 / expected).sum() + max(n - expected.sum(), 0.0))
     seen = observed > 0  # a pattern whose rows all have weight 0 adds nothing to G^2
     log_expected = np.log(n) + log_p  # in log space: an expected count below the smallest float stays finite
     g2 = float(2 * (observed[seen] * (np.log(observed[seen]) - log_expected[seen])).sum())
     df = total - 1 - model.n_parameters()
-    notes = []
     p_chi2 = p_g2 = None
     if total > MAX_TEST_PATTERNS:
         notes.append(
@@ -273,12 +281,14 @@ class ClassificationQuality:
     table: pd.DataFrame
 
 
-def classification_quality(model: Any, X: Any, sample_weight: Any = None) -> ClassificationQuality:
+def classification_quality(
+    model: Any, X: Any, sample_weight: Any = None, covariates: Any = None
+) -> ClassificationQuality:
     """The ``ClassificationQuality`` of a fitted model on X (frequency weights: each row counts
-    that often)."""
+    that often; ``covariates``: the rows' covariates, for a model fitted with them)."""
     from mixfit._validation import check_sample_weight
 
-    resp = model.predict_proba(X)
+    resp = model.predict_proba(X, covariates=covariates)
     n_rows, k = resp.shape
     weight = check_sample_weight(sample_weight, n_rows)
     weight = np.ones(n_rows) if weight is None else weight

@@ -22,7 +22,7 @@ from mixfit._validation import check_int, check_option, check_sample_weight, che
 from mixfit.em import EMState, m_step, posterior
 from mixfit.errors import ModelError
 from mixfit.families import Family, as_family
-from mixfit.prepare import fitted
+from mixfit.prepare import fitted, fitted_marginal
 from mixfit.sources import unique_rows
 
 
@@ -147,8 +147,10 @@ class Outcomes:
 
 def outcomes(model: Any, X: Any, sample_weight: Any = None) -> Outcomes:
     """The distinct rows of ``X``, their counts (the sums of their frequency weights, when given),
-    and each component's share of their probability."""
-    family, state = fitted(model)
+    and each component's share of their probability. For a model with covariates, X must be its
+    training rows: the shares are those of the expected counts over the rows' own priors
+    (``prepare.fitted_marginal``)."""
+    family, state = fitted_marginal(model)
     array, columns, _ = as_table(X)
     distinct, inverse, counts = unique_rows(family.validate(array, columns))
     weight = check_sample_weight(sample_weight, array.shape[0])

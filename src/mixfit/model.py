@@ -562,11 +562,14 @@ class Mixture(BaseEstimator):
         """Write the model as a JSON file (atomically); read it back with ``mixfit.load``."""
         save_model(self, path)
 
-    def report(self, X: Any, path: Any, command: str | None = None, sample_weight: Any = None) -> Any:
-        """Write a self-contained HTML report of this fit on X (needs matplotlib)."""
+    def report(
+        self, X: Any, path: Any, command: str | None = None, sample_weight: Any = None, *, covariates: Any = None
+    ) -> Any:
+        """Write a self-contained HTML report of this fit on X (needs matplotlib); a model fitted
+        with covariates takes its training rows and their ``covariates``."""
         from mixfit.report import write_report
 
-        return write_report(self, X, path, command, sample_weight)
+        return write_report(self, X, path, command, sample_weight, covariates)
 
     def explain(self, X: Any, iterations: int = 1, start: str | None = None) -> list[Any]:
         """Seed 001's tables (6.1-6.4 and the new weights) for each of ``iterations`` EM steps.

@@ -436,13 +436,13 @@ def _plot_row_responsibilities(model: Any, X: Any) -> Figure:
     return fig
 
 
-def plot_classification(model: Any, X: Any, sample_weight: Any = None) -> Figure:
+def plot_classification(model: Any, X: Any, sample_weight: Any = None, covariates: Any = None) -> Figure:
     """Classification quality (``mixfit.diagnostics.classification_quality``): the average
     posterior probability of each class among the rows most likely in each class (Mplus's table;
     a clear classification has a bright diagonal), with the entropy R^2 and the class sizes."""
     from mixfit.diagnostics import classification_quality
 
-    quality = classification_quality(model, X, sample_weight)
+    quality = classification_quality(model, X, sample_weight, covariates)
     table = quality.table.to_numpy()
     k = table.shape[0]
     fig = Figure(figsize=(max(4.5, 0.9 * k + 2.5), max(3.5, 0.7 * k + 1.8)), layout="constrained")
@@ -516,9 +516,12 @@ def part_models(model: Any, X: Any) -> list[tuple[str, Any, Any]]:
     return out
 
 
-def all_figures(model: Any, X: Any, sample_weight: Any = None) -> dict[str, Figure]:
+def all_figures(
+    model: Any, X: Any, sample_weight: Any = None, covariates: Any = None, errors: Any = None
+) -> dict[str, Figure]:
     """Every figure of this module by name, in the order a report shows them; a model of
-    independent parts adds each part's fit plot (``fit: <part>``)."""
+    independent parts adds each part's fit plot (``fit: <part>``), a model with covariates the
+    class prevalence against them (with intervals from ``errors``, its standard errors)."""
     figures = {
         "convergence": plot_convergence(model),
         "elbo": plot_elbo(model),
@@ -531,7 +534,84 @@ def all_figures(model: Any, X: Any, sample_weight: Any = None) -> dict[str, Figu
         {
             "profiles": plot_profiles(model, X),
             "responsibilities": plot_responsibilities(model, X, sample_weight),
-            "classification": plot_classification(model, X, sample_weight),
+            "classification": plot_classification(model, X, sample_weight, covariates),
         }
     )
+    if getattr(model, "covariate_coef_", None) is not None:
+        errors = errors if errors is not None else _standard_errors_or_none(model, X, sample_weight, covariates)
+        figures["prevalence"] = plot_prevalence(model, covariates, errors)
     return figures
+
+
+def _standard_errors_or_none(model: Any, X: Any, sample_weight: Any, covariates: Any) -> Any:
+    """The model's standard errors, or None where they cannot be computed (the figure says so)."""
+    from mixfit.errors import MixfitError, fit_result_warnings_silenced
+
+    try:
+        with fit_result_warnings_silenced(), np.errstate(all="ignore"):
+            return model.standard_errors(X, sample_weight=sample_weight, covariates=covariates)
+    except (MixfitError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+
+
+#: The prevalence figure draws at most this many covariates, and its intervals from this many
+#: draws of the coefficients.
+MAX_PREVALENCE_PANELS = 6
+PREVALENCE_DRAWS = 400
+
+
+def plot_prevalence(model: Any, covariates: Any, errors: Any = None) -> Figure:
+    """Each class's predicted prevalence (its prior) against each covariate over the covariate's
+    observed range, the other covariates held at their means, as poLCA's examples draw it; with
+    ``errors`` (``standard_errors`` of the model), 95% intervals from draws of the coefficients
+    from their estimated sampling distribution."""
+    from mixfit.concomitant import log_prior
+    from mixfit.prepare import covariate_design
+
+    names = list(model.covariate_names_)
+    design = covariate_design(covariates, len(covariates), names)[0]
+    coef = np.asarray(model.covariate_coef_, dtype=float)
+    draws = _coefficient_draws(coef, errors)
+    shown = names[1 : 1 + MAX_PREVALENCE_PANELS]
+    fig = Figure(figsize=(4.2 * len(shown) + 1.5, 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(shown), sharey=True))
+    colors = _colors(len(coef))
+    for j, (ax, name) in enumerate(zip(axes, shown, strict=True), start=1):
+        grid = np.linspace(design[:, j].min(), design[:, j].max(), 60)
+        rows = np.tile(design.mean(axis=0), (len(grid), 1))
+        rows[:, j] = grid
+        prior = np.exp(log_prior(coef, rows))
+        for k, color in enumerate(colors):
+            ax.plot(grid, prior[k], color=color, label=f"c_{k + 1}")
+            if draws is not None:
+                band = np.exp(np.stack([log_prior(c, rows)[k] for c in draws]))
+                low, high = np.percentile(band, [2.5, 97.5], axis=0)
+                ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0)
+        ax.set(xlabel=_literal(name), ylim=(0, 1))
+    axes[0].set_ylabel("predicted class prevalence")
+    more = "" if len(names) - 1 <= MAX_PREVALENCE_PANELS else f" (first {MAX_PREVALENCE_PANELS} of {len(names) - 1})"
+    band = "95% intervals shaded" if draws is not None else "no intervals: standard errors unavailable"
+    fig.suptitle(f"class prevalence against each covariate, others at their means; {band}{more}", fontsize=10)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+    return fig
+
+
+def _coefficient_draws(coef: np.ndarray, errors: Any) -> np.ndarray | None:
+    """``PREVALENCE_DRAWS`` coefficient matrices drawn from the normal approximation of their
+    sampling distribution (their block of the free parameters' covariance), row 0 (the reference)
+    kept at 0; None without standard errors."""
+    if errors is None or not hasattr(errors, "free_names"):
+        return None
+    k, width = coef.shape
+    names = [f"covariate_coef[{i},{j}]" for i in range(1, k) for j in range(width)]
+    if not all(name in errors.free_names for name in names):
+        return None
+    index = [errors.free_names.index(name) for name in names]
+    block = np.asarray(errors.covariance)[np.ix_(index, index)]
+    if not np.isfinite(block).all():
+        return None
+    rng = np.random.default_rng(0)  # the same figure for the same fit
+    flat = rng.multivariate_normal(coef[1:].ravel(), (block + block.T) / 2, size=PREVALENCE_DRAWS, method="eigh")
+    draws = np.zeros((PREVALENCE_DRAWS, k, width))
+    draws[:, 1:, :] = flat.reshape(PREVALENCE_DRAWS, k - 1, width)
+    return draws

@@ -264,6 +264,15 @@ def fitted(model: Any) -> tuple[Family, EMState]:
     return family, EMState(weights, dict(model.params_), coef=None if coef is None else np.asarray(coef, dtype=float))
 
 
+def fitted_marginal(model: Any) -> tuple[Family, EMState]:
+    """``fitted(model)`` without covariate coefficients: for a model with covariates, the mixture
+    whose weights are the classes' average prior over the training rows (``weights_``), so that
+    its pattern probabilities, times the rows, are the expected pattern counts of those rows
+    (``sum_n pi_k(z_n) p(x | k) = N wbar_k p(x | k)``)."""
+    family, state = fitted(model)
+    return family, EMState(state.weights, state.params)
+
+
 def evaluation_covariates(model: Any, covariates: Any, n_rows: int) -> FloatArray | None:
     """The covariates of rows to evaluate: required exactly when the model was fitted with them."""
     names = getattr(model, "covariate_names_", None)

@@ -85,13 +85,13 @@ def _table(frame: pd.DataFrame, digits: int = 6) -> str:
     return frame.to_html(float_format=lambda v: f"{v:.{digits}f}", border=0, escape=True)
 
 
-def _summary_rows(model: Any, X: Any, sample_weight: Any = None) -> pd.DataFrame:
+def _summary_rows(model: Any, X: Any, sample_weight: Any = None, covariates: Any = None) -> pd.DataFrame:
     rows = {
         "family": repr(model.family_),
         "components (K)": len(model.weights_),
         "log-likelihood": f"{model.log_likelihood_:.6f}",
-        "AIC": f"{model.aic(X, sample_weight):.6f}",
-        "BIC": f"{model.bic(X, sample_weight):.6f}",
+        "AIC": f"{model.aic(X, sample_weight, covariates=covariates):.6f}",
+        "BIC": f"{model.bic(X, sample_weight, covariates=covariates):.6f}",
         "free parameters": model.n_parameters(),
         "iterations": model.n_iter_,
         "converged": bool(model.converged_),
@@ -125,6 +125,9 @@ CAPTIONS = {
     "Components with nearly equal profiles are not distinguished by the data.",
     "responsibilities": "How each outcome (for continuous data: each row) is shared among "
     "components (seed 001's Table 6.1). Bars of one colour are rows classified with certainty.",
+    "prevalence": "Each class's predicted share (its prior probability) as one covariate moves over its "
+    "observed range with the others at their means; shaded: 95% intervals from the coefficients' "
+    "standard errors. Flat lines: the covariate does not predict class membership.",
     "classification": "Among the rows most likely in each component, the average probability of "
     "each component. A bright diagonal (above about 0.8) means the components are told apart; "
     "large off-diagonal values name the components that are confused.",
@@ -141,14 +144,14 @@ def _caption(name: str) -> str:
     return CAPTIONS.get(name, "")
 
 
-def _standard_errors(model: Any, X: Any, sample_weight: Any = None) -> tuple[Any, str]:
+def _standard_errors(model: Any, X: Any, sample_weight: Any = None, covariates: Any = None) -> tuple[Any, str]:
     """``(standard errors or None, what to say about them)``: from the observed information
     when they can be computed, with a warning when it is singular."""
     from mixfit.errors import MixfitError, fit_result_warnings_silenced
 
     try:
         with fit_result_warnings_silenced(), np.errstate(all="ignore"):  # the fit's warnings say it
-            errors = model.standard_errors(X, sample_weight=sample_weight)
+            errors = model.standard_errors(X, sample_weight=sample_weight, covariates=covariates)
     except (MixfitError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return None, f"<p>Standard errors could not be computed here: {html.escape(str(exc))}</p>"
     text = "<p>Estimates with their standard errors in brackets (observed information on these data).</p>"
@@ -172,10 +175,9 @@ def _with_errors(values: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
     return cells
 
 
-def _parameters(model: Any, X: Any, sample_weight: Any = None) -> str:
+def _parameters(model: Any, errors: Any, text: str) -> str:
     """The weights and every parameter, one table per parameter, each estimate beside its
     standard error; then the full table with 95% intervals and notes, folded."""
-    errors, text = _standard_errors(model, X, sample_weight)
     labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
     weight_errors = None if errors is None else np.asarray(errors.weights)[None]
     tables = [pd.DataFrame(_with_errors(np.asarray(model.weights_)[None], weight_errors), ["weight"], labels)]
@@ -188,6 +190,45 @@ def _parameters(model: Any, X: Any, sample_weight: Any = None) -> str:
     if errors is not None:
         body += f"<details><summary>Every estimate with its 95% interval</summary>{_table(errors.table)}</details>"
     return body
+
+
+def _covariates(model: Any, errors: Any) -> str:
+    """For a model with covariates: each class's coefficients against class c_1 (the reference)
+    with standard errors, z, p and odds ratios with 95% intervals; else nothing."""
+    from scipy.stats import norm
+
+    coef = getattr(model, "covariate_coef_", None)
+    if coef is None:
+        return ""
+    se = np.full(coef.shape, np.nan) if errors is None or errors.covariate_coef is None else errors.covariate_coef
+    rows = []
+    for k in range(1, coef.shape[0]):
+        for j, name in enumerate(model.covariate_names_):
+            estimate, error = coef[k, j], se[k, j]
+            z = estimate / error if error > 0 else np.nan
+            rows.append(
+                {
+                    "class": f"c_{k + 1}",
+                    "covariate": name,
+                    "coefficient": estimate,
+                    "se": error,
+                    "z": z,
+                    "p": 2 * norm.sf(abs(z)),
+                    "odds ratio": np.exp(estimate),
+                    "OR lower 95%": np.exp(estimate - Z95 * error),
+                    "OR upper 95%": np.exp(estimate + Z95 * error),
+                }
+            )
+    intro = (
+        "<p>Class membership on the covariates (multinomial logit): each class's log-odds against c_1, "
+        "the reference. An odds ratio is the factor by which one more unit of the covariate multiplies "
+        "the odds of the class against c_1.</p>"
+    )
+    return intro + _table(pd.DataFrame(rows).set_index(["class", "covariate"]), 4)
+
+
+#: The 97.5% quantile of the standard normal: 95% intervals.
+Z95 = 1.959963984540054
 
 
 def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
@@ -207,25 +248,28 @@ def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
         "p-value (X²)": "not computed" if fit.p_chi2 is None else f"{fit.p_chi2:.4f}",
         "p-value (G²)": "not computed" if fit.p_g2 is None else f"{fit.p_g2:.4f}",
     }
-    return _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows)))
+    notes = "".join(f"<p>{html.escape(note)}</p>" for note in fit.notes)
+    return _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows))) + notes
 
 
-SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Goodness of fit", "Figures")
+SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Covariates", "Goodness of fit", "Figures")
 
 
-def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = None) -> str:
+def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = None, covariates: Any = None) -> str:
     """The report as an HTML string with every image inline (no external resources);
-    ``sample_weight``: the frequency weights the model was fitted with. The page is the template
+    ``sample_weight``: the frequency weights the model was fitted with; ``covariates``: its
+    covariates, for a model fitted with them (X must then be its training rows). The page is the template
     ``report.html.j2`` rendered by Jinja2 with autoescaping, so no name from the data (a column,
     a level, a part, a warning) can add markup; the fragments marked ``safe`` there are the tables
     pandas writes (it escapes every label and cell) and text passed through ``html.escape``."""
     from mixfit.plots import all_figures
 
     fitted(model)  # NotFittedError, as predict says it, before anything is drawn
-    quality = classification_quality(model, X, sample_weight)
+    quality = classification_quality(model, X, sample_weight, covariates)
+    errors, errors_text = _standard_errors(model, X, sample_weight, covariates)
     figures = [
         {"name": name, "png": _png(fig), "caption": _caption(name)}
-        for name, fig in all_figures(model, X, sample_weight).items()
+        for name, fig in all_figures(model, X, sample_weight, covariates, errors).items()
     ]
     return _template().render(
         style=STYLE,
@@ -233,14 +277,19 @@ def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = 
         n_components=len(model.weights_),
         command=command or "Mixture.report",
         stamp=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        contents=[(name, name.lower().replace(" ", "-")) for name in SECTIONS],
+        contents=[
+            (name, name.lower().replace(" ", "-"))
+            for name in SECTIONS
+            if name != "Covariates" or getattr(model, "covariate_coef_", None) is not None
+        ],
         data_table=_table(_data_rows(model, X, sample_weight)),
-        fit_table=_table(_summary_rows(model, X, sample_weight)),
+        fit_table=_table(_summary_rows(model, X, sample_weight, covariates)),
         notes=diagnostics(model, X),
         entropy_r2=quality.entropy_r2,
         sizes_table=_table(quality.sizes, 4),
         classification_table=_table(quality.table, 4),
-        parameters=_parameters(model, X, sample_weight),
+        parameters=_parameters(model, errors, errors_text),
+        covariates=_covariates(model, errors),
         goodness_of_fit=_goodness_of_fit(model, X, sample_weight),
         figures=figures,
     )
@@ -253,8 +302,13 @@ def _template() -> Any:
 
 
 def write_report(
-    model: Any, X: Any, path: str | os.PathLike[str], command: str | None = None, sample_weight: Any = None
+    model: Any,
+    X: Any,
+    path: str | os.PathLike[str],
+    command: str | None = None,
+    sample_weight: Any = None,
+    covariates: Any = None,
 ) -> Path:
-    """Write ``render(model, X, command)`` to ``path`` atomically."""
-    write_atomic(Path(path), render(model, X, command, sample_weight))
+    """Write ``render(model, X, command, sample_weight, covariates)`` to ``path`` atomically."""
+    write_atomic(Path(path), render(model, X, command, sample_weight, covariates))
     return Path(path)
