@@ -14,7 +14,7 @@ HERE = Path(__file__).parent
 
 
 def two_coins(seed: int = 2026) -> pd.DataFrame:
-    """Seed 000's coins (p(Z=1) = 0.75, biases 0.2 and 0.9), each draw flipped 10 times."""
+    """CV21's coins (p(Z=1) = 0.75, biases 0.2 and 0.9), each draw flipped 10 times."""
     rng = np.random.default_rng(seed)
     z = rng.binomial(1, 0.75, size=1000)
     return pd.DataFrame({"heads": rng.binomial(10, np.array([0.2, 0.9])[z])})

@@ -213,7 +213,7 @@ class Squarem:
 def resolved(accelerate: str | None, params_init: object) -> str | None:
     """The ``accelerate`` setting with "auto" decided: SQUAREM for fits from data, plain EM for
     fits from given parameters (``params_init``: the textbook iterates, one EM update per
-    iteration, as the seeds' worked examples and ``max_iter=1`` promise)."""
+    iteration, as the worked examples (docs/references.md) and ``max_iter=1`` promise)."""
     if accelerate == "auto":
         return "squarem" if params_init is None else None
     return accelerate

@@ -1,4 +1,4 @@
-"""The ``mixfit`` command: fit, predict, explain, sample and the seeds' demos.
+"""The ``mixfit`` command: fit, predict, explain, sample and the worked examples' demos.
 
 Every ``MixfitError`` becomes one line on stderr and exit status 2 (usage errors too, from
 Typer); anything else is a bug and exits 1.
@@ -933,7 +933,7 @@ def explain(
     iterations: Annotated[int, typer.Option(help="EM iterations to show.")] = 1,
     sep: Sep = ",",
 ) -> None:
-    """Seed 001's tables (6.1-6.4 and the new weights), iteration by iteration.
+    """Ch6's tables (6.1-6.4 and the new weights), iteration by iteration.
 
     Example: mixfit explain examples/three_coins.csv -f binomial --trials 10 -k 3
     --weights 0.25,0.5,0.25 --params 0.4,0.5,0.65
@@ -1016,10 +1016,10 @@ def sample(
 # -------------------------------------------------------------------------- demo
 @app.command()
 def demo(
-    which: Annotated[DemoName, typer.Argument(help="Which seed example to run.")] = DemoName.all,
+    which: Annotated[DemoName, typer.Argument(help="Which worked example to run (docs/references.md).")] = DemoName.all,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for reports and figures.")] = Path("demo-output"),
 ) -> None:
-    """The seeds' own examples end to end: fit, tables, figures and an HTML report each.
+    """The three worked examples (docs/references.md) end to end: fit, tables, figures and an HTML report each.
 
     Example: mixfit demo three-coins --out demo-output
     """

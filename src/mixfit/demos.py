@@ -1,6 +1,6 @@
-"""The seeds' own examples, end to end: data, model, and what to look at.
+"""The three worked examples (docs/references.md), end to end: data, model, and what to look at.
 
-Each demo returns a ``Demo``: the data, the fitted model, a short story, and (for seed 001)
+Each demo returns a ``Demo``: the data, the fitted model, a short story, and (for Ch6)
 the explain tables of the first iteration.
 """
 
@@ -37,20 +37,20 @@ def _fit(model: Mixture, data: Any) -> tuple[Mixture, list[str]]:
 
 
 def three_coins() -> Demo:
-    """Seed 001: 20 sequences of 10 flips, 3 coins, started at w = (.25, .5, .25), phi = (.4, .5, .65)."""
+    """Ch6: 20 sequences of 10 flips, 3 coins, started at w = (.25, .5, .25), phi = (.4, .5, .65)."""
     data = pd.DataFrame({"heads": THREE_COINS})
     model = Mixture(Binomial(n_trials=10), 3, weights_init=[0.25, 0.5, 0.25], params_init={"p": [0.4, 0.5, 0.65]})
     steps = model.explain(data, iterations=1)
     model, notes = _fit(model, data)
     story = (
-        "Seed 001, section 6.3. The first iteration reproduces Tables 6.1-6.4; converged, the three "
+        "Ch6, section 6.3. The first iteration reproduces Tables 6.1-6.4; converged, the three "
         "coins merge at p = 0.415 because the counts are less spread out than one binomial's."
     )
     return Demo("three-coins", story, data, model, notes, steps)
 
 
 def two_coins(seed: int = 42) -> list[Demo]:
-    """Seed 000: p(Z=1) = 0.75, biases 0.2 and 0.9; flipped once (not identifiable) and 10 times."""
+    """CV21: p(Z=1) = 0.75, biases 0.2 and 0.9; flipped once (not identifiable) and 10 times."""
     rng = np.random.default_rng(seed)
     z = rng.binomial(1, 0.75, size=10_000)
     biases = np.array([0.2, 0.9])
@@ -60,12 +60,10 @@ def two_coins(seed: int = 42) -> list[Demo]:
     single, notes_single = _fit(Mixture(Bernoulli(), 2, **start), once)
     tens, notes_tens = _fit(Mixture(Binomial(n_trials=10), 2, **start), ten)
     return [
-        Demo(
-            "two-coins-one-flip", "Seed 000: one flip per draw. Only P(heads) is estimable.", once, single, notes_single
-        ),
+        Demo("two-coins-one-flip", "CV21: one flip per draw. Only P(heads) is estimable.", once, single, notes_single),
         Demo(
             "two-coins-ten-flips",
-            "Seed 000's coins flipped 10 times per draw: the truth (0.25/0.75, p = 0.2 and 0.9) is recovered.",
+            "CV21's coins flipped 10 times per draw: the truth (0.25/0.75, p = 0.2 and 0.9) is recovered.",
             ten,
             tens,
             notes_tens,
@@ -74,12 +72,12 @@ def two_coins(seed: int = 42) -> list[Demo]:
 
 
 def coins() -> Demo:
-    """Seed 002: ten flips, mu = (0.3, 0.7), p = (0.6, 0.8); ELBO = log-likelihood = -9.28686."""
+    """Sciarra: ten flips, mu = (0.3, 0.7), p = (0.6, 0.8); ELBO = log-likelihood = -9.28686."""
     data = pd.DataFrame({"flip": [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]})
     model = Mixture(Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]})
     model, notes = _fit(model, data)
     story = (
-        f"Seed 002: at the start the ELBO equals the log-likelihood, "
+        f"Sciarra: at the start the ELBO equals the log-likelihood, "
         f"{model.history_['elbo'].iloc[0]:.5f} = {model.history_['log_likelihood'].iloc[0]:.5f} (KL = 0)."
     )
     return Demo("coins", story, data, model, notes)

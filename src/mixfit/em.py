@@ -1,7 +1,7 @@
 """The EM loop: E via a data source (statistics and log-likelihood in one pass), M via the family.
 
-Seed 001 (Definition 6.2): the E-step computes expected sufficient statistics, the M-step is the
-maximum-likelihood estimate on them. Seed 002: at the E-step the evidence lower bound equals the
+Ch6 (Definition 6.2): the E-step computes expected sufficient statistics, the M-step is the
+maximum-likelihood estimate on them. Sciarra: at the E-step the evidence lower bound equals the
 log-likelihood (KL = 0); after the M-step the log-likelihood rises by at least as much as the
 expected complete-data log-likelihood Q.
 """
@@ -143,7 +143,7 @@ def posterior(
 def draw(
     family: Family, state: EMState, n_rows: int, rng: Any, covariates: FloatArray | None = None
 ) -> tuple[Any, np.ndarray]:
-    """``(rows, labels)`` from the mixture's generative story (seed 000): a component per row
+    """``(rows, labels)`` from the mixture's generative story (CV21): a component per row
     drawn by the weights (by each row's prior, with covariates), then the row from that
     component."""
     if state.coef is None:
@@ -206,7 +206,7 @@ def hold_fixed(
 def m_step(
     family: Family, stats: Any, weights_prior: float | None = None, *, prior: Any = None, coef: Any = None
 ) -> EMState:
-    """New weights (seed 000, eq. (9); with a symmetric Dirichlet(alpha) prior, the posterior
+    """New weights (CV21, eq. (9); with a symmetric Dirichlet(alpha) prior, the posterior
     mode ``(n_k + alpha - 1) / (n + K (alpha - 1))``) and the family's M-step; with covariates,
     one Newton step of their coefficients ``coef`` from the pass's ``prior`` statistics."""
     counts = stats.n if weights_prior is None else stats.n + (weights_prior - 1.0)
@@ -257,7 +257,7 @@ def log_prior(family: Family, state: EMState, weights_prior: float | None = None
 
 
 def expected_complete_ll(family: Family, stats: Any, state: EMState, prior: Any = None) -> float:
-    """Q(state | responsibilities behind ``stats``): seed 000's ACDLF, eq. (1), from statistics
+    """Q(state | responsibilities behind ``stats``): CV21's ACDLF, eq. (1), from statistics
     (with covariates, ``prior`` holds the prior's part, at the state that made the pass)."""
     if state.coef is not None:
         weights_term = float(prior.q)
@@ -478,7 +478,7 @@ def record(
     names: Sequence[str] | None = None,
     defer: bool = False,
 ) -> dict[str, Any]:
-    """One history row: seed 002's quantities at ``state`` and, after its M-step, at ``new_state``;
+    """One history row: Sciarra's quantities at ``state`` and, after its M-step, at ``new_state``;
     ``e_steps`` is the number of E-step passes made up to and including the one at ``state``.
     The log-likelihood, its round-off bound and the log posterior (what the loop checks) are
     computed at once (the round-off bound when first asked for, ``ll_roundoff``); with

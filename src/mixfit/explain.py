@@ -1,4 +1,4 @@
-"""Seed 001's worked example as tables: what one EM iteration computes, step by step.
+"""Ch6's worked example as tables: what one EM iteration computes, step by step.
 
 For each iteration, on the distinct rows of the data:
 
@@ -28,7 +28,7 @@ from mixfit.sources import unique_rows
 
 @dataclass(frozen=True)
 class ExplainStep:
-    """The tables of one EM iteration (seed 001, Tables 6.1-6.4)."""
+    """The tables of one EM iteration (Ch6, Tables 6.1-6.4)."""
 
     iteration: int
     log_likelihood: float
@@ -50,7 +50,7 @@ class ExplainStep:
 
 
 def explain_steps(model: Any, X: Any, *, iterations: int = 1, start: str | None = None) -> list[ExplainStep]:
-    """Run ``iterations`` EM steps of ``model`` on ``X`` and return seed 001's tables for each."""
+    """Run ``iterations`` EM steps of ``model`` on ``X`` and return Ch6's tables for each."""
     iterations = check_int("iterations", iterations, 1)
     start = start or ("init" if model.params_init is not None else "fitted")
     check_option("start", start, ("init", "fitted"))

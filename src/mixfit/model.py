@@ -105,7 +105,7 @@ class Mixture(BaseEstimator):
         (1.7-7x fewer passes on the slow fits of ``benchmarks/bench_small.py``). ``n_iter_``
         then counts SQUAREM iterations; ``history_["e_steps"]`` counts passes. ``None`` is
         textbook EM, one update per iteration. ``"auto"``: SQUAREM for fits from data, textbook
-        EM for fits from ``params_init`` (the seeds' worked examples, ``max_iter=1``).
+        EM for fits from ``params_init`` (the worked examples (docs/references.md), ``max_iter=1``).
     dtype : {np.float64, np.float32}, default=np.float64
         Precision of the E-step's products and log-sum-exp. ``np.float32`` halves the memory
         traffic and doubles the arithmetic rate; statistics and log-likelihoods are still added
@@ -473,7 +473,7 @@ class Mixture(BaseEstimator):
         return run_e_step(family, source, state).log_likelihood, float(source.total_weight)
 
     def predict_proba(self, X: Any, *, covariates: Any = None) -> FloatArray:
-        """Responsibilities p(z = k | x_n), of shape (n, K) (seed 002's gamma(z_nk)); a model
+        """Responsibilities p(z = k | x_n), of shape (n, K) (Sciarra's gamma(z_nk)); a model
         fitted with covariates needs the rows' ``covariates`` (as do the methods below)."""
         return self._per_row(X, "proba", covariates)
 
@@ -572,7 +572,7 @@ class Mixture(BaseEstimator):
         return write_report(self, X, path, command, sample_weight, covariates)
 
     def explain(self, X: Any, iterations: int = 1, start: str | None = None) -> list[Any]:
-        """Seed 001's tables (6.1-6.4 and the new weights) for each of ``iterations`` EM steps.
+        """Ch6's tables (6.1-6.4 and the new weights) for each of ``iterations`` EM steps.
 
         Starts from ``weights_init``/``params_init`` when given (``start="init"``), else from the
         fitted parameters (``start="fitted"``). See ``mixfit.explain``.

@@ -1,6 +1,6 @@
 """Online EM for rows that arrive as a stream: stepwise EM (Cappé and Moulines, 2009).
 
-EM's M-step needs only the expected sufficient statistics per row (seed 001, Definition 6.2),
+EM's M-step needs only the expected sufficient statistics per row (Ch6, Definition 6.2),
 so online EM keeps a running average of them instead of a sum over all the data. Update t
 (t = 0, 1, 2, ...) takes one batch of rows B_t, computes its statistics at the current
 parameters (the E-step on the batch), and moves the average a step towards them::

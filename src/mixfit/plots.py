@@ -1,4 +1,4 @@
-"""Figures that show EM working (seed 002's empty "Visualizing EM" section, filled in).
+"""Figures that show EM working (Sciarra's empty "Visualizing EM" section, filled in).
 
 Every function takes a fitted model (and the data where needed) and returns a matplotlib
 ``Figure``; nothing here touches pyplot's global state, so it works headless.
@@ -53,7 +53,7 @@ def plot_convergence(model: Any) -> Figure:
 
 
 def plot_elbo(model: Any, max_iterations: int | None = None) -> Figure:
-    """Seed 002's picture: the lower bound touches the log-likelihood after each E-step (KL = 0)
+    """Sciarra's picture: the lower bound touches the log-likelihood after each E-step (KL = 0)
     and, after each M-step, lies below the new log-likelihood by the KL gap. Every iteration is
     drawn unless ``max_iterations`` says how many (the title then says "first N of M")."""
     full = model.history_
@@ -379,7 +379,7 @@ def _variances_only(spec: Any, labels: list[str], values: np.ndarray) -> tuple[A
 
 
 def plot_responsibilities(model: Any, X: Any, sample_weight: Any = None) -> Figure:
-    """Responsibilities per distinct outcome, stacked by component (seed 001, Table 6.1); for
+    """Responsibilities per distinct outcome, stacked by component (Ch6, Table 6.1); for
     continuous data (Gaussian, regression), every row's responsibilities, rows sorted by their
     most likely component and then by how sure it is."""
     family, _ = fitted(model)

@@ -114,8 +114,9 @@ def _data_rows(model: Any, X: Any, sample_weight: Any = None) -> pd.DataFrame:
 CAPTIONS = {
     "convergence": "The log-likelihood of the parameters entering each iteration. EM never lowers it; "
     "a flat tail means the fit has settled.",
-    "elbo": "Seed 002's picture: after each E-step the lower bound (ELBO) touches the log-likelihood "
-    "(KL = 0); after each M-step the bound lies below the new log-likelihood by the KL gap.",
+    "elbo": 'The picture S. Sciarra\'s article on EM and the ELBO leaves empty ("Visualizing EM"): '
+    "after each E-step the lower bound (ELBO) touches the log-likelihood (KL = 0); after each M-step "
+    "the bound lies below the new log-likelihood by the KL gap.",
     "trajectories": "Weights and parameters iteration by iteration, one panel per kind of parameter. "
     "Lines that end together belong to components that may have merged.",
     "fit": "Observed data against the fitted model, with each component's share; for discrete data the "
@@ -124,7 +125,8 @@ CAPTIONS = {
     "profiles": "Each component's parameters (for latent classes: the item-response profile). "
     "Components with nearly equal profiles are not distinguished by the data.",
     "responsibilities": "How each outcome (for continuous data: each row) is shared among "
-    "components (seed 001's Table 6.1). Bars of one colour are rows classified with certainty.",
+    'components (Table 6.1 of the textbook chapter "The EM Algorithm"). Bars of one colour are rows '
+    "classified with certainty.",
     "prevalence": "Each class's predicted share (its prior probability) as one covariate moves over its "
     "observed range with the others at their means; shaded: 95% intervals from the coefficients' "
     "standard errors. Flat lines: the covariate does not predict class membership.",

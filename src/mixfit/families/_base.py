@@ -5,8 +5,8 @@ Every family in this package writes its component log-density as a linear functi
 
     log p(x_n | theta_k) = design[n] @ coef(theta)[k] + bias(theta)[k]
 
-with all constants included (seed 001's binomial keeps log C(n, x) as a design column with
-coefficient 1). The E-step statistics are then one product, ``resp.T @ design`` (seed 001,
+with all constants included (Ch6's binomial keeps log C(n, x) as a design column with
+coefficient 1). The E-step statistics are then one product, ``resp.T @ design`` (Ch6,
 eq. (6.4): the expected sufficient statistics), and they add across chunks of rows, which is
 what makes compressed, chunked and distributed fits exact.
 """
@@ -100,7 +100,7 @@ def _add(a: Any, b: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class DesignStats(Stats):
     """Statistics of a linear family, by name: ``n`` (``sum_n w_n r_nk``, the expected rows per
-    component, seed 001 eq. (6.10)), ``t_sum`` (the design product ``sum_n w_n r_nk design[n]``,
+    component, Ch6 eq. (6.10)), ``t_sum`` (the design product ``sum_n w_n r_nk design[n]``,
     (K, design columns), which Q and the round-off bound use with the natural coefficients), and
     then one field per block of design columns, in design order, each of shape (K, block width).
 
@@ -317,7 +317,7 @@ class Family(ABC):
 
     @abstractmethod
     def m_step(self, stats: Any) -> dict[str, FloatArray]:
-        """The maximum-likelihood parameters given expected statistics (seed 001, eq. (6.5))."""
+        """The maximum-likelihood parameters given expected statistics (Ch6, eq. (6.5))."""
 
     @abstractmethod
     def check_params(self, params: Any, n_components: int, n_features: int) -> dict[str, FloatArray]:
@@ -438,7 +438,7 @@ class Family(ABC):
     def expected_log_prob(self, stats: Any, params: Params, natural: Natural | None = None) -> FloatArray:
         """``sum_n w_n r_nk log p(x_n | theta_k)`` per component, from the statistics alone.
 
-        This is seed 002's expected complete-data log-likelihood without the weights term, so
+        This is Sciarra's expected complete-data log-likelihood without the weights term, so
         Q(theta_new | theta_old) needs no second pass over the data.
         """
         coef, bias = natural or self.natural(params)

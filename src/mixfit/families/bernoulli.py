@@ -1,4 +1,4 @@
-"""Bernoulli components: D binary columns, ``p`` of shape (K, D) (seed 000, seed 002)."""
+"""Bernoulli components: D binary columns, ``p`` of shape (K, D) (CV21, Sciarra)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Bernoulli(Family):
     """Independent Bernoulli items per component (latent class analysis of yes/no answers).
 
     ``log p(x | p_k) = sum_d x_d log p_kd + (1 - x_d) log(1 - p_kd)``, computed as
-    ``x @ logit(p_k) + sum_d log(1 - p_kd)``. The M-step is seed 000's eqs. (10)-(11):
+    ``x @ logit(p_k) + sum_d log(1 - p_kd)``. The M-step is CV21's eqs. (10)-(11):
     ``p_k = sum_n r_nk x_n / sum_n r_nk``.
 
     Examples

@@ -1,4 +1,4 @@
-"""Binomial components: D count columns out of n trials, ``p`` of shape (K, D) (seed 001)."""
+"""Binomial components: D count columns out of n trials, ``p`` of shape (K, D) (Ch6)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from mixfit.priors import beta_log_density, beta_mode, check_beta
 
 @dataclass(frozen=True, slots=True)
 class BinomialStats(DesignStats):
-    """``successes``: ``sum_n r_nk x_nd`` (K, D), seed 001's Table 6.3; ``trials``:
+    """``successes``: ``sum_n r_nk x_nd`` (K, D), Ch6's Table 6.3; ``trials``:
     ``sum_n r_nk n_n`` (K, 1), or with missing data ``sum_n r_nk n_n o_nd`` (K, D), the trials of
     the rows observing each column; ``log_binom_coef``: ``sum_n r_nk sum_d log C(n_n, x_nd)``
     (K, 1); ``observed``: expected rows observing each column (K, D), with missing data only."""
@@ -41,8 +41,8 @@ class Binomial(Family):
 
     ``log p(x | p_k) = sum_d log C(n, x_d) + x_d log p_kd + (n - x_d) log(1 - p_kd)``, all
     constants included. The design matrix is ``[x_1..x_D, n, sum_d log C(n, x_d)]``, so the
-    statistics ``resp.T @ design`` hold seed 001's Table 6.3 (expected successes), the expected
-    number of trials, and the expected base measure. M-step (seed 001, eq. (6.15)):
+    statistics ``resp.T @ design`` hold Ch6's Table 6.3 (expected successes), the expected
+    number of trials, and the expected base measure. M-step (Ch6, eq. (6.15)):
     ``p_kd = sum_n r_nk x_nd / sum_n r_nk n_n``.
 
     With missing counts (NaN, missing at random) a row's log-density sums over its observed

@@ -23,7 +23,7 @@ from mixfit.priors import check_dirichlet, dirichlet_log_density, dirichlet_mode
 @dataclass(frozen=True, slots=True)
 class CategoricalStats(DesignStats):
     """``level_counts``: ``sum_n r_nk [x_nd = level]`` for every (column, level) in design order
-    (K, total levels), seed 001's expected counts; ``observed``: expected rows observing each
+    (K, total levels), Ch6's expected counts; ``observed``: expected rows observing each
     column (K, D), with missing data only."""
 
     level_counts: FloatArray

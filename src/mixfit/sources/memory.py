@@ -1,6 +1,6 @@
 """Rows held in memory, optionally compressed to distinct rows with counts (exact).
 
-Compression is seed 001's "occurrences" table: EM only needs each distinct row once, with its
+Compression is Ch6's "occurrences" table: EM only needs each distinct row once, with its
 count as a weight, so the cost of an iteration grows with the number of distinct rows.
 """
 
