@@ -126,3 +126,23 @@ def test_progress_reports_every_iteration_of_every_start_in_order(rng, monkeypat
     assert [c[:2] for c in together] == [c[:2] for c in alone]
     np.testing.assert_allclose([c[2] for c in together], [c[2] for c in alone], rtol=1e-12)
     assert [c[0] for c in together if c[1] == 1] == list(range(6))  # every start, in order
+
+
+@pytest.mark.parametrize("accelerate", ["auto", None])
+def test_n_iter_and_history_count_the_kept_starts_screening_iterations(rng, accelerate):
+    """A default fit screens 20 starts for 30 iterations: the kept start's n_iter_ and history_
+    include those iterations, with or without SQUAREM after."""
+    p = rng.uniform(0.1, 0.9, (3, 7))
+    X = (rng.random((400, 7)) < p[rng.choice(3, 400)]).astype(float)
+    m = mf.Mixture(mf.Bernoulli(), 3, random_state=0, accelerate=accelerate, tol=1e-10).fit(X)
+    history = m.history_
+    assert len(history) == m.n_iter_ + 1 and m.n_iter_ > 30
+    assert m.restarts_.loc[m.best_restart_, "n_iter"] == m.n_iter_
+    ll = history["log_likelihood"].to_numpy()
+    assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[:-1]))  # EM, then SQUAREM: never lower
+    assert np.all(np.diff(history["e_steps"].to_numpy()) >= 1)
+    assert (
+        history.iloc[:-1, :12].notna().all().all()
+    )  # every row complete, screening rows too (the last has no M-step after it)
+    # the first 30 rows are the screening's plain EM iterations: one pass each
+    np.testing.assert_array_equal(history["e_steps"].to_numpy()[:30], np.arange(1, 31))

@@ -98,6 +98,9 @@ class FitResult:
     n_iter: int
     converged: bool
     history: list[dict[str, float]] = field(repr=False)
+    #: The history rows built when asked for, for runs that keep none along the way (starts
+    #: screened side by side, ``mixfit.screen``: only the kept ones are ever asked).
+    rows: Callable[[], list[dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def objective(self) -> float:

@@ -139,10 +139,15 @@ class Mixture(BaseEstimator):
     log_likelihood_ : float
         Observed-data log-likelihood of the training data, all constants included.
     n_iter_ : int
+        The EM iterations of the kept start, its screening iterations included (plain EM, one
+        pass each; then SQUAREM iterations, several passes each: ``history_["e_steps"]``
+        counts the passes). Screening on a sample of big data is not counted: the kept start
+        then begins again on every row.
     converged_ : bool
     history_ : DataFrame
         Row i: the parameters entering iteration i (row 0: the start) with log_likelihood,
-        expected_complete_ll (Q), entropy, elbo and kl, and the same after the M-step.
+        expected_complete_ll (Q), entropy, elbo and kl, and the same after the M-step;
+        ``n_iter_ + 1`` rows.
 
     Examples
     --------
@@ -600,4 +605,5 @@ def history_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
     columns = list(rows[0]) if rows else []
     if all(list(row) == columns for row in rows):
         return pd.DataFrame(np.array([list(row.values()) for row in rows]), columns=columns).rename_axis("iteration")
-    return pd.DataFrame(rows).rename_axis("iteration")
+    widest = max(rows, key=len)  # screening rows side by side hold fewer columns: NaN there, in this order
+    return pd.DataFrame(rows, columns=list(widest)).rename_axis("iteration")

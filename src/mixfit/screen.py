@@ -16,6 +16,8 @@ priors; ``screen_together`` returns None otherwise and the starts are screened o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,12 +26,17 @@ from mixfit import kernels
 from mixfit._math import FloatArray, normalize_log_joint
 from mixfit.em import (
     MONOTONE_RTOL,
+    PENDING,
     EMSettings,
     EMState,
     FitResult,
+    Summary,
     check_log_likelihood,
     check_monotone,
+    flat_names,
     log_weights,
+    record,
+    roundoff_scale,
 )
 from mixfit.errors import ModelError
 from mixfit.families import Family
@@ -47,8 +54,9 @@ def screen_together(
     settings: EMSettings,
     progress: Sequence[Callable[[int, float], None] | None] = (),
 ) -> list[FitResult | str] | None:
-    """Each start's run of at most ``settings.max_iter`` plain EM iterations (its result, or why
-    it failed), or None when the starts cannot run side by side here. ``progress[i]``, when
+    """Each start's run of at most ``settings.max_iter`` plain EM iterations (its result, whose
+    history rows ``FitResult.rows`` builds when asked, or why it failed), or None when the starts
+    cannot run side by side here. ``progress[i]``, when
     given, is called with ``(iteration, log-likelihood)`` for every iteration of start ``i``,
     start by start once all have run (the calls ``em.fit_em`` would make, in the same order as
     screening the starts one by one)."""
@@ -64,6 +72,7 @@ def screen_together(
     running = np.isfinite(ll)
     n_iter = np.zeros(n_starts, dtype=np.int64)
     trajectory = [ll.copy()]
+    trace = Trace(family, k, roundoff_scale(source), [(params, weights, stats)], trajectory)
     converged = np.zeros(n_starts, dtype=bool)
     for iteration in range(1, settings.max_iter + 1):
         if not running.any():
@@ -85,6 +94,7 @@ def screen_together(
         stats = _select(family, moved, k, new_stats, stats)
         ll = np.where(moved, new_ll, ll)
         trajectory.append(ll)
+        trace.states.append((dict(params), weights, stats))
         n_iter[moved] = iteration
         finished = moved & (gain <= settings.tol)
         converged |= finished
@@ -102,8 +112,42 @@ def screen_together(
             continue
         block = slice(start * k, (start + 1) * k)
         state = EMState(weights[start].copy(), {name: v[block].copy() for name, v in params.items()})
-        results.append(FitResult(state, float(ll[start]), int(n_iter[start]), bool(converged[start]), []))
+        rows = partial(trace.rows, start, int(n_iter[start]))
+        results.append(FitResult(state, float(ll[start]), int(n_iter[start]), bool(converged[start]), [], rows))
     return results
+
+
+@dataclass
+class Trace:
+    """The stacked states, statistics and log-likelihoods of every screening iteration (each an
+    array the loop made anew, kept by reference), from which a start's history rows are built
+    when asked: only the starts kept for the final stage ever are."""
+
+    family: Family
+    n_components: int
+    scale: float
+    states: list[tuple[dict[str, FloatArray], FloatArray, Any]]
+    log_likelihoods: list[FloatArray]
+
+    def rows(self, start: int, n_iter: int) -> list[dict[str, Any]]:
+        """Start ``start``'s history rows 0..``n_iter``, as ``em.fit_em`` records them."""
+        block = slice(start * self.n_components, (start + 1) * self.n_components)
+        states = [
+            EMState(weights[start], {name: value[block] for name, value in params.items()})
+            for params, weights, _ in self.states[: n_iter + 1]
+        ]
+        names = flat_names(states[0])
+        rows = []
+        for i, state in enumerate(states):
+            stacked = self.states[i][2]
+            stats = self.family.named_stats(stacked.n[block], stacked.t_sum[block])
+            summary = Summary(stats, float(self.log_likelihoods[i][start]))
+            after = states[i + 1] if i < n_iter else None
+            row = record(self.family, state, summary, after, i + 1, self.scale, None, names, defer=True)
+            if after is not None:
+                row[PENDING].ll_after_m = float(self.log_likelihoods[i + 1][start])
+            rows.append(row)
+        return rows
 
 
 def _applies(family: Family, source: DataSource, states: list[EMState], settings: EMSettings) -> bool:

@@ -87,6 +87,18 @@ def run_start(
         return str(exc)
 
 
+def after_screening(screening: FitResult, final: FitResult) -> FitResult:
+    """A kept start's whole run: its screening iterations, then those of the final stage, which
+    started from the screening's last state (the final's row 0 is the screening's last row, and
+    its E-step passes are counted after the screening's)."""
+    before = screening.history or (screening.rows() if screening.rows is not None else [])
+    passes = int(before[-1]["e_steps"]) if before else screening.n_iter + 1
+    rows = [{**row, "e_steps": row["e_steps"] + passes} for row in final.history]
+    return FitResult(
+        final.state, final.log_likelihood, screening.n_iter + final.n_iter, final.converged, [*before[:-1], *rows]
+    )
+
+
 class Search:
     """The starts of one fit of ``model`` on ``train``."""
 
@@ -97,6 +109,10 @@ class Search:
         self.agglomerate = (
             model.init == "auto" and model.params_init is None and can_agglomerate(train.family, train.init_source)
         )
+        #: The screening runs on the training data of the starts kept, when the final stage starts
+        #: afresh from their end (SQUAREM): joined to the final runs, so that ``n_iter_`` and
+        #: ``history_`` count every iteration of the kept start.
+        self.screening: dict[int, FitResult] = {}
 
     def initial_state(self, start: int = 0) -> EMState:
         model, train = self.model, self.train
@@ -127,6 +143,12 @@ class Search:
             results = self.run_in_parallel(finals)
         else:
             results = self.run_in_turn(finals, checkpoint, resumed)
+        results = [
+            after_screening(self.screening[start], result)
+            if isinstance(result, FitResult) and start in self.screening
+            else result
+            for (start, _, _), result in zip(finals, results, strict=True)
+        ]
         spurious = set()
         for (start, _, _), result in zip(finals, results, strict=True):
             if isinstance(result, str):
@@ -231,6 +253,8 @@ class Search:
             if index in keep:
                 warn_if_emptied(first, result.state, result.n_iter)  # silenced while screening
                 continue_from = result if whole and self.accelerate is None else None
+                if whole and continue_from is None:
+                    self.screening[start] = result
                 finals.append((start, result.state, continue_from))
             else:
                 records.append(
