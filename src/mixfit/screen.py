@@ -112,8 +112,8 @@ def screen_together(
             continue
         block = slice(start * k, (start + 1) * k)
         state = EMState(weights[start].copy(), {name: v[block].copy() for name, v in params.items()})
-        rows = partial(trace.rows, start, int(n_iter[start]))
-        results.append(FitResult(state, float(ll[start]), int(n_iter[start]), bool(converged[start]), [], rows))
+        build = partial(trace.rows, start, int(n_iter[start]))
+        results.append(FitResult(state, float(ll[start]), int(n_iter[start]), bool(converged[start]), [], build))
     return results
 
 
