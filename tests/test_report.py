@@ -147,7 +147,7 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     assert errors == []
-    assert len(images) == 7 and all(done and w > 0 and h > 0 for done, w, h in images)
+    assert len(images) == 6 and all(done and w > 0 and h > 0 for done, w, h in images)  # no ELBO picture here
     assert f"{m.log_likelihood_:.6f}" in text
     assert f"{m.weights_[0]:.6f}" in text
     assert "mixfit fit survey.csv -f bernoulli -k 3" in text
@@ -190,7 +190,7 @@ def test_a_covariate_models_report_renders_in_a_real_browser(chromium, tmp_path)
 def test_report_states_warnings_in_plain_words(tmp_path):
     with pytest.warns(mf.IdentifiabilityWarning):
         m = mf.Mixture(mf.Bernoulli(), 2, weights_init=[0.3, 0.7], params_init={"p": [[0.6], [0.8]]}).fit(TEN_FLIPS)
-    text = m.report(TEN_FLIPS, tmp_path / "r.html").read_text()
+    text = m.report(TEN_FLIPS, tmp_path / "r.html", tutorial=True).read_text()  # a worked example: the ELBO too
     assert "Not identifiable" in text and "only P(x=1)" in text
     assert text.count("data:image/png;base64,") == 7 and "http" not in text.split("<body>")[1]
 
@@ -201,7 +201,7 @@ def test_report_shows_every_warning_the_fit_raised(tmp_path):
     with pytest.warns(mf.IdentifiabilityWarning, match="rank 2 < 5") as raised:
         m = three_coins()
     assert m.fit_warnings_ == [f"IdentifiabilityWarning: {w.message}" for w in raised]
-    text = m.report(THREE_COINS, tmp_path / "r.html").read_text()
+    text = m.report(THREE_COINS, tmp_path / "r.html", tutorial=True).read_text()  # a worked example: the ELBO too
     warnings_section = text.split('<h2 id="warnings">Warnings</h2>')[1].split("<h2")[0]
     assert "Not identifiable: the information matrix has rank 2 &lt; 5 free parameters" in warnings_section
     assert "None." not in warnings_section

@@ -581,11 +581,18 @@ def _fit_with_progress(
     return [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
 
 
-def _write_plots(model: Mixture, frame: pd.DataFrame, folder: Path, weight: Any = None, covariates: Any = None) -> None:
+def _write_plots(
+    model: Mixture,
+    frame: pd.DataFrame,
+    folder: Path,
+    weight: Any = None,
+    covariates: Any = None,
+    tutorial: bool = False,
+) -> None:
     from mixfit.plots import all_figures
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name, figure in all_figures(model, frame, weight, covariates).items():
+    for name, figure in all_figures(model, frame, weight, covariates, tutorial=tutorial).items():
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")  # a part's label is a column name
         target = folder / f"{stem}.png"
         partial = folder / f".{stem}.png.tmp"
@@ -1024,6 +1031,7 @@ def demo(
     Example: mixfit demo three-coins --out demo-output
     """
     from mixfit.demos import DEMOS
+    from mixfit.report import write_report
 
     names = list(DEMOS) if which is DemoName.all else [which.value]
     for name in names:
@@ -1036,8 +1044,8 @@ def demo(
                     out.print(_shown(table.to_string(float_format=lambda v: f"{v:.7f}")))
             _print_summary(_summary(case.model, case.data, case.notes))
             folder = out_dir / case.name
-            _write_plots(case.model, case.data, folder)
-            case.model.report(case.data, folder / "report.html", command=f"mixfit demo {name}")
+            _write_plots(case.model, case.data, folder, tutorial=True)
+            write_report(case.model, case.data, folder / "report.html", command=f"mixfit demo {name}", tutorial=True)
             out.print(f"figures and report in {folder}/")
 
 

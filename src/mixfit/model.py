@@ -568,13 +568,21 @@ class Mixture(BaseEstimator):
         save_model(self, path)
 
     def report(
-        self, X: Any, path: Any, command: str | None = None, sample_weight: Any = None, *, covariates: Any = None
+        self,
+        X: Any,
+        path: Any,
+        command: str | None = None,
+        sample_weight: Any = None,
+        *,
+        covariates: Any = None,
+        tutorial: bool = False,
     ) -> Any:
         """Write a self-contained HTML report of this fit on X (needs matplotlib); a model fitted
-        with covariates takes its training rows and their ``covariates``."""
+        with covariates takes its training rows and their ``covariates``; ``tutorial=True`` adds
+        the ELBO picture of the worked examples (a teaching aid, as ``mixfit demo`` writes)."""
         from mixfit.report import write_report
 
-        return write_report(self, X, path, command, sample_weight, covariates)
+        return write_report(self, X, path, command, sample_weight, covariates, tutorial)
 
     def explain(self, X: Any, iterations: int = 1, start: str | None = None) -> list[Any]:
         """Ch6's tables (6.1-6.4 and the new weights) for each of ``iterations`` EM steps.

@@ -517,17 +517,21 @@ def part_models(model: Any, X: Any) -> list[tuple[str, Any, Any]]:
 
 
 def all_figures(
-    model: Any, X: Any, sample_weight: Any = None, covariates: Any = None, errors: Any = None
+    model: Any,
+    X: Any,
+    sample_weight: Any = None,
+    covariates: Any = None,
+    errors: Any = None,
+    tutorial: bool = False,
 ) -> dict[str, Figure]:
-    """Every figure of this module by name, in the order a report shows them; a model of
+    """Every figure of a data report by name, in the order a report shows them; a model of
     independent parts adds each part's fit plot (``fit: <part>``), a model with covariates the
-    class prevalence against them (with intervals from ``errors``, its standard errors)."""
-    figures = {
-        "convergence": plot_convergence(model),
-        "elbo": plot_elbo(model),
-        "trajectories": plot_trajectories(model),
-        "fit": plot_fit(model, X, sample_weight),
-    }
+    class prevalence against them (with intervals from ``errors``, its standard errors), and
+    ``tutorial`` (the worked examples' demos) the ELBO picture, a teaching aid."""
+    figures = {"convergence": plot_convergence(model)}
+    if tutorial:
+        figures["elbo"] = plot_elbo(model)
+    figures |= {"trajectories": plot_trajectories(model), "fit": plot_fit(model, X, sample_weight)}
     for label, sub, columns in part_models(model, X):
         figures[f"fit: {label}"] = plot_fit(sub, columns, sample_weight)
     figures.update(

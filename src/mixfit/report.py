@@ -257,10 +257,18 @@ def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
 SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Covariates", "Goodness of fit", "Figures")
 
 
-def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = None, covariates: Any = None) -> str:
+def render(
+    model: Any,
+    X: Any,
+    command: str | None = None,
+    sample_weight: Any = None,
+    covariates: Any = None,
+    tutorial: bool = False,
+) -> str:
     """The report as an HTML string with every image inline (no external resources);
     ``sample_weight``: the frequency weights the model was fitted with; ``covariates``: its
-    covariates, for a model fitted with them (X must then be its training rows). The page is the template
+    covariates, for a model fitted with them (X must then be its training rows); ``tutorial``: a
+    worked example's report, which adds the ELBO picture (``plots.all_figures``). The page is the template
     ``report.html.j2`` rendered by Jinja2 with autoescaping, so no name from the data (a column,
     a level, a part, a warning) can add markup; the fragments marked ``safe`` there are the tables
     pandas writes (it escapes every label and cell) and text passed through ``html.escape``."""
@@ -271,7 +279,7 @@ def render(model: Any, X: Any, command: str | None = None, sample_weight: Any = 
     errors, errors_text = _standard_errors(model, X, sample_weight, covariates)
     figures = [
         {"name": name, "png": _png(fig), "caption": _caption(name)}
-        for name, fig in all_figures(model, X, sample_weight, covariates, errors).items()
+        for name, fig in all_figures(model, X, sample_weight, covariates, errors, tutorial).items()
     ]
     return _template().render(
         style=STYLE,
@@ -310,7 +318,8 @@ def write_report(
     command: str | None = None,
     sample_weight: Any = None,
     covariates: Any = None,
+    tutorial: bool = False,
 ) -> Path:
-    """Write ``render(model, X, command, sample_weight, covariates)`` to ``path`` atomically."""
-    write_atomic(Path(path), render(model, X, command, sample_weight, covariates))
+    """Write ``render(model, X, command, sample_weight, covariates, tutorial)`` to ``path`` atomically."""
+    write_atomic(Path(path), render(model, X, command, sample_weight, covariates, tutorial))
     return Path(path)
