@@ -573,7 +573,8 @@ def test_a_covariate_model_reports_its_coefficients_odds_ratios_and_prevalence(w
     coefficient, error, _, _, odds, lower, upper = (float(v) for v in re.findall(r"<td>([^<]*)</td>", row))
     se = m.standard_errors(X, covariates=Z).covariate_coef[1, 1]
     beta, z95 = m.covariate_coef_[1, 1], norm.ppf(0.975)
-    # the table prints 4 decimals: each value within half a unit of the 4th
+    # the table prints 4 decimals: each value within half a unit of the 4th (columns: estimate, se,
+    # z, p, odds ratio and its interval)
     assert coefficient == pytest.approx(beta, abs=5e-5) and error == pytest.approx(se, abs=5e-5)
     assert odds == pytest.approx(np.exp(beta), abs=5e-5)
     assert lower == pytest.approx(np.exp(beta - z95 * se), abs=5e-5)

@@ -563,6 +563,35 @@ class Mixture(BaseEstimator):
 
         return bootstrap(self, X, n_boot, kind, random_state, n_jobs, sample_weight)
 
+    def summary(self, X: Any = None, sample_weight: Any = None, covariates: Any = None) -> pd.DataFrame:
+        """Every estimate in one table: ``component`` (``c_1``..``c_K``; ``predict``'s k is
+        ``c_{k+1}``), ``parameter``, ``feature``, ``estimate``; with the training data X (and
+        their ``sample_weight``, ``covariates``), ``se``, ``z``, ``p``, ``lower``, ``upper`` (95%)
+        and a ``note`` for estimates on the boundary or derived; odds ratios with their interval
+        for covariate coefficients. See ``mixfit.summary``."""
+        from mixfit.summary import summary_table
+
+        return summary_table(self, X, sample_weight, covariates)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a fitted model as its fit and its estimates (``summary()``), an
+        unfitted one as scikit-learn shows estimators."""
+        if not hasattr(self, "weights_"):
+            return str(self._repr_html_inner())
+        import html
+
+        from mixfit.summary import summary_table
+
+        table = summary_table(self)[["component", "parameter", "feature", "estimate"]]
+        head = (
+            f"{html.escape(repr(self.family_ if hasattr(self, 'family_') else self.family))}, K = {len(self.weights_)}"
+        )
+        if hasattr(self, "log_likelihood_"):
+            head += f", log-likelihood {self.log_likelihood_:.6f}, {self.n_iter_} iterations"
+        return f"<p><strong>mixfit Mixture</strong>: {head}</p>" + table.to_html(
+            index=False, float_format=lambda v: f"{v:.6f}", escape=True, border=0
+        )
+
     def save(self, path: Any) -> None:
         """Write the model as a JSON file (atomically); read it back with ``mixfit.load``."""
         save_model(self, path)

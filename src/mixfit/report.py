@@ -196,41 +196,21 @@ def _parameters(model: Any, errors: Any, text: str) -> str:
 
 def _covariates(model: Any, errors: Any) -> str:
     """For a model with covariates: each class's coefficients against class c_1 (the reference)
-    with standard errors, z, p and odds ratios with 95% intervals; else nothing."""
-    from scipy.stats import norm
+    with standard errors, z, p and odds ratios with 95% intervals (``Mixture.summary``'s rows);
+    else nothing."""
+    from mixfit.summary import summary_table
 
-    coef = getattr(model, "covariate_coef_", None)
-    if coef is None:
+    if getattr(model, "covariate_coef_", None) is None:
         return ""
-    se = np.full(coef.shape, np.nan) if errors is None or errors.covariate_coef is None else errors.covariate_coef
-    rows = []
-    for k in range(1, coef.shape[0]):
-        for j, name in enumerate(model.covariate_names_):
-            estimate, error = coef[k, j], se[k, j]
-            z = estimate / error if error > 0 else np.nan
-            rows.append(
-                {
-                    "class": f"c_{k + 1}",
-                    "covariate": name,
-                    "coefficient": estimate,
-                    "se": error,
-                    "z": z,
-                    "p": 2 * norm.sf(abs(z)),
-                    "odds ratio": np.exp(estimate),
-                    "OR lower 95%": np.exp(estimate - Z95 * error),
-                    "OR upper 95%": np.exp(estimate + Z95 * error),
-                }
-            )
+    table = summary_table(model, errors=errors)
+    rows = table[table["parameter"] == "covariate_coef"].rename(columns={"component": "class", "feature": "covariate"})
+    columns = ["estimate", "se", "z", "p", "odds_ratio", "odds_ratio_lower", "odds_ratio_upper"]
     intro = (
         "<p>Class membership on the covariates (multinomial logit): each class's log-odds against c_1, "
         "the reference. An odds ratio is the factor by which one more unit of the covariate multiplies "
-        "the odds of the class against c_1.</p>"
+        "the odds of the class against c_1; its 95% interval is the coefficient's, exponentiated.</p>"
     )
-    return intro + _table(pd.DataFrame(rows).set_index(["class", "covariate"]), 4)
-
-
-#: The 97.5% quantile of the standard normal: 95% intervals.
-Z95 = 1.959963984540054
+    return intro + _table(rows.set_index(["class", "covariate"])[columns], 4)
 
 
 def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
