@@ -559,3 +559,55 @@ def test_the_init_choices_are_the_estimators():
     from mixfit.init import INIT_METHODS
 
     assert [choice.value for choice in InitName] == list(INIT_METHODS)
+
+
+def test_fit_prints_class_sizes_entropy_icl_classification_and_goodness_of_fit(capsys):
+    code, out, _ = run(
+        capsys, "fit", str(EXAMPLES / "survey.csv"), "-f", "bernoulli", "-k", "3", "--seed", "0", "--json"
+    )
+    assert code == 0
+    summary = json.loads(out)
+    classes = summary["classes"]
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    model = mf.Mixture(mf.Bernoulli(), 3, random_state=0).fit(survey)
+    quality = mf.diagnostics.classification_quality(model, survey)
+    assert classes["modal_size"] == [int(v) for v in quality.sizes["modal size"]] and sum(classes["modal_size"]) == 1500
+    assert sum(classes["posterior_size"]) == pytest.approx(1500)
+    assert classes["entropy_r2"] == pytest.approx(quality.entropy_r2, rel=1e-9)
+    resp = model.predict_proba(survey)
+    entropy = -(resp * np.log(resp)).sum()
+    assert classes["icl"] == pytest.approx(model.bic(survey) + 2 * entropy, rel=1e-9)
+    assert np.asarray(classes["classification"]).shape == (3, 3)
+    assert summary["goodness_of_fit"]["patterns"] == 256  # discrete data: printed without --gof
+    code, text, _ = run(capsys, "fit", str(EXAMPLES / "survey.csv"), "-f", "bernoulli", "-k", "3", "--seed", "0")
+    assert "class sizes" in text and "entropy_r2" in text and "goodness of fit: X^2" in text
+    assert "219.0000" not in text  # modal sizes are whole rows
+
+
+def test_fit_prints_one_covariance_triangle_and_no_goodness_of_fit_for_gaussians(capsys):
+    code, out, _ = run(
+        capsys, "fit", str(EXAMPLES / "geyser.csv"), "-f", "gaussian", "-k", "2", "--seed", "0", "--json"
+    )
+    summary = json.loads(out)
+    assert code == 0 and "goodness_of_fit" not in summary
+    assert list(summary["params"]["covariance"]) == [
+        "cov(eruption,eruption)",
+        "cov(eruption,waiting)",
+        "cov(waiting,waiting)",
+    ]
+
+
+def test_dropna_drops_rows_missing_a_modelled_column_or_covariate_and_says_how_many(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame((rng.random((200, 4)) < 0.5).astype(float), columns=["a", "b", "c", "d"])
+    frame["age"] = rng.normal(size=200)
+    frame.loc[[3, 9], "age"] = np.nan
+    frame.loc[[9, 20], "b"] = np.nan
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run(capsys, "fit", str(path), "-f", "bernoulli", "--covariates", "age", "--seed", "0")
+    assert code == 2 and "(--dropna drops them)" in err
+    code, out, err = run(
+        capsys, "fit", str(path), "-f", "bernoulli", "--covariates", "age", "--seed", "0", "--dropna", "--json"
+    )
+    assert code == 0 and "dropped 3 of 200 rows" in err and json.loads(out)["n_rows"] == 197

@@ -340,6 +340,9 @@ def fit(
     float32: Float32 = False,
     n_jobs: Annotated[int | None, typer.Option(help="Run the restarts on this many processes (-1: all cores).")] = None,
     sep: Sep = ",",
+    dropna: Annotated[
+        bool, typer.Option("--dropna", help="Drop rows missing a modelled column or a covariate (count printed).")
+    ] = False,
 ) -> None:
     """Fit a K-component mixture and print weights, parameters and fit statistics.
 
@@ -384,6 +387,8 @@ def fit(
             )
         if isinstance(frame, FileTable) and chunk_size is None:
             _note(f"{data} is large for the free memory; streaming it in chunks of {frame.chunk_rows} rows")
+        if dropna:
+            frame = _drop_missing(frame, [c for c in frame.columns if c not in (known_labels, weight_column)])
         labels = None if known_labels is None else _known_labels(frame.pop(known_labels), k)
         weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
         z: Any = None
@@ -398,6 +403,20 @@ def fit(
     else:
         _print_summary(summary)
         _print_inference(summary)
+
+
+def _drop_missing(frame: Any, columns: list[str]) -> pd.DataFrame:
+    """``--dropna``: the rows with a value in every one of ``columns`` (the modelled columns and
+    the covariates), with a note of how many were dropped."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError("--dropna needs the data in memory; leave out --chunk-size, --scheduler and --dask-workers")
+    missing = frame[columns].isna().any(axis=1)
+    if missing.all():
+        raise DataError(f"--dropna would drop every row: each misses a value in {columns}")
+    _note(f"--dropna: dropped {int(missing.sum())} of {len(frame)} rows missing a modelled column or covariate")
+    return frame.loc[~missing].reset_index(drop=True)
 
 
 def _model_columns(
@@ -603,13 +622,20 @@ def _write_plots(
 def _summary(
     model: Mixture, frame: Any, notes: list[str], sample_weight: Any = None, covariates: Any = None
 ) -> dict[str, Any]:
-    params = {}
-    for key, (labels, values) in model.family_.param_columns(model.params_, model.feature_names_).items():
-        params[key] = {label: values[:, j].tolist() for j, label in enumerate(labels)}
-    extra = {}
+    import pandas as pd
+
+    from mixfit.summary import summary_table
+
+    table = summary_table(model)
+    params: dict[str, dict[str, list[float]]] = {}
+    for row in table[~table["parameter"].isin(["weight", "covariate_coef"])].itertuples():
+        params.setdefault(str(row.parameter), {}).setdefault(str(row.feature), []).append(float(row.estimate))
+    extra: dict[str, Any] = {}
     if covariates is not None and model.covariate_names_ is not None:
         coef = model.covariate_coef_
         extra["covariate_coef"] = {name: coef[:, j].tolist() for j, name in enumerate(model.covariate_names_)}
+    if isinstance(frame, pd.DataFrame):  # in memory: how well the classes are told apart
+        extra["classes"] = _classes(model, frame, sample_weight, covariates)
     return {
         "family": model.family_.to_dict(),
         "n_rows": int(len(frame)),
@@ -629,6 +655,27 @@ def _summary(
     }
 
 
+def _classes(model: Mixture, frame: Any, sample_weight: Any, covariates: Any) -> dict[str, Any]:
+    """Class sizes (posterior and modal), entropy R^2, ICL and the classification table (the
+    average posterior probability of each class among the rows most likely in each), as poLCA
+    and mclust print them."""
+    import numpy as np
+
+    from mixfit.diagnostics import classification_quality
+
+    quality = classification_quality(model, frame, sample_weight, covariates)
+    k = len(model.weights_)
+    n = float(quality.sizes["posterior size"].sum())
+    entropy = (1 - quality.entropy_r2) * n * np.log(k) if k > 1 else 0.0
+    return {
+        "posterior_size": quality.sizes["posterior size"].tolist(),
+        "modal_size": [int(round(v)) for v in quality.sizes["modal size"]],
+        "entropy_r2": quality.entropy_r2,
+        "icl": model.bic(frame, sample_weight, covariates=covariates) + 2 * entropy,
+        "classification": quality.table.to_numpy().tolist(),
+    }
+
+
 def _inference(
     model: Mixture, frame: Any, se: bool, gof: bool, sample_weight: Any = None, covariates: Any = None
 ) -> dict[str, Any]:
@@ -639,10 +686,8 @@ def _inference(
         if se:
             table = model.standard_errors(frame, sample_weight=sample_weight, covariates=covariates).table
             extra["standard_errors"] = {name: _json_number(v) for name, v in table["se"].items()}
-        if gof:
-            from mixfit.diagnostics import goodness_of_fit
-
-            fit = goodness_of_fit(model, frame, sample_weight)
+        fit = _goodness_of_fit(model, frame, sample_weight, asked=gof)
+        if fit is not None:
             extra["goodness_of_fit"] = {
                 "chi2": fit.chi2,
                 "g2": fit.g2,
@@ -654,6 +699,21 @@ def _inference(
             }
     extra["inference_warnings"] = [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
     return extra
+
+
+def _goodness_of_fit(model: Mixture, frame: Any, sample_weight: Any, asked: bool) -> Any:
+    """X^2 and G^2 of a fit of discrete data in memory, printed by default as poLCA prints them;
+    when not asked for (``--gof``), None for data that have none (continuous, streamed, with
+    missing values) instead of the error that says why."""
+    from mixfit.diagnostics import goodness_of_fit
+    from mixfit.errors import MixfitError
+
+    if asked:
+        return goodness_of_fit(model, frame, sample_weight)
+    try:
+        return goodness_of_fit(model, frame, sample_weight)
+    except MixfitError:
+        return None
 
 
 def _json_number(value: float) -> float | None:
@@ -708,14 +768,45 @@ def _print_summary(summary: dict[str, Any]) -> None:
             coef.add_row(_shown(name), *(f"{v:.6f}" for v in values))
         out.print(coef)
     fit = Table(show_header=False, title="fit")
-    for name in ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged", "starts"):
-        value = summary[name]
-        fit.add_row(name, f"{value:.6f}" if isinstance(value, float) else _shown(str(value)))
+    classes = summary.get("classes")
+    names = ("log_likelihood", "aic", "bic", "n_parameters", "n_iter", "e_steps", "converged", "starts")
+    for name in names[:3]:
+        fit.add_row(name, f"{summary[name]:.6f}")
+    if classes is not None:
+        fit.add_row("icl", f"{classes['icl']:.6f}")
+        fit.add_row("entropy_r2", f"{classes['entropy_r2']:.4f}")
+    for name in names[3:]:
+        fit.add_row(name, _shown(str(summary[name])))
     out.print(fit)
+    if classes is not None:
+        _print_classes(classes)
     for note in summary["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {_shown(note)}")
     for note in summary.get("notes", []):
         _note(note)
+
+
+def _print_classes(classes: dict[str, Any]) -> None:
+    """Class sizes and the classification table: whole rows for the modal sizes, one decimal
+    for the posterior (expected) sizes, shares to 4 places."""
+    from rich.table import Table
+
+    k = len(classes["modal_size"])
+    n = sum(classes["posterior_size"])
+    sizes = Table(title="class sizes: posterior (expected rows) and modal (rows most likely in the class)")
+    for column in ("", "posterior size", "share", "modal size", "share "):
+        sizes.add_column(column, justify="right")
+    for j in range(k):
+        posterior, modal = classes["posterior_size"][j], classes["modal_size"][j]
+        sizes.add_row(f"c_{j + 1}", f"{posterior:.1f}", f"{posterior / n:.4f}", str(modal), f"{modal / n:.4f}")
+    out.print(sizes)
+    table = Table(title="classification: average p(class) among the rows most likely in each class")
+    table.add_column("most likely")
+    for j in range(k):
+        table.add_column(f"c_{j + 1}", justify="right")
+    for i, row in enumerate(classes["classification"]):
+        table.add_row(f"c_{i + 1}", *("-" if v != v else f"{v:.4f}" for v in row))
+    out.print(table)
 
 
 # ------------------------------------------------------------------------ select
@@ -1060,6 +1151,7 @@ CLI_WORDS = {
     "max_iter=": "--max-iter ",
     "n_init": "--n-init",
     "random_state must": "--seed must",
+    "drop or impute those rows": "drop or impute those rows (--dropna drops them)",
 }
 
 
