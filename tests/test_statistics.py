@@ -816,3 +816,24 @@ def test_row_scores_component_by_component_equal_all_at_once(rng, family, monkey
     monkeypatch.setattr(inference, "DENSE_SCORES", 0)
     one_by_one = inference.row_scores(train.family, state, train.source)
     np.testing.assert_allclose(at_once, one_by_one, rtol=1e-12, atol=1e-12 * np.abs(at_once).max())
+
+
+def test_select_warns_when_the_best_k_is_the_edge_of_the_range():
+    X = lca_data()
+    with pytest.warns(mf.RangeWarning, match="bic is lowest at K = 2, the largest K searched"):
+        mf.select(X, mf.Bernoulli(), [1, 2], n_init=3, random_state=0)
+    with pytest.warns(mf.RangeWarning, match="the smallest K searched: .* search smaller K, from 1"):
+        mf.select(X, mf.Bernoulli(), [2, 3], n_init=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mf.RangeWarning)
+        assert mf.select(X, mf.Bernoulli(), [1, 2, 3], n_init=3, random_state=0).best_n_components == 2
+
+
+def test_the_identifiability_note_counts_parameters_as_n_parameters_does():
+    from mixfit.diagnostics import free_count
+    from mixfit.prepare import fitted
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (150, 3)), rng.normal(4, 1, (150, 3))]
+    model = mf.Mixture(mf.Gaussian(), 2, random_state=0).fit(X)
+    assert free_count(*fitted(model)) == model.n_parameters() == 19  # 2 x (3 + 6) + 1, not 2 x (3 + 9) + 2

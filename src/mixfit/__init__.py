@@ -23,6 +23,7 @@ from mixfit.errors import (
     ModelError,
     MonotonicityError,
     MonotonicityWarning,
+    RangeWarning,
     ReplicationWarning,
 )
 
@@ -116,6 +117,7 @@ __all__ = [
     "Multinomial",
     "Poisson",
     "Regression",
+    "RangeWarning",
     "ReplicationWarning",
     "Selection",
     "align",

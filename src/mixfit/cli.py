@@ -852,6 +852,7 @@ def select_command(
     import numpy as np
     import pandas as pd
 
+    from mixfit.errors import RangeWarning
     from mixfit.io import read_table
     from mixfit.select import select
 
@@ -865,20 +866,27 @@ def select_command(
     frame = read_table(data, selected, _sep(sep))
     weight = None if weight_column is None else frame.pop(weight_column).to_numpy()
     z = pd.DataFrame({c: frame.pop(c) for c in covariate_names}) if covariate_names else None
-    result = select(
-        frame,
-        chosen_family,
-        _k_range(k),
-        sample_weight=weight,
-        covariates=z,
-        criterion=criterion.value,
-        n_init=n_init,
-        random_state=seed,
-        n_jobs=n_jobs,
-        max_iter=max_iter,
-        tol=tol,
-        **_speed(accelerate, float32),
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RangeWarning)
+        result = select(
+            frame,
+            chosen_family,
+            _k_range(k),
+            sample_weight=weight,
+            covariates=z,
+            criterion=criterion.value,
+            n_init=n_init,
+            random_state=seed,
+            n_jobs=n_jobs,
+            max_iter=max_iter,
+            tol=tol,
+            **_speed(accelerate, float32),
+        )
+    for warning in caught:
+        if issubclass(warning.category, RangeWarning):  # the chosen K at the edge of -k
+            err.print(f"[yellow]warning:[/yellow] {_shown(_cli_words(str(warning.message)))}")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if out_file is not None:
         result.best_model.save(out_file)
     if plot is not None:
@@ -1152,6 +1160,7 @@ CLI_WORDS = {
     "n_init": "--n-init",
     "random_state must": "--seed must",
     "drop or impute those rows": "drop or impute those rows (--dropna drops them)",
+    "(n_components up to": "(-k up to",
 }
 
 

@@ -136,12 +136,20 @@ FIT_CHECK_SIZE = 2_000_000
 FIT_CHECK_PARAMS = 400
 
 
+def free_count(family: Family, state: EMState) -> int:
+    """The free parameters at ``state``, counted as ``n_parameters`` counts them (a covariance
+    matrix's triangle once, K - 1 weights), less any held on the boundary."""
+    from mixfit.inference import FreeParameters
+
+    return int(FreeParameters(family, state).vector().size)
+
+
 def local_identifiability(family: Family, state: EMState, source: DataSource) -> tuple[str | None, str | None]:
     """``(problem, note)`` of the rank check of ``check_identifiability`` at a fit's estimate,
     run when it is cheap: data in memory, at most ``FIT_CHECK_PARAMS`` free parameters and
     distinct rows x free parameters below ``FIT_CHECK_SIZE``. It never fails a fit: when it is
     skipped or cannot be computed, the note says so."""
-    n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
+    n_free = free_count(family, state)
     if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or not isinstance(source, ArraySource):
         return None, None
     if source.fixed is not None:
@@ -189,7 +197,7 @@ def unidentified_entries(model: Any, X: Any) -> dict[str, np.ndarray]:
     from mixfit.inference import FreeParameters, information
 
     family, state, source = fitted_source(model, X)
-    n_free = sum(np.size(v) for v in state.params.values()) + len(state.weights)
+    n_free = free_count(family, state)
     if not isinstance(source, ArraySource) or state.coef is not None or n_free > FIT_CHECK_PARAMS:
         return {}
     try:

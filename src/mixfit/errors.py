@@ -50,6 +50,10 @@ class MissingDependencyError(MixfitError, ImportError):
     """An optional dependency that this feature needs is not installed; the message names the extra."""
 
 
+class RangeWarning(UserWarning):
+    """``select`` chose the largest (or smallest) K it searched: the best K may lie outside."""
+
+
 class ReplicationWarning(ConvergenceWarning):
     """Only one of several starts run to convergence reached the best log-likelihood: it may be a
     local maximum; more starts (``n_init``) would tell."""

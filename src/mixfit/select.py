@@ -24,6 +24,7 @@ log-likelihood.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -36,7 +37,7 @@ from scipy.special import xlogy
 from mixfit import restarts
 from mixfit._validation import check_int, check_option
 from mixfit.em import draw
-from mixfit.errors import DataError, MixfitError, ModelError, fit_result_warnings_silenced
+from mixfit.errors import DataError, MixfitError, ModelError, RangeWarning, fit_result_warnings_silenced
 from mixfit.families import Family
 from mixfit.model import Mixture
 from mixfit.parallel import map_jobs
@@ -178,7 +179,27 @@ def select(
     if not models:
         raise ModelError(f"no K could be fitted; K = {ks[0]}: {table['status'].iloc[0]}")
     best_k = int(table[criterion].astype(float).idxmin())
+    warn_at_the_edge(best_k, list(models), criterion)
     return Selection(table, criterion, models[best_k], models)
+
+
+def warn_at_the_edge(best_k: int, fitted: list[int], criterion: str) -> None:
+    """``RangeWarning`` when the chosen K is the largest searched (more components may do better)
+    or the smallest above 1 (fewer may): the search should go on past it."""
+    if len(fitted) < 2:
+        return
+    if best_k == max(fitted):
+        side = "largest"
+        advice = f"search larger K (n_components up to {2 * best_k}, say)"
+    elif best_k == min(fitted) and best_k > 1:
+        side, advice = "smallest", "search smaller K, from 1"
+    else:
+        return
+    warnings.warn(
+        f"{criterion} is lowest at K = {best_k}, the {side} K searched: the best K may lie outside the range; {advice}",
+        RangeWarning,
+        stacklevel=3,
+    )
 
 
 @dataclass
