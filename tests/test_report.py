@@ -468,3 +468,18 @@ def test_report_puts_each_estimate_beside_its_standard_error(tmp_path):
     weight = f"{m.weights_[1]:.6f} ({errors.weights[1]:.4f})"
     assert first in text and weight in text
     assert "<details><summary>Every estimate with its 95% interval</summary>" in text
+
+
+def test_categorical_profiles_are_one_panel_per_item_with_bars_per_level_and_class():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {"a": rng.choice(["x", "y", "z"], 300), "b": rng.choice(["u", "v"], 300), "c": rng.choice(["p", "q"], 300)}
+    )
+    m = mf.Mixture(mf.Categorical(), 2, random_state=0, n_init=2).fit(frame)
+    fig = plots.plot_profiles(m)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["a", "b", "c"]
+    heights = np.array([bar.get_height() for bar in panels[0].patches]).reshape(2, 3)  # class by level
+    np.testing.assert_allclose(heights, m.params_["p"][:, 0, :3], rtol=1e-12)
+    assert [t.get_text() for t in panels[1].get_xticklabels()] == ["u", "v"]  # no padding level
+    np.testing.assert_allclose(np.array([b.get_height() for b in panels[1].patches]).reshape(2, 2).sum(axis=1), 1.0)

@@ -305,6 +305,9 @@ def plot_profiles(model: Any, X: Any = None) -> Figure:
         for spec in family.param_specs()
         if spec.name in state.params
     ]
+    items = [(spec, labels, values) for spec, labels, values in panels if _by_item(spec, state.params)]
+    if items and len(items) == len(panels):  # categories: one panel per item, bars per level and class
+        return _plot_item_bars(items, state.weights)
     whole = [_variances_only(spec, labels, values) for spec, labels, values in panels]
     entries = {spec.name: len(labels) for spec, labels, _ in whole}
     drawn = [_first_entries(spec, labels, values) for spec, labels, values in whole]
@@ -314,8 +317,11 @@ def plot_profiles(model: Any, X: Any = None) -> Figure:
     colors = _colors(len(state.weights))
     for ax, (spec, labels, values, shown) in zip(axes, drawn, strict=True):
         positions = np.arange(len(labels))
+        # probabilities share one scale (an item-response profile); other quantities are in
+        # each column's own units, so their markers are not joined across columns
+        style = "o-" if spec.domain == PROBABILITY else "o"
         for j, color in enumerate(colors):
-            ax.plot(positions, values[j], "o-", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
+            ax.plot(positions, values[j], style, color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
         ax.set_xticks(positions, _literal(labels), rotation=90 if len(labels) > 10 else 0, fontsize=8)
         title = f"profiles: {spec.quantity} per item and component ({spec.name}){shown}"
         ax.set(ylabel=spec.quantity, title=title)
@@ -332,7 +338,53 @@ def plot_profiles(model: Any, X: Any = None) -> Figure:
                 positions[cols], values[rows, cols], "o", markersize=13, markerfacecolor="none",
                 markeredgecolor="tab:red", label="not locally identified",
             )  # fmt: skip
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the data, not over it
+    return fig
+
+
+#: A figure of categorical profiles draws at most this many items, four panels a row.
+MAX_ITEM_PANELS = 16
+
+
+def _by_item(spec: Any, params: dict[str, Any]) -> bool:
+    """Whether a parameter holds level probabilities per item (K, D, L): drawn item by item."""
+    return spec.domain == SIMPLEX and np.ndim(params[spec.name]) == 3
+
+
+def _plot_item_bars(items: list[tuple[Any, list[str], np.ndarray]], weights: np.ndarray) -> Figure:
+    """Categorical profiles as poLCA users read them: one panel per item, its levels along the
+    axis, one bar per class for each level (the bars of a class sum to 1 over an item's levels)."""
+    groups: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for _, labels, values in items:
+        for j, label in enumerate(labels):
+            item, _, level = label.rpartition("=")
+            groups.setdefault(item, []).append((level, values[:, j]))
+    names = list(groups)[:MAX_ITEM_PANELS]
+    n_cols = min(4, len(names))
+    n_rows = -(-len(names) // n_cols)
+    k = len(weights)
+    fig = Figure(figsize=(3.4 * n_cols + 1.6, 2.8 * n_rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, sharey=True, squeeze=False)).ravel()
+    colors = _colors(k)
+    width = 0.8 / k
+    for ax, name in zip(axes, names, strict=False):
+        levels = groups[name]
+        positions = np.arange(len(levels))
+        for c, color in enumerate(colors):
+            heights = [values[c] for _, values in levels]
+            ax.bar(positions + (c - (k - 1) / 2) * width, heights, width, color=color, label=f"c_{c + 1}")
+        ax.set_xticks(positions, _literal([level for level, _ in levels]), rotation=90 if len(levels) > 5 else 0)
+        ax.set_title(_literal(name), fontsize=10)
+        ax.set_ylim(0, 1)
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    for ax in axes[::n_cols]:
+        ax.set_ylabel("p(level | class)")
+    handles, _ = axes[0].get_legend_handles_labels()
+    labels = [f"c_{c + 1} (weight {w:.2f})" for c, w in enumerate(weights)]
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+    more = "" if len(groups) <= MAX_ITEM_PANELS else f" (the first {MAX_ITEM_PANELS} of {len(groups)} items)"
+    fig.suptitle(f"profiles: level probabilities per item and class{more}", fontsize=11)
     return fig
 
 
