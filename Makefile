@@ -25,8 +25,6 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/mixfit demo --out demo-output
-	$(BIN)/mixfit fit examples/survey.csv --family bernoulli -k 3 --n-init 5 --seed 0 \
-		--out demo-output/survey-model.json --report demo-output/survey-report.html
 	$(BIN)/mixfit fit examples/geyser.csv --family gaussian -k 2 --seed 0 \
 		--out demo-output/geyser-model.json --report demo-output/geyser-report.html
 	$(BIN)/mixfit fit examples/visits.csv --family poisson -k 3 --seed 0 \

@@ -611,3 +611,12 @@ def test_dropna_drops_rows_missing_a_modelled_column_or_covariate_and_says_how_m
         capsys, "fit", str(path), "-f", "bernoulli", "--covariates", "age", "--seed", "0", "--dropna", "--json"
     )
     assert code == 0 and "dropped 3 of 200 rows" in err and json.loads(out)["n_rows"] == 197
+
+
+def test_the_demo_opens_with_a_fit_that_works():
+    from mixfit.demos import DEMOS
+
+    first = next(iter(DEMOS.values()))()[0]
+    assert first.name == "lca" and first.notes == [] and first.model.converged_
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert "examples/survey.csv" not in makefile  # the survey is fitted once, by the lca demo

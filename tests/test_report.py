@@ -483,3 +483,16 @@ def test_categorical_profiles_are_one_panel_per_item_with_bars_per_level_and_cla
     np.testing.assert_allclose(heights, m.params_["p"][:, 0, :3], rtol=1e-12)
     assert [t.get_text() for t in panels[1].get_xticklabels()] == ["u", "v"]  # no padding level
     np.testing.assert_allclose(np.array([b.get_height() for b in panels[1].patches]).reshape(2, 2).sum(axis=1), 1.0)
+
+
+def test_the_criteria_figure_puts_the_chosen_criterion_on_its_own_axis():
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = mf.select(survey, mf.Bernoulli(), range(1, 5), n_init=2, random_state=0).table
+    fig = plots.plot_criteria(table, "bic", title="bernoulli mixtures on survey.csv")
+    main, every = fig.axes
+    assert main.get_title() == f"BIC: chooses K = {int(table['bic'].idxmin())}"
+    np.testing.assert_allclose(main.get_lines()[0].get_ydata(), table["bic"])
+    assert all(line.get_ydata().min() == 0 for line in every.get_lines())  # each from its own minimum
+    assert fig._suptitle.get_text() == "bernoulli mixtures on survey.csv"

@@ -893,7 +893,8 @@ def select_command(
         from mixfit.plots import plot_criteria
 
         plot.parent.mkdir(parents=True, exist_ok=True)
-        plot_criteria(result.table, criterion.value).savefig(plot, dpi=100, format="png")
+        title = f"{chosen_family.name} mixtures on {data.name}: {criterion.value.upper()} against K"
+        plot_criteria(result.table, criterion.value, title).savefig(plot, dpi=100, format="png")
     if as_json:
         doc = {
             "criterion": criterion.value,

@@ -109,9 +109,11 @@ def lca() -> Demo:
     return Demo("lca", "A latent class model of 8 yes/no survey items with 3 classes.", data, model, notes)
 
 
+#: The demos in the order ``mixfit demo`` runs them: a latent class analysis that works first,
+#: then the worked examples (docs/references.md), which also show what EM cannot identify.
 DEMOS = {
-    "three-coins": lambda: [three_coins()],
-    "two-coins": two_coins,
-    "coins": lambda: [coins()],
     "lca": lambda: [lca()],
+    "two-coins": two_coins,
+    "three-coins": lambda: [three_coins()],
+    "coins": lambda: [coins()],
 }

@@ -515,25 +515,41 @@ def plot_classification(model: Any, X: Any, sample_weight: Any = None, covariate
     return fig
 
 
-def plot_criteria(table: Any, chosen: str = "bic") -> Figure:
-    """Every information criterion of a ``mixfit.select`` table against K (lower is better)."""
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.add_subplot()
-    for name in ("aic", "bic", "sabic", "caic", "icl"):
-        ax.plot(
-            table["n_components"],
-            table[name],
+def plot_criteria(table: Any, chosen: str = "bic", title: str | None = None) -> Figure:
+    """The information criteria of a ``mixfit.select`` table against K (lower is better): the
+    chosen one on its own axis with its minimum marked, and beside it every criterion as its
+    distance from its own minimum, so that no criterion's range hides another's minimum;
+    ``title``: what was selected (the data and the family)."""
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    main, every = fig.subplots(1, 2)
+    k = table["n_components"].to_numpy()
+    values = table[chosen].astype(float).to_numpy()
+    best = int(np.nanargmin(values))
+    main.plot(k, values, "o-", color="C0", linewidth=2.5)
+    main.plot(k[best], values[best], "o", markersize=12, markerfacecolor="none", markeredgecolor="C3")
+    main.annotate(f"K = {k[best]}", (k[best], values[best]), textcoords="offset points", xytext=(6, 8), color="C3")
+    main.set(
+        xlabel="components K",
+        ylabel=f"{chosen.upper()} (lower is better)",
+        title=f"{chosen.upper()}: chooses K = {k[best]}",
+    )
+    for j, name in enumerate(("aic", "bic", "sabic", "caic", "icl")):
+        column = table[name].astype(float).to_numpy()
+        every.plot(
+            k,
+            column - np.nanmin(column),
             marker="o",
             markersize=4,
-            label=name.upper(),
+            color=f"C{j}",
             linewidth=2.5 if name == chosen else 1.0,
+            label=name.upper(),
         )
-    best = table.loc[table[chosen].idxmin()]
-    ax.axvline(best["n_components"], color="grey", linestyle=":", label=f"chosen by {chosen.upper()}")
-    ax.set_xlabel("components K")
-    ax.set_ylabel("criterion (lower is better)")
-    ax.set_xticks(table["n_components"])
-    ax.legend(fontsize="small")
+    every.set(xlabel="components K", ylabel="distance from its minimum", title="every criterion")
+    for ax in (main, every):
+        ax.set_xticks(k)
+    every.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        fig.suptitle(_literal(title), fontsize=11)
     return fig
 
 
