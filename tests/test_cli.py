@@ -620,3 +620,17 @@ def test_the_demo_opens_with_a_fit_that_works():
     assert first.name == "lca" and first.notes == [] and first.model.converged_
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     assert "examples/survey.csv" not in makefile  # the survey is fitted once, by the lca demo
+
+
+def test_se_prints_the_summary_names_with_z_p_intervals_and_noted_reasons(capsys):
+    survey = str(EXAMPLES / "survey.csv")
+    code, out, _ = run(capsys, "fit", survey, "-f", "bernoulli", "-k", "3", "--seed", "0", "--se", "--json")
+    assert code == 0
+    rows = json.loads(out)["estimates"]
+    model = mf.Mixture(mf.Bernoulli(), 3, random_state=0).fit(pd.read_csv(survey))
+    expected = model.summary(pd.read_csv(survey))
+    assert [r["feature"] for r in rows[3:11]] == [f"q{j}" for j in range(1, 9)]
+    np.testing.assert_allclose([r["se"] for r in rows[3:11]], expected["se"][3:11], rtol=1e-6)
+    assert all(r["z"] == pytest.approx(r["estimate"] / r["se"]) for r in rows[3:11])
+    code, text, _ = run(capsys, "fit", survey, "-f", "bernoulli", "-k", "3", "--seed", "0", "--se")
+    assert "c_1 p[q1]" in text and "95% interval" in text and "p[0,0]" not in text

@@ -684,8 +684,15 @@ def _inference(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if se:
-            table = model.standard_errors(frame, sample_weight=sample_weight, covariates=covariates).table
-            extra["standard_errors"] = {name: _json_number(v) for name, v in table["se"].items()}
+            from mixfit.summary import summary_table
+
+            errors = model.standard_errors(frame, sample_weight=sample_weight, covariates=covariates)
+            extra["standard_errors"] = {name: _json_number(v) for name, v in errors.table["se"].items()}
+            estimates = summary_table(model, errors=errors)
+            extra["estimates"] = [
+                {key: _json_number(v) if isinstance(v, float) else v for key, v in row.items()}
+                for row in estimates.to_dict("records")
+            ]
         fit = _goodness_of_fit(model, frame, sample_weight, asked=gof)
         if fit is not None:
             extra["goodness_of_fit"] = {
@@ -716,21 +723,38 @@ def _goodness_of_fit(model: Mixture, frame: Any, sample_weight: Any, asked: bool
         return None
 
 
+def _cell(value: float | None) -> str:
+    """A number of the estimates table (None: undefined, said in the row's note)."""
+    return "-" if value is None else f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
 def _json_number(value: float) -> float | None:
     """NaN (an undefined standard error) as JSON null."""
     return None if value != value else float(value)
 
 
 def _print_inference(summary: dict[str, Any]) -> None:
-    if "standard_errors" in summary:
+    if "estimates" in summary:
         from rich.table import Table
 
-        table = Table(title="standard errors (observed information)")
-        table.add_column("parameter")
-        table.add_column("se", justify="right")
-        for name, value in summary["standard_errors"].items():
-            table.add_row(_shown(name), "undefined" if value is None else f"{value:.6f}")
+        table = Table(title="estimates with standard errors (observed information), z, p and 95% intervals")
+        table.add_column("estimate of", overflow="fold")
+        for column in ("value", "se", "z", "p", "95% interval"):
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        notes: list[str] = []  # each note once, below the table, marked in its rows
+        for row in summary["estimates"]:
+            name = f"{row['component']} {row['parameter']}" + (f"[{row['feature']}]" if row["feature"] else "")
+            interval = "-" if row["lower"] is None else f"{_cell(row['lower'])}, {_cell(row['upper'])}"
+            numbers = [_cell(row[c]) for c in ("estimate", "se", "z", "p")]
+            note = row["note"] or ("" if row["se"] is not None else "no standard error at this estimate")
+            if note and note not in notes:
+                notes.append(note)
+            mark = f"({notes.index(note) + 1})" if note else ""
+            table.add_row(_shown(name), *numbers, interval, mark)
         out.print(table)
+        for number, note in enumerate(notes, start=1):
+            out.print(f"({number}) {_shown(note)}", highlight=False)
     fit = summary.get("goodness_of_fit")
     if fit is not None:
         p_chi2 = "-" if fit["p_chi2"] is None else f"{fit['p_chi2']:.4f}"
