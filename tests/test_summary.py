@@ -100,3 +100,21 @@ def test_jupyter_shows_a_fitted_model_by_its_estimates(survey_fit):
     assert "mixfit Mixture" in page and f"{model.log_likelihood_:.6f}" in page
     assert f"{model.params_['p'][0, 0]:.6f}" in page
     assert "mixfit Mixture" not in mf.Mixture(mf.Bernoulli(), 2)._repr_html_()  # scikit-learn's view
+
+
+def test_jupyter_shows_a_selection_by_its_criteria_and_chosen_model(survey_fit):
+    _, frame = survey_fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = mf.select(frame, mf.Bernoulli(), range(1, 5), n_init=2, random_state=0)
+    page = result._repr_html_()
+    assert f"BIC chooses K = {result.best_n_components}" in page and page.count("<table") == 2
+    assert f"{result.table.loc[2, 'bic']:.3f}" in page
+
+
+def test_the_reports_modal_sizes_are_whole_rows(survey_fit, tmp_path):
+    model, frame = survey_fit
+    page = model.report(frame, tmp_path / "r.html").read_text()
+    sizes = page.split('id="classification"')[1].split("</table>")[0]
+    modal = mf.diagnostics.classification_quality(model, frame).sizes["modal size"]
+    assert all(f"<td>{int(v)}</td>" in sizes for v in modal) and f"{modal.iloc[0]:.4f}" not in sizes

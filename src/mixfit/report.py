@@ -276,7 +276,7 @@ def render(
         fit_table=_table(_summary_rows(model, X, sample_weight, covariates)),
         notes=diagnostics(model, X),
         entropy_r2=quality.entropy_r2,
-        sizes_table=_table(quality.sizes, 4),
+        sizes_table=_table(quality.sizes.astype({"modal size": int}), 4),  # modal sizes are whole rows
         classification_table=_table(quality.table, 4),
         parameters=_parameters(model, errors, errors_text),
         covariates=_covariates(model, errors),

@@ -79,6 +79,18 @@ class Selection:
     def best_n_components(self) -> int:
         return len(self.best_model.weights_)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the criteria per K, the chosen row marked, then the chosen model."""
+        import html
+
+        shown = self.table.drop(columns=["status"]).assign(
+            chosen=["<-" if k == self.best_n_components else "" for k in self.table["n_components"]]
+        )
+        chooses = f"{html.escape(self.criterion.upper())} chooses K = {self.best_n_components}"
+        head = f"<p><strong>mixfit select</strong>: {chooses}</p>"
+        table = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", escape=True, border=0)
+        return head + table + self.best_model._repr_html_()
+
 
 def criteria(model: Mixture, X: Any, sample_weight: Any = None, covariates: Any = None) -> dict[str, float]:
     """Every criterion of ``model`` (fitted on X) on X, and its entropy R^2; with
