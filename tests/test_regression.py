@@ -3,6 +3,8 @@ FLXMRglm, mixtools' regmixEM / poisregmixEM / logisregmixEM)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -333,3 +335,19 @@ def test_gaussian_fixed_effects_are_the_maximum_with_their_standard_errors():
     se = errors.params["coef"]
     got = np.r_[errors.weights[:2], se[:, :2].ravel(), se[0, 2], errors.params["variance"]]
     np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_the_regression_fit_figure_draws_pearson_residuals_under_the_most_likely_component():
+    from mixfit import plots
+
+    patent = pd.read_csv(Path(__file__).resolve().parents[1] / "examples" / "published" / "patent.csv")
+    family = mf.Regression("poisson", response="Patents", predictors=["lgRD"])
+    m = mf.Mixture(family, 2, random_state=0).fit(patent)
+    top, below = plots.plot_fit(m, patent).axes
+    assert below.get_ylabel() == "Pearson residual"
+    labels = m.predict(patent)
+    coef = m.params_["coef"]
+    mean = np.exp(coef[labels, 0] + coef[labels, 1] * patent["lgRD"].to_numpy())  # by hand
+    expected = (patent["Patents"].to_numpy() - mean) / np.sqrt(mean)
+    drawn = np.concatenate([c.get_offsets()[:, 1] for c in below.collections])
+    np.testing.assert_allclose(np.sort(drawn), np.sort(expected), rtol=1e-9)

@@ -251,23 +251,30 @@ def _plot_gaussian_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     return fig
 
 
-def _plot_regression_fit(model: Any, X: Any, lines: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Figure:
+def _plot_regression_fit(model: Any, X: Any, lines: Any) -> Figure:
     """The rows (response against the first predictor) coloured by most likely component, with
-    each component's fitted mean response."""
-    points, grid, means = lines
+    each component's fitted mean response (flexmix's picture); below, each row's Pearson
+    residual under its most likely component against its fitted mean there."""
     names = model.feature_names_
     labels = model.predict(X)
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    for j, color in enumerate(_colors(len(means))):
-        rows = points[labels == j]
-        ax.scatter(rows[:, 0], rows[:, 1], s=8, color=color, alpha=0.6, label=f"c_{j + 1} rows")
-        ax.plot(grid, means[j], color=color, linewidth=2, label=f"c_{j + 1} fitted mean")
+    fig = Figure(figsize=(8, 6.5), layout="constrained")
+    ax, below = fig.subplots(2, 1, height_ratios=(2, 1))
+    rows = np.arange(len(labels))
+    for j, color in enumerate(_colors(len(lines.means))):
+        mine = labels == j
+        points = lines.points[mine]
+        ax.scatter(points[:, 0], points[:, 1], s=8, color=color, alpha=0.6, label=f"c_{j + 1} rows")
+        ax.plot(lines.grid, lines.means[j], color=color, linewidth=2, label=f"c_{j + 1} fitted mean")
+        below.scatter(lines.row_means[j, rows[mine]], lines.residuals[j, rows[mine]], s=8, color=color, alpha=0.6)
     others = "" if len(names) <= 2 else " (the other predictors at their means)"
     ax.set(
         xlabel=_literal(names[1]), ylabel="response", title=f"rows by most likely component and fitted means{others}"
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    below.axhline(0, color="grey", linewidth=1)
+    for level in (-2, 2):
+        below.axhline(level, color="grey", linewidth=0.8, linestyle=":")
+    below.set(xlabel="fitted mean under the most likely component", ylabel="Pearson residual")
     return fig
 
 

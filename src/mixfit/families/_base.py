@@ -133,6 +133,20 @@ def free_entries(domain: str, shape: tuple[int, ...], fixed: np.ndarray) -> int:
     return free - int(np.prod(shape[:-1])) if domain == SIMPLEX else free
 
 
+@dataclass(frozen=True)
+class FittedLines:
+    """What a regression's fit figure draws: ``points`` (n, 2), the rows' first predictor and
+    response; ``grid`` along that predictor and each component's fitted mean on it ``means``
+    (K, len(grid)); each row's fitted mean ``row_means`` (K, n) and Pearson residual
+    ``residuals`` (K, n) under each component."""
+
+    points: FloatArray
+    grid: FloatArray
+    means: FloatArray
+    row_means: FloatArray
+    residuals: FloatArray
+
+
 class Family(ABC):
     """One component distribution: densities, statistics and the M-step; no loops, no files."""
 
@@ -380,11 +394,11 @@ class Family(ABC):
         """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""
         return design
 
-    def fitted_lines(self, data: FloatArray, params: Params) -> tuple[FloatArray, FloatArray, FloatArray] | None:
-        """For a family that models a response given predictors (plots): ``(points, grid, means)``,
-        the rows' first predictor and response (n, 2), a grid along that predictor, and each
-        component's fitted mean response on it (K, len(grid)), the other predictors at their
-        means; None for other families."""
+    def fitted_lines(self, data: FloatArray, params: Params) -> FittedLines | None:
+        """For a family that models a response given predictors (plots): the rows' first
+        predictor and response, each component's fitted mean response along that predictor (the
+        other predictors at their means), and each row's Pearson residual under each component;
+        None for other families."""
         return None
 
     def count_support(self, observed: np.ndarray) -> np.ndarray | None:

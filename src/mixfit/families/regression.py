@@ -37,7 +37,7 @@ from mixfit._math import (
 )
 from mixfit._validation import as_float_array, check_column, check_finite_numeric, check_option, get_param
 from mixfit.errors import DataError, ModelError
-from mixfit.families._base import POSITIVE, REAL, DesignStats, Family, Natural, Params, ParamSpec, Stats
+from mixfit.families._base import POSITIVE, REAL, DesignStats, Family, FittedLines, Natural, Params, ParamSpec, Stats
 from mixfit.families._covariance import LOG_2PI, symmetric
 
 KINDS = ("gaussian", "poisson", "binomial")
@@ -507,21 +507,32 @@ class Regression(Family):
         y, x, n, _ = self._split(design)
         return np.column_stack([y / n, x[:, 1:]])
 
-    def fitted_lines(self, data: FloatArray, params: Params) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    def fitted_lines(self, data: FloatArray, params: Params) -> FittedLines | None:
         y, x, n, offset = self._split(np.asarray(data, dtype=float))
         if x.shape[1] < 2:  # intercept only: nothing to draw against
             return None
+        coef = np.asarray(params["coef"], dtype=float)
         grid = np.linspace(x[:, 1].min(), x[:, 1].max(), 200)
         rows = np.repeat(x.mean(axis=0)[None], len(grid), axis=0)
         rows[:, 1] = grid
-        eta = np.asarray(params["coef"], dtype=float) @ rows.T + offset.mean()
+        means = self._mean(coef @ rows.T + offset.mean(), n.mean())
+        row_means = self._mean(coef @ x.T + offset, n)
         if self.kind == "gaussian":
-            means = eta
+            variance = np.asarray(params["variance"], dtype=float)[:, None] * np.ones_like(row_means)
         elif self.kind == "poisson":
-            means = np.exp(np.clip(eta, -ETA_LIMIT, ETA_LIMIT))
+            variance = row_means
         else:
-            means = n.mean() * expit(eta)
-        return np.column_stack([x[:, 1], y]), grid, means
+            variance = row_means * (1 - row_means / n)
+        residuals = (y - row_means) / np.sqrt(np.maximum(variance, np.finfo(float).tiny))
+        return FittedLines(np.column_stack([x[:, 1], y]), grid, means, row_means, residuals)
+
+    def _mean(self, eta: FloatArray, n_trials: Any) -> FloatArray:
+        """The mean response at linear predictors ``eta`` (K, m) (``n_trials`` per row for binomial)."""
+        if self.kind == "gaussian":
+            return eta
+        if self.kind == "poisson":
+            return np.exp(np.clip(eta, -ETA_LIMIT, ETA_LIMIT))
+        return n_trials * expit(eta)
 
     def sample(self, params: Params, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise ModelError("Regression components model a response given predictors; drawing rows needs the predictors")
