@@ -496,3 +496,23 @@ def test_the_criteria_figure_puts_the_chosen_criterion_on_its_own_axis():
     np.testing.assert_allclose(main.get_lines()[0].get_ydata(), table["bic"])
     assert all(line.get_ydata().min() == 0 for line in every.get_lines())  # each from its own minimum
     assert fig._suptitle.get_text() == "bernoulli mixtures on survey.csv"
+
+
+def test_gaussian_data_of_several_columns_are_drawn_over_every_pair_as_mclust_draws_them():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(np.r_[rng.normal(0, 1, (150, 3)), rng.normal(3, 1, (150, 3))], columns=["a", "b", "c"])
+    m = mf.Mixture(mf.Gaussian(), 2, random_state=0).fit(X)
+    fig = plots.plot_fit(m, X)
+    assert len(fig.axes) == 9  # 3 x 3 pairs
+    first = fig.axes[0]  # classification of (a, b): rows and each component's mean and ellipses
+    assert first.get_ylabel() == "b"
+    assert sum(len(c.get_offsets()) for c in first.collections) == len(X)
+    diagonal = fig.axes[3]  # column a: the histogram and the densities, which integrate to 1
+    mixture = [line for line in diagonal.get_lines() if line.get_label() == "mixture density"][0]
+    x, y = mixture.get_data()
+    from scipy.integrate import trapezoid
+
+    assert trapezoid(y, x) == pytest.approx(1.0, abs=0.01)
+    uncertain = fig.axes[6].collections[0].get_sizes()  # above: larger points, less certain rows
+    proba = m.predict_proba(X)
+    np.testing.assert_allclose(uncertain, 4 + 60 * (1 - proba.max(axis=1)))

@@ -214,41 +214,96 @@ def _plot_gaussian_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     family, state = fitted(model)
     array, columns, _ = as_table(X)
     data = np.asarray(family.validate(array, columns), dtype=float)
+    mean, var = state.params["mean"], _component_covariances(family, state)
+    if data.shape[1] > 1:
+        return _plot_gaussian_pairs(model, X, data, columns, mean, var)
     colors = _colors(len(state.weights))
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    mean, var = state.params["mean"], _component_covariances(family, state)
-    if data.shape[1] == 1:
-        seen = ~np.isnan(data[:, 0])
-        x = data[seen, 0]
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[seen]
-        ax.hist(x, bins="auto", density=True, weights=weights, color="0.8", label=f"data ({len(x)} rows)")
-        grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
-        sd = np.sqrt(var[:, 0, 0])
-        parts = (
-            state.weights[:, None]
-            * np.exp(-0.5 * ((grid - mean[:, :1]) / sd[:, None]) ** 2)
-            / (sd[:, None] * np.sqrt(2 * np.pi))
-        )
-        ax.plot(grid, parts.sum(axis=0), "k-", label="mixture density")
-        for j, color in enumerate(colors):
-            ax.plot(grid, parts[j], "--", color=color, label=f"c_{j + 1} (weight {state.weights[j]:.2f})")
-        ax.set(xlabel=_literal(columns[0]), ylabel="density", title="data and fitted density")
-    else:
-        shown = "" if data.shape[1] == 2 else f" (the first 2 of {data.shape[1]} columns)"
-        labels = model.predict(X)
-        for j, color in enumerate(colors):
-            rows = data[labels == j][:, :2]
-            ax.scatter(
-                rows[:, 0], rows[:, 1], s=8, color=color, alpha=0.6, label=f"c_{j + 1} (weight {state.weights[j]:.2f})"
-            )
-            ax.plot(*mean[j, :2], "k+", markersize=12)
-            for level in (1, 2):
-                ax.plot(*_ellipse(mean[j, :2], var[j, :2, :2], level), color=color, linewidth=1)
-        title = f"rows by most likely component, 1 and 2 sd ellipses{shown}"
-        ax.set(xlabel=_literal(columns[0]), ylabel=_literal(columns[1]), title=title)
-    ax.legend(fontsize=8)
+    seen = ~np.isnan(data[:, 0])
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[seen]
+    sd = np.sqrt(var[:, 0, 0])
+    _marginal_density(ax, data[seen, 0], state.weights, mean[:, 0], sd, colors, weights, legend=True)
+    ax.set(xlabel=_literal(columns[0]), ylabel="density", title="data and fitted density")
     return fig
+
+
+#: The pairs figure of Gaussian data draws at most this many columns (a grid of their pairs).
+MAX_PAIR_COLUMNS = 4
+
+
+def _plot_gaussian_pairs(
+    model: Any, X: Any, data: np.ndarray, columns: list[str], mean: np.ndarray, var: np.ndarray
+) -> Figure:
+    """Gaussian data of two or more columns as mclust draws them, over every pair of the first
+    ``MAX_PAIR_COLUMNS`` columns: below the diagonal the rows coloured by most likely component
+    with each component's mean and 1 and 2 sd ellipses (classification); on the diagonal each
+    column's histogram with the components' weighted marginal densities and their sum (density);
+    above it the rows drawn larger the less certain their classification, 1 - max p (uncertainty)."""
+    weights = model.weights_
+    proba = model.predict_proba(X)
+    labels, uncertainty = proba.argmax(axis=1), 1 - proba.max(axis=1)
+    d = min(data.shape[1], MAX_PAIR_COLUMNS)
+    colors = _colors(len(weights))
+    fig = Figure(figsize=(2.9 * d + 1.8, 2.6 * d + 0.6), layout="constrained")
+    grid = fig.add_gridspec(d, d)
+    order = [(i, j) for i in range(d) for j in range(i)] + [(i, i) for i in range(d)]
+    order += [(i, j) for i in range(d) for j in range(i + 1, d)]  # the first pair's scatter comes first
+    panels = {(i, j): fig.add_subplot(grid[i, j]) for i, j in order}
+    for (i, j), ax in panels.items():
+        if i > j:
+            for k, color in enumerate(colors):
+                rows = data[labels == k]
+                ax.scatter(rows[:, j], rows[:, i], s=6, color=color, alpha=0.6, label=f"c_{k + 1} ({weights[k]:.2f})")
+                ax.plot(mean[k, j], mean[k, i], "k+", markersize=10)
+                for level in (1, 2):
+                    pair = np.ix_([j, i], [j, i])
+                    ax.plot(*_ellipse(mean[k, [j, i]], var[k][pair], level), color=color, linewidth=1)
+        elif i == j:
+            _marginal_density(ax, data[:, i], weights, mean[:, i], np.sqrt(var[:, i, i]), colors)
+        else:
+            ax.scatter(data[:, j], data[:, i], s=4 + 60 * uncertainty, c=[colors[k] for k in labels], alpha=0.5)
+        if i == d - 1 or i < j:
+            ax.set_xlabel(_literal(columns[j]), fontsize=8)
+        if j == 0 or i < j:
+            ax.set_ylabel(_literal(columns[i]) if i != j else "density", fontsize=8)
+    handles, names = panels[(1, 0)].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right upper", fontsize=8, title="most likely", title_fontsize=8)
+    more = "" if data.shape[1] <= d else f" (the first {d} of {data.shape[1]} columns)"
+    fig.suptitle(
+        f"rows by most likely component, 1 and 2 sd ellipses (below the diagonal){more};\n"
+        "densities (diagonal); uncertainty, larger points less certain (above)",
+        fontsize=9,
+    )
+    return fig
+
+
+def _marginal_density(
+    ax: Any,
+    x: np.ndarray,
+    weights: np.ndarray,
+    mean: np.ndarray,
+    sd: np.ndarray,
+    colors: list[Any],
+    row_weight: np.ndarray | None = None,
+    legend: bool = False,
+) -> None:
+    """A column's histogram (rows counted by ``row_weight``), each component's weighted normal
+    density and the mixture's (labelled when ``legend``)."""
+    seen = ~np.isnan(x)
+    x, row_weight = x[seen], None if row_weight is None else row_weight[seen]
+    ax.hist(x, bins="auto", density=True, weights=row_weight, color="0.85", label=f"data ({len(x)} rows)")
+    grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
+    parts = (
+        weights[:, None]
+        * np.exp(-0.5 * ((grid - mean[:, None]) / sd[:, None]) ** 2)
+        / (sd[:, None] * np.sqrt(2 * np.pi))
+    )
+    ax.plot(grid, parts.sum(axis=0), "k-", linewidth=1.2, label="mixture density")
+    for k, color in enumerate(colors):
+        ax.plot(grid, parts[k], "--", color=color, linewidth=1, label=f"c_{k + 1} (weight {weights[k]:.2f})")
+    if legend:
+        ax.legend(fontsize=8)
 
 
 def _plot_regression_fit(model: Any, X: Any, lines: Any) -> Figure:
