@@ -694,6 +694,10 @@ def _inference(
                 for row in estimates.to_dict("records")
             ]
         fit = _goodness_of_fit(model, frame, sample_weight, asked=gof)
+        if fit is not None and gof:
+            residuals = _bivariate_residuals(model, frame, sample_weight, covariates)
+            if residuals is not None:
+                extra["bivariate_residuals"] = residuals.head(BVR_SHOWN).to_dict("records")
         if fit is not None:
             extra["goodness_of_fit"] = {
                 "chi2": fit.chi2,
@@ -706,6 +710,21 @@ def _inference(
             }
     extra["inference_warnings"] = [_cli_words(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
     return extra
+
+
+#: ``--gof`` prints the largest bivariate residuals, this many.
+BVR_SHOWN = 5
+
+
+def _bivariate_residuals(model: Mixture, frame: Any, sample_weight: Any, covariates: Any) -> Any:
+    """The bivariate residuals of items of a few levels, None for other families."""
+    from mixfit.diagnostics import bivariate_residuals
+    from mixfit.errors import MixfitError
+
+    try:
+        return bivariate_residuals(model, frame, sample_weight, covariates)
+    except MixfitError:
+        return None
 
 
 def _goodness_of_fit(model: Mixture, frame: Any, sample_weight: Any, asked: bool) -> Any:
@@ -766,6 +785,14 @@ def _print_inference(summary: dict[str, Any]) -> None:
         )
         for note in fit["notes"]:
             err.print(f"note: {_shown(note)}")
+    residuals = summary.get("bivariate_residuals")
+    if residuals:
+        pairs = ", ".join(f"{_shown(r['item_a'])}-{_shown(r['item_b'])} {r['bvr']:.2f}" for r in residuals)
+        out.print(
+            f"largest bivariate residuals (X^2/df; above about 3.84, the pair shares more than the classes explain): "
+            f"{pairs}",
+            highlight=False,
+        )
     for note in summary.get("inference_warnings", []):
         err.print(f"[yellow]warning:[/yellow] {_shown(note)}")
 

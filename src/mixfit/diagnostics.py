@@ -320,3 +320,63 @@ def classification_quality(
     frame = pd.DataFrame(table, index=[f"modal {label}" for label in labels], columns=labels)
     average = pd.Series(np.diag(table), index=labels, name="average posterior probability")
     return ClassificationQuality(1.0 if k == 1 else 1.0 - entropy / (n * np.log(k)), sizes, average, frame)
+
+
+#: Bivariate residuals are computed for at most this many pairs of items (each is a two-way table
+#: over the rows): 1,000 items make 499,500 pairs.
+MAX_BVR_PAIRS = 500_000
+
+
+def bivariate_residuals(model: Any, X: Any, sample_weight: Any = None, covariates: Any = None) -> pd.DataFrame:
+    """Latent GOLD's bivariate residuals of a latent class model of binary or categorical items:
+    for every pair of items, Pearson's X^2 of their observed two-way table against the
+    frequencies the fitted model expects, divided by its degrees of freedom (L_a - 1)(L_b - 1).
+    Local independence makes each about 1 or less; a large one (above about 3.84) says that the
+    two items share more than the classes explain.
+
+    The expected frequency of levels (i, j) is ``sum_n w_n sum_k pi_nk p_ka(i) p_kb(j)`` over the
+    rows observing both items (a row missing either is left out of that pair's table), with
+    ``pi_nk`` the class weights, or with ``covariates`` each row's own class probabilities.
+    One row per pair: ``item_a``, ``item_b``, ``bvr``, ``df``, ``chi2`` and ``n`` (the rows, or
+    weights, in the pair's table), largest ``bvr`` first."""
+    from mixfit._data import as_table
+    from mixfit._validation import check_sample_weight
+    from mixfit.concomitant import log_prior
+    from mixfit.prepare import evaluation_covariates
+
+    family, state = fitted(model)
+    array, columns, is_frame = as_table(X)
+    check_columns(model, columns, is_frame)
+    data = np.asarray(family.validate(array, columns), dtype=float)
+    levels = family.item_levels(state.params)
+    if levels is None:
+        raise ModelError(
+            f"bivariate residuals need items of a few levels (Bernoulli, Categorical); {type(family).__name__} has not"
+        )
+    n_items = len(levels)
+    if n_items * (n_items - 1) // 2 > MAX_BVR_PAIRS:
+        raise ModelError(f"{n_items} items make {n_items * (n_items - 1) // 2} pairs, more than {MAX_BVR_PAIRS}")
+    weight = check_sample_weight(sample_weight, data.shape[0])
+    weight = np.ones(data.shape[0]) if weight is None else weight
+    design = evaluation_covariates(model, covariates, data.shape[0])
+    prior = np.broadcast_to(state.weights, (data.shape[0], len(state.weights)))
+    if design is not None:
+        prior = np.exp(log_prior(np.asarray(model.covariate_coef_, dtype=float), design)).T
+    names = getattr(model, "feature_names_", None) or family.feature_names(columns)
+    observed = ~np.isnan(data)
+    rows = []
+    for a in range(n_items):
+        for b in range(a + 1, n_items):
+            both = observed[:, a] & observed[:, b]
+            pa, pb = levels[a], levels[b]
+            la, lb = pa.shape[1], pb.shape[1]
+            codes = data[both, a].astype(int) * lb + data[both, b].astype(int)
+            counts = np.bincount(codes, weights=weight[both], minlength=la * lb).reshape(la, lb)
+            share = weight[both] @ prior[both]  # each class's weight among the rows observing both
+            expected = np.einsum("k,ki,kj->ij", share, pa, pb)
+            cells = expected > 0
+            chi2 = float((((counts - expected) ** 2)[cells] / expected[cells]).sum())
+            df = (la - 1) * (lb - 1)
+            rows.append((names[a], names[b], chi2 / df if df else np.nan, df, chi2, float(weight[both].sum())))
+    table = pd.DataFrame(rows, columns=["item_a", "item_b", "bvr", "df", "chi2", "n"])
+    return table.sort_values("bvr", ascending=False, ignore_index=True)

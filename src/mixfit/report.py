@@ -213,7 +213,7 @@ def _covariates(model: Any, errors: Any) -> str:
     return intro + _table(rows.set_index(["class", "covariate"])[columns], 4)
 
 
-def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
+def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None, covariates: Any = None) -> str:
     """Pearson's X^2 and G^2 for discrete data (pattern counts), else a sentence why not."""
     from mixfit.diagnostics import goodness_of_fit
     from mixfit.errors import MixfitError
@@ -231,7 +231,33 @@ def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None) -> str:
         "p-value (G²)": "not computed" if fit.p_g2 is None else f"{fit.p_g2:.4f}",
     }
     notes = "".join(f"<p>{html.escape(note)}</p>" for note in fit.notes)
-    return _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows))) + notes
+    return (
+        _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows)))
+        + notes
+        + _bivariate(model, X, sample_weight, covariates)
+    )
+
+
+#: The report lists this many of the largest bivariate residuals.
+BVR_ROWS = 10
+
+
+def _bivariate(model: Any, X: Any, sample_weight: Any, covariates: Any) -> str:
+    """The largest bivariate residuals of a model of binary or categorical items ("" otherwise)."""
+    from mixfit.diagnostics import bivariate_residuals
+    from mixfit.errors import MixfitError
+
+    try:
+        table = bivariate_residuals(model, X, sample_weight, covariates)
+    except MixfitError:
+        return ""
+    shown = "" if len(table) <= BVR_ROWS else f" (the {BVR_ROWS} largest of {len(table)} pairs)"
+    intro = (
+        f"<p>Bivariate residuals{shown}: Pearson's X² of each pair of items' two-way table against the "
+        "fitted model, over its degrees of freedom (Latent GOLD's BVR). Local independence makes them about 1 "
+        "or less; above about 3.84 the pair shares more than the classes explain.</p>"
+    )
+    return intro + _table(table.head(BVR_ROWS).set_index(["item_a", "item_b"]), 4)
 
 
 SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Covariates", "Goodness of fit", "Figures")
@@ -280,7 +306,7 @@ def render(
         classification_table=_table(quality.table, 4),
         parameters=_parameters(model, errors, errors_text),
         covariates=_covariates(model, errors),
-        goodness_of_fit=_goodness_of_fit(model, X, sample_weight),
+        goodness_of_fit=_goodness_of_fit(model, X, sample_weight, covariates),
         figures=figures,
     )
 

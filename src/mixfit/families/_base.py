@@ -411,6 +411,12 @@ class Family(ABC):
         continuous): the cells of the goodness-of-fit table."""
         return None
 
+    def item_levels(self, params: Params) -> list[FloatArray] | None:
+        """For items of a few levels coded 0..L-1 in validated data (binary, categorical): per
+        column, each component's level probabilities (K, L); None for other families. Bivariate
+        residuals read them."""
+        return None
+
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         """Why this model cannot be identified from such data, or ``None``."""
         return None

@@ -112,6 +112,10 @@ class Bernoulli(Family):
     def n_patterns(self, data: FloatArray) -> int | None:
         return int(2 ** data.shape[1])
 
+    def item_levels(self, params: Params) -> list[FloatArray] | None:
+        p = np.asarray(params["p"], dtype=float)
+        return [np.column_stack([1 - p[:, d], p[:, d]]) for d in range(p.shape[1])]
+
     def identifiability_problem(self, n_components: int, data: FloatArray) -> str | None:
         n_features = data.shape[1]
         if n_components < 2:

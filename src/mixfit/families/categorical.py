@@ -135,6 +135,10 @@ class Categorical(Family):
     def n_patterns(self, data: FloatArray) -> int | None:
         return int(np.prod(self._sizes.astype(float)))
 
+    def item_levels(self, params: Params) -> list[FloatArray] | None:
+        p = np.asarray(params["p"], dtype=float)
+        return [p[:, d, :size] for d, size in enumerate(self._sizes.tolist())]
+
     def param_shape(self, name: str, n_components: int, n_features: int) -> tuple[int, ...]:
         """(K, columns, most levels): one row of level probabilities per column, padded."""
         return (n_components, len(self._sizes), int(self._sizes.max()))
