@@ -837,3 +837,15 @@ def test_the_identifiability_note_counts_parameters_as_n_parameters_does():
     X = np.r_[rng.normal(0, 1, (150, 3)), rng.normal(4, 1, (150, 3))]
     model = mf.Mixture(mf.Gaussian(), 2, random_state=0).fit(X)
     assert free_count(*fitted(model)) == model.n_parameters() == 19  # 2 x (3 + 6) + 1, not 2 x (3 + 9) + 2
+
+
+def test_both_icl_conventions_by_hand():
+    X = lca_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = mf.select(X, mf.Bernoulli(), [1, 2, 3], n_init=3, random_state=0)
+    row, model = result.table.loc[2], result.models[2]
+    resp = model.predict_proba(X)
+    assert row["icl"] == pytest.approx(row["bic"] - 2 * (resp * np.log(resp)).sum(), rel=1e-12)
+    assert row["icl_mclust"] == pytest.approx(row["bic"] - 2 * np.log(resp.max(axis=1)).sum(), rel=1e-12)
+    assert row["bic"] <= row["icl_mclust"] <= row["icl"]

@@ -53,6 +53,7 @@ COLUMNS = (
     "sabic",
     "caic",
     "icl",
+    "icl_mclust",
     "entropy_r2",
     "converged",
     "n_iter",
@@ -112,6 +113,9 @@ def criteria(model: Mixture, X: Any, sample_weight: Any = None, covariates: Any 
         "sabic": -2 * ll + p * np.log((n + 2) / 24),
         "caic": -2 * ll + p * (np.log(n) + 1),
         "icl": bic + 2 * entropy,
+        # mclust's ICL, in mixfit's orientation: the classification likelihood of the most
+        # likely classes only, BIC - 2 sum_n log max_k z_nk (mixfit's uses the whole entropy)
+        "icl_mclust": bic - 2 * float(weight @ np.log(resp.max(axis=1))),
         "entropy_r2": 1.0 if k == 1 else 1.0 - entropy / (n * np.log(k)),
     }
 
