@@ -7,6 +7,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,13 +119,11 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.mark.browser
-def test_report_renders_in_a_real_browser(chromium, tmp_path):
+def open_in_browser(chromium: str, path: Path, screenshot: str) -> tuple[list[str], list[list[Any]], str]:
+    """``(errors, images as [alt, complete, width, height], the page's text)`` of a report opened
+    in headless Chromium, with a full-page screenshot kept under test-artifacts/."""
     from playwright.sync_api import sync_playwright
 
-    survey = pd.read_csv(EXAMPLES / "survey.csv")
-    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
-    path = m.report(survey, tmp_path / "report.html", command="mixfit fit survey.csv -f bernoulli -k 3")
     flags = [
         "--headless",
         "--no-sandbox",
@@ -137,17 +136,28 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=flags)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors = []
+        errors: list[str] = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(path.resolve().as_uri())
-        images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth, e.naturalHeight])"
+        )
         text = page.inner_text("body")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
         browser.close()
+    return errors, images, text
+
+
+@pytest.mark.browser
+def test_report_renders_in_a_real_browser(chromium, tmp_path):
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 3, n_init=2, random_state=0).fit(survey)
+    path = m.report(survey, tmp_path / "report.html", command="mixfit fit survey.csv -f bernoulli -k 3")
+    errors, images, text = open_in_browser(chromium, path, "report.png")
     assert errors == []
-    assert len(images) == 6 and all(done and w > 0 and h > 0 for done, w, h in images)  # no ELBO picture here
+    assert len(images) == 6 and all(done and w > 0 and h > 0 for _, done, w, h in images)  # no ELBO picture here
     assert f"{m.log_likelihood_:.6f}" in text
     assert f"{m.weights_[0]:.6f}" in text
     assert "mixfit fit survey.csv -f bernoulli -k 3" in text
@@ -163,27 +173,15 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
 
 @pytest.mark.browser
 def test_a_covariate_models_report_renders_in_a_real_browser(chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     rng = np.random.default_rng(3)
     age = rng.normal(size=300)
     items = (rng.random((300, 4)) < np.where((age + rng.normal(size=300) > 0)[:, None], 0.85, 0.15)).astype(int)
     X, Z = pd.DataFrame(items, columns=["q1", "q2", "q3", "q4"]), pd.DataFrame({"age": age})
     m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(X, covariates=Z)
     path = m.report(X, tmp_path / "covariates.html", command="mixfit fit d.csv --covariates age", covariates=Z)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(path.resolve().as_uri())
-        images = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
-        text = page.inner_text("body")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report-covariates.png"), full_page=True)
-        browser.close()
+    errors, images, text = open_in_browser(chromium, path, "report-covariates.png")
     assert errors == []
-    assert "prevalence" in [alt for alt, _, _ in images] and all(done and w > 0 for _, done, w in images)
+    assert "prevalence" in [alt for alt, *_ in images] and all(done and w > 0 for _, done, w, _ in images)
     assert "odds ratio" in text and f"{np.exp(m.covariate_coef_[1, 1]):.4f}" in text
 
 
