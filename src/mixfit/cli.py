@@ -634,8 +634,9 @@ def _summary(
     if covariates is not None and model.covariate_names_ is not None:
         coef = model.covariate_coef_
         extra["covariate_coef"] = {name: coef[:, j].tolist() for j, name in enumerate(model.covariate_names_)}
+    bic = model.bic(frame, sample_weight, covariates=covariates)
     if isinstance(frame, pd.DataFrame):  # in memory: how well the classes are told apart
-        extra["classes"] = _classes(model, frame, sample_weight, covariates)
+        extra["classes"] = _classes(model, frame, sample_weight, covariates, bic)
     return {
         "family": model.family_.to_dict(),
         "n_rows": int(len(frame)),
@@ -644,7 +645,7 @@ def _summary(
         "log_likelihood": model.log_likelihood_,
         **extra,
         "aic": model.aic(frame, sample_weight, covariates=covariates),
-        "bic": model.bic(frame, sample_weight, covariates=covariates),
+        "bic": bic,
         "n_parameters": model.n_parameters(),
         "n_iter": model.n_iter_,
         "e_steps": int(model.history_["e_steps"].iloc[-1]),
@@ -655,7 +656,7 @@ def _summary(
     }
 
 
-def _classes(model: Mixture, frame: Any, sample_weight: Any, covariates: Any) -> dict[str, Any]:
+def _classes(model: Mixture, frame: Any, sample_weight: Any, covariates: Any, bic: float) -> dict[str, Any]:
     """Class sizes (posterior and modal), entropy R^2, ICL and the classification table (the
     average posterior probability of each class among the rows most likely in each), as poLCA
     and mclust print them."""
@@ -671,7 +672,7 @@ def _classes(model: Mixture, frame: Any, sample_weight: Any, covariates: Any) ->
         "posterior_size": quality.sizes["posterior size"].tolist(),
         "modal_size": [int(round(v)) for v in quality.sizes["modal size"]],
         "entropy_r2": quality.entropy_r2,
-        "icl": model.bic(frame, sample_weight, covariates=covariates) + 2 * entropy,
+        "icl": bic + 2 * entropy,
         "classification": quality.table.to_numpy().tolist(),
     }
 

@@ -228,8 +228,10 @@ def _plot_gaussian_fit(model: Any, X: Any, sample_weight: Any = None) -> Figure:
     return fig
 
 
-#: The pairs figure of Gaussian data draws at most this many columns (a grid of their pairs).
+#: The pairs figure of Gaussian data draws at most this many columns (a grid of their pairs),
+#: and at most this many rows as points (the histograms count every row).
 MAX_PAIR_COLUMNS = 4
+MAX_POINTS_DRAWN = 5000
 
 
 def _plot_gaussian_pairs(
@@ -243,6 +245,7 @@ def _plot_gaussian_pairs(
     weights = model.weights_
     proba = model.predict_proba(X)
     labels, uncertainty = proba.argmax(axis=1), 1 - proba.max(axis=1)
+    drawn = np.unique(np.linspace(0, len(data) - 1, min(len(data), MAX_POINTS_DRAWN)).round().astype(int))
     d = min(data.shape[1], MAX_PAIR_COLUMNS)
     colors = _colors(len(weights))
     fig = Figure(figsize=(2.9 * d + 1.8, 2.6 * d + 0.6), layout="constrained")
@@ -253,7 +256,7 @@ def _plot_gaussian_pairs(
     for (i, j), ax in panels.items():
         if i > j:
             for k, color in enumerate(colors):
-                rows = data[labels == k]
+                rows = data[drawn][labels[drawn] == k]
                 ax.scatter(rows[:, j], rows[:, i], s=6, color=color, alpha=0.6, label=f"c_{k + 1} ({weights[k]:.2f})")
                 ax.plot(mean[k, j], mean[k, i], "k+", markersize=10)
                 for level in (1, 2):
@@ -262,7 +265,8 @@ def _plot_gaussian_pairs(
         elif i == j:
             _marginal_density(ax, data[:, i], weights, mean[:, i], np.sqrt(var[:, i, i]), colors)
         else:
-            ax.scatter(data[:, j], data[:, i], s=4 + 60 * uncertainty, c=[colors[k] for k in labels], alpha=0.5)
+            sizes, hues = 4 + 60 * uncertainty[drawn], [colors[k] for k in labels[drawn]]
+            ax.scatter(data[drawn, j], data[drawn, i], s=sizes, c=hues, alpha=0.5)
         if i == d - 1 or i < j:
             ax.set_xlabel(_literal(columns[j]), fontsize=8)
         if j == 0 or i < j:
@@ -270,6 +274,7 @@ def _plot_gaussian_pairs(
     handles, names = panels[(1, 0)].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside right upper", fontsize=8, title="most likely", title_fontsize=8)
     more = "" if data.shape[1] <= d else f" (the first {d} of {data.shape[1]} columns)"
+    more += "" if len(drawn) == len(data) else f" ({len(drawn)} of {len(data)} rows drawn, evenly spaced)"
     fig.suptitle(
         f"rows by most likely component, 1 and 2 sd ellipses (below the diagonal){more};\n"
         "densities (diagonal); uncertainty, larger points less certain (above)",

@@ -9,6 +9,7 @@ into ``Mixture``.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,7 +163,7 @@ def unnamed_covariates(n_columns: int) -> list[str]:
 def check_covariate_names(columns: list[str], expected: list[str] | None, named: bool) -> None:
     """Covariates are matched by name, as X is: unique names, and at evaluation the fit's
     columns in the fit's order (by their number only when the fit's or these have no names)."""
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    repeated = sorted(name for name, count in Counter(columns).items() if count > 1)
     if repeated:
         raise DataError(f"covariate column names must be unique; got duplicates {repeated}")
     if expected is None:
