@@ -141,8 +141,13 @@ def test_n_iter_and_history_count_the_kept_starts_screening_iterations(rng, acce
     ll = history["log_likelihood"].to_numpy()
     assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[:-1]))  # EM, then SQUAREM: never lower
     assert np.all(np.diff(history["e_steps"].to_numpy()) >= 1)
-    assert (
-        history.iloc[:-1, :12].notna().all().all()
-    )  # every row complete, screening rows too (the last has no M-step after it)
+    # every row complete, screening rows too (the last has no M-step after it)
+    assert history.iloc[:-1, :12].notna().all().all()
+    # each row holds its own parameters: the start, then each iteration's (the first iterations move)
+    for row in (0, 1, 29):  # the log-likelihood of each row is that of its own parameters
+        at = mf.Mixture(mf.Bernoulli(), 3)
+        at.weights_ = history.filter(like="weight[").iloc[row].to_numpy()
+        at.params_ = {"p": history.filter(like="p[").iloc[row].to_numpy().reshape(3, 7)}
+        assert at.score_samples(X).sum() == pytest.approx(ll[row], rel=1e-10)
     # the first 30 rows are the screening's plain EM iterations: one pass each
     np.testing.assert_array_equal(history["e_steps"].to_numpy()[:30], np.arange(1, 31))

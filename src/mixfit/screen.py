@@ -72,7 +72,7 @@ def screen_together(
     running = np.isfinite(ll)
     n_iter = np.zeros(n_starts, dtype=np.int64)
     trajectory = [ll.copy()]
-    trace = Trace(family, k, roundoff_scale(source), [(params, weights, stats)], trajectory)
+    trace = Trace(family, k, roundoff_scale(source), [(dict(params), weights, stats)], trajectory)
     converged = np.zeros(n_starts, dtype=bool)
     for iteration in range(1, settings.max_iter + 1):
         if not running.any():
