@@ -102,7 +102,7 @@ def _param_rows(
     domains = {spec.name: spec.domain for spec in family.param_specs()}
     rows = []
     for key, (labels, values) in columns.items():
-        keep = _upper_triangle(labels, len(names)) if domains.get(key) in (COVARIANCE, TIED_COVARIANCE) else None
+        keep = _upper_triangle(labels) if domains.get(key) in (COVARIANCE, TIED_COVARIANCE) else None
         se = np.full(values.shape, np.nan) if se_columns is None else se_columns[key][1]
         note = np.full(values.shape, "", dtype=object) if note_columns is None else note_columns[key][1]
         for k in range(values.shape[0]):
@@ -112,7 +112,7 @@ def _param_rows(
     return rows
 
 
-def _upper_triangle(labels: list[str], n_names: int) -> np.ndarray | None:
+def _upper_triangle(labels: list[str]) -> np.ndarray | None:
     """Which ``cov(a,b)`` labels (row by row over a full matrix) lie on or above the diagonal."""
     d = int(round(np.sqrt(len(labels))))
     if d * d != len(labels):

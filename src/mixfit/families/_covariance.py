@@ -27,8 +27,10 @@ from mixfit.families._base import COVARIANCE, POSITIVE, TIED_COVARIANCE
 SINGULAR_RTOL = 1e-14
 #: A variance below this fraction of the squared location of the component's rows is a collapse
 #: onto one value (the likelihood is then unbounded). Deviations about a component's own mean
-#: are exact to float64 round-off of the location, (2.2e-16)^2 = 5e-32 of its square, so a
-#: real spread, even of float32 data, lies far above it.
+#: are exact to float64 round-off of the location, (2.2e-16)^2 = 5e-32 of its square; the bound,
+#: about (14 x 2.2e-16)^2, leaves room for that round-off and no more, so a real spread is never
+#: taken for a collapse: two clusters 10 apart at 1e13 (a variance 1e-26 of the squared location)
+#: fit, as scikit-learn fits them, and so does float32 data (its spread is at least 1e-14 of it).
 COLLAPSE_RTOL = 1e-29
 LOG_2PI = float(np.log(2 * np.pi))
 #: Blocks of at most this many cells (components x rows x columns) are computed in one
