@@ -257,7 +257,10 @@ def _bivariate(model: Any, X: Any, sample_weight: Any, covariates: Any) -> str:
         "fitted model, over its degrees of freedom (Latent GOLD's BVR). Local independence makes them about 1 "
         "or less; above about 3.84 the pair shares more than the classes explain.</p>"
     )
-    return intro + _table(table.head(BVR_ROWS).set_index(["item_a", "item_b"]), 4)
+    shown_rows = table.head(BVR_ROWS)
+    if np.array_equal(shown_rows["n"], np.round(shown_rows["n"])):  # rows, not weights: whole numbers
+        shown_rows = shown_rows.astype({"n": int})
+    return intro + _table(shown_rows.set_index(["item_a", "item_b"]), 4)
 
 
 SECTIONS = ("Data", "Fit", "Warnings", "Classification", "Parameters", "Covariates", "Goodness of fit", "Figures")
