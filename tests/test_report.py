@@ -157,7 +157,9 @@ def test_report_renders_in_a_real_browser(chromium, tmp_path):
     path = m.report(survey, tmp_path / "report.html", command="mixfit fit survey.csv -f bernoulli -k 3")
     errors, images, text = open_in_browser(chromium, path, "report.png")
     assert errors == []
-    assert len(images) == 6 and all(done and w > 0 and h > 0 for _, done, w, h in images)  # no ELBO picture here
+    # no ELBO picture in a data report; binary items add the bivariate residuals' heat map
+    assert len(images) == 7 and all(done and w > 0 and h > 0 for _, done, w, h in images)
+    assert [alt for alt, *_ in images][-1] == "bivariate residuals"
     assert f"{m.log_likelihood_:.6f}" in text
     assert f"{m.weights_[0]:.6f}" in text
     assert "mixfit fit survey.csv -f bernoulli -k 3" in text
@@ -514,3 +516,17 @@ def test_gaussian_data_of_several_columns_are_drawn_over_every_pair_as_mclust_dr
     uncertain = fig.axes[6].collections[0].get_sizes()  # above: larger points, less certain rows
     proba = m.predict_proba(X)
     np.testing.assert_allclose(uncertain, 4 + 60 * (1 - proba.max(axis=1)))
+
+
+def test_the_bivariate_residuals_heat_map_holds_each_pair_in_the_items_order():
+    from mixfit.diagnostics import bivariate_residuals
+
+    survey = pd.read_csv(EXAMPLES / "survey.csv")
+    m = mf.Mixture(mf.Bernoulli(), 2, random_state=0).fit(survey)
+    table = bivariate_residuals(m, survey)
+    ax = plots.plot_bivariate_residuals(table).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(survey.columns)
+    matrix = ax.get_images()[0].get_array()
+    row = table[(table["item_a"] == "q1") & (table["item_b"] == "q3")].iloc[0]
+    assert matrix[0, 2] == matrix[2, 0] == pytest.approx(row["bvr"])
+    assert "bivariate residuals" in plots.all_figures(m, survey)

@@ -679,7 +679,60 @@ def all_figures(
     if getattr(model, "covariate_coef_", None) is not None:
         errors = errors if errors is not None else _standard_errors_or_none(model, X, sample_weight, covariates)
         figures["prevalence"] = plot_prevalence(model, covariates, errors)
+    residuals = _bivariate_residuals_or_none(model, X, sample_weight, covariates)
+    if residuals is not None:
+        figures["bivariate residuals"] = plot_bivariate_residuals(residuals)
     return figures
+
+
+def _bivariate_residuals_or_none(model: Any, X: Any, sample_weight: Any, covariates: Any) -> Any:
+    """The bivariate residuals of items of a few levels (two or more), else None."""
+    from mixfit.diagnostics import bivariate_residuals
+    from mixfit.errors import MixfitError
+
+    try:
+        table = bivariate_residuals(model, X, sample_weight, covariates)
+    except MixfitError:
+        return None
+    return table if len(table) else None
+
+
+#: The heat map of bivariate residuals draws at most this many items.
+MAX_BVR_ITEMS = 30
+
+
+def plot_bivariate_residuals(table: Any) -> Figure:
+    """Latent GOLD's bivariate residuals as an item-by-item heat map with the values written in
+    (``diagnostics.bivariate_residuals``): pairs above 3.84 (red) share more than the classes
+    explain."""
+    # the data's column order: the j-th item is the second of a pair exactly j times
+    seconds = table["item_b"].value_counts()
+    items = sorted(set(table["item_a"]) | set(table["item_b"]), key=lambda name: int(seconds.get(name, 0)))
+    order = items[:MAX_BVR_ITEMS]
+    index = {name: i for i, name in enumerate(order)}
+    matrix = np.full((len(order), len(order)), np.nan)
+    for a, b, value in zip(table["item_a"], table["item_b"], table["bvr"], strict=True):
+        if a in index and b in index:
+            matrix[index[a], index[b]] = matrix[index[b], index[a]] = value
+    size = max(4.5, 0.45 * len(order) + 2.5)
+    fig = Figure(figsize=(size + 1, size), layout="constrained")
+    ax = fig.add_subplot()
+    top = max(2 * 3.84, float(np.nanmax(matrix)))
+    image = ax.imshow(matrix, cmap="Reds", vmin=0, vmax=top)
+    if len(order) <= 15:
+        for i in range(len(order)):
+            for j in range(len(order)):
+                if i != j:
+                    value = matrix[i, j]
+                    ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
+                            color="white" if value > 0.6 * top else "black")  # fmt: skip
+    ax.set_xticks(range(len(order)), _literal(order), rotation=90, fontsize=8)
+    ax.set_yticks(range(len(order)), _literal(order), fontsize=8)
+    more = "" if len(items) <= MAX_BVR_ITEMS else f" (the first {MAX_BVR_ITEMS} of {len(items)} items)"
+    ax.set_title(f"bivariate residuals (X²/df; above 3.84 the pair shares more than the classes explain){more}",
+                 fontsize=9)  # fmt: skip
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
 
 
 def _standard_errors_or_none(model: Any, X: Any, sample_weight: Any, covariates: Any) -> Any:

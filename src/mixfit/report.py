@@ -127,6 +127,9 @@ CAPTIONS = {
     "responsibilities": "How each outcome (for continuous data: each row) is shared among "
     'components (Table 6.1 of the textbook chapter "The EM Algorithm"). Bars of one colour are rows '
     "classified with certainty.",
+    "bivariate residuals": "Each pair of items' bivariate residual (Latent GOLD's BVR: Pearson X² of their two-way "
+    "table against the model, over its degrees of freedom). Red cells above 3.84 mark pairs that share more "
+    "than the classes explain: a direct effect, or a class too few.",
     "prevalence": "Each class's predicted share (its prior probability) as one covariate moves over its "
     "observed range with the others at their means; shaded: 95% intervals from the coefficients' "
     "standard errors. Flat lines: the covariate does not predict class membership.",
