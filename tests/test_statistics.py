@@ -849,3 +849,19 @@ def test_both_icl_conventions_by_hand():
     assert row["icl"] == pytest.approx(row["bic"] - 2 * (resp * np.log(resp)).sum(), rel=1e-12)
     assert row["icl_mclust"] == pytest.approx(row["bic"] - 2 * np.log(resp.max(axis=1)).sum(), rel=1e-12)
     assert row["bic"] <= row["icl_mclust"] <= row["icl"]
+
+
+def test_the_enumeration_table_has_the_smallest_class_and_the_largest_bivariate_residual():
+    from mixfit.diagnostics import bivariate_residuals
+
+    X = lca_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = mf.select(X, mf.Bernoulli(), [1, 2, 3], n_init=3, random_state=0)
+    for k in (2, 3):
+        model, row = result.models[k], result.table.loc[k]
+        assert row["smallest_share"] == pytest.approx(model.predict_proba(X).mean(axis=0).min(), rel=1e-12)
+        assert row["max_bvr"] == pytest.approx(bivariate_residuals(model, X)["bvr"].max(), rel=1e-12)
+    assert result.table.loc[1, "smallest_share"] == 1.0
+    gaussian = mf.select(np.random.default_rng(0).normal(size=(60, 2)), mf.Gaussian(), [1, 2], n_init=2, random_state=0)
+    assert gaussian.table["max_bvr"].isna().all()

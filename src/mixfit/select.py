@@ -55,6 +55,8 @@ COLUMNS = (
     "icl",
     "icl_mclust",
     "entropy_r2",
+    "smallest_share",
+    "max_bvr",
     "converged",
     "n_iter",
     "best_restart",
@@ -117,7 +119,21 @@ def criteria(model: Mixture, X: Any, sample_weight: Any = None, covariates: Any 
         # likely classes only, BIC - 2 sum_n log max_k z_nk (mixfit's uses the whole entropy)
         "icl_mclust": bic - 2 * float(weight @ np.log(resp.max(axis=1))),
         "entropy_r2": 1.0 if k == 1 else 1.0 - entropy / (n * np.log(k)),
+        "smallest_share": float((weight @ resp).min() / n),
+        "max_bvr": _largest_bivariate_residual(model, X, sample_weight, covariates),
     }
+
+
+def _largest_bivariate_residual(model: Mixture, X: Any, sample_weight: Any, covariates: Any) -> float:
+    """The largest bivariate residual of a model of binary or categorical items (NaN for other
+    families, or one item): local independence tested pair by pair, as Latent GOLD tabulates it."""
+    from mixfit.diagnostics import bivariate_residuals
+
+    try:
+        table = bivariate_residuals(model, X, sample_weight, covariates)
+    except MixfitError:
+        return float("nan")
+    return float(table["bvr"].max()) if len(table) else float("nan")
 
 
 def _fit_one(
