@@ -491,6 +491,10 @@ def test_figures_of_wide_data_draw_a_bounded_number_of_entries_and_say_so(wide_b
     assert fig.axes[0].get_title().endswith("(the first 60 of 1100)") and len(fig.axes[0].get_xticks()) == 60
     labels = outcomes(model, X).labels()
     assert all(label.endswith(" ...") and len(label.split()) == 41 for label in labels)
+    from mixfit.diagnostics import bivariate_residuals
+
+    with pytest.raises(mf.ModelError, match="bivariate residuals not computed: 1100 items make 604450 pairs"):
+        bivariate_residuals(model, X)  # refused before any table is built
 
 
 def test_history_keeps_the_weights_only_when_a_state_is_large(rng):

@@ -252,8 +252,8 @@ def _bivariate(model: Any, X: Any, sample_weight: Any, covariates: Any) -> str:
 
     try:
         table = bivariate_residuals(model, X, sample_weight, covariates)
-    except MixfitError:
-        return ""
+    except MixfitError as exc:  # other families have none; too many items: say so
+        return f"<p>{html.escape(str(exc))}</p>" if "not computed" in str(exc) else ""
     shown = "" if len(table) <= BVR_ROWS else f" (the {BVR_ROWS} largest of {len(table)} pairs)"
     intro = (
         f"<p>Bivariate residuals{shown}: Pearson's X² of each pair of items' two-way table against the "
