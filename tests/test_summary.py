@@ -118,3 +118,14 @@ def test_the_reports_modal_sizes_are_whole_rows(survey_fit, tmp_path):
     sizes = page.split('id="classification"')[1].split("</table>")[0]
     modal = mf.diagnostics.classification_quality(model, frame).sizes["modal size"]
     assert all(f"<td>{int(v)}</td>" in sizes for v in modal) and f"{modal.iloc[0]:.4f}" not in sizes
+
+
+def test_a_mixed_model_summarises_each_part_by_its_own_names(rng):
+    frame = pd.DataFrame({"flag": rng.integers(0, 2, 200), "h": np.r_[rng.normal(0, 1, 100), rng.normal(5, 1, 100)]})
+    model = mf.Mixture(mf.Independent({("flag",): mf.Bernoulli(), ("h",): mf.Gaussian("diag")}), 2, random_state=0)
+    model.fit(frame)
+    table = model.summary(frame)
+    assert set(table["parameter"]) == {"weight", "flag.p", "h.mean", "h.covariance"}
+    se = model.standard_errors(frame).params
+    rows = table[table["parameter"] == "h.mean"]
+    np.testing.assert_array_equal(rows["se"].to_numpy(), se["h.mean"].ravel())

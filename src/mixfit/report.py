@@ -169,31 +169,29 @@ def _standard_errors(model: Any, X: Any, sample_weight: Any = None, covariates: 
     return errors, text
 
 
-def _with_errors(values: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
-    """Cells ``estimate (se)`` (the estimate alone where there is no standard error)."""
-    cells = np.vectorize(lambda v: f"{v:.6f}")(values).astype(object)
-    if errors is None:
-        return cells
-    for index, se in np.ndenumerate(errors):
-        if np.isfinite(se):
-            cells[index] = f"{values[index]:.6f} ({se:.4f})"
-    return cells
-
-
 def _parameters(model: Any, errors: Any, text: str) -> str:
-    """The weights and every parameter, one table per parameter, each estimate beside its
-    standard error; then the full table with 95% intervals and notes, folded."""
-    labels = [f"c_{k + 1}" for k in range(len(model.weights_))]
-    weight_errors = None if errors is None else np.asarray(errors.weights)[None]
-    tables = [pd.DataFrame(_with_errors(np.asarray(model.weights_)[None], weight_errors), ["weight"], labels)]
-    names = model.feature_names_
-    error_columns = None if errors is None else model.family_.param_columns(errors.params, names)
-    for key, (row_labels, values) in model.family_.param_columns(model.params_, names).items():
-        se = None if error_columns is None else error_columns[key][1].T
-        tables.append(pd.DataFrame(_with_errors(values.T, se), [f"{key}[{r}]" for r in row_labels], labels))
-    body = text + "".join(_table(frame) for frame in tables)
+    """The weights and every parameter from ``Mixture.summary``: one table per parameter, a row
+    per feature and a column per component, each estimate beside its standard error; then every
+    estimate with its z, p, 95% interval and note, folded."""
+    from mixfit.summary import summary_table
+
+    table = summary_table(model, errors=errors)
+    estimates = table[table["parameter"] != "covariate_coef"]  # (the Covariates section has them)
+    cells = estimates.assign(
+        cell=[
+            f"{v:.6f}" if not np.isfinite(se) else f"{v:.6f} ({se:.4f})"
+            for v, se in zip(estimates["estimate"], estimates["se"], strict=True)
+        ],
+        row=[f"{p}[{f}]" if f else p for p, f in zip(estimates["parameter"], estimates["feature"], strict=True)],
+    )
+    body = text
+    for parameter in dict.fromkeys(cells["parameter"]):  # in the summary's order
+        part = cells[cells["parameter"] == parameter]
+        wide = part.pivot(index="row", columns="component", values="cell").reindex(list(dict.fromkeys(part["row"])))
+        wide.index.name, wide.columns.name = None, None
+        body += _table(wide)
     if errors is not None:
-        body += f"<details><summary>Every estimate with its 95% interval</summary>{_table(errors.table)}</details>"
+        body += f"<details><summary>Every estimate with its 95% interval</summary>{_table(estimates, 4)}</details>"
     return body
 
 

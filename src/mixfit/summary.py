@@ -98,7 +98,8 @@ def _param_rows(
 ) -> list[dict[str, Any]]:
     columns = family.param_columns(state.params, names)
     se_columns = None if errors is None else family.param_columns(errors.params, names)
-    note_columns = family.param_columns(notes, names) if notes else None
+    params_notes = {name: value for name, value in notes.items() if name in state.params}
+    note_columns = family.param_columns(params_notes, names) if notes else None
     domains = {spec.name: spec.domain for spec in family.param_specs()}
     rows = []
     for key, (labels, values) in columns.items():
