@@ -7,9 +7,7 @@ SciPy, scikit-learn and pandas load only when a fit needs them.
 
 from __future__ import annotations
 
-import sys
 from importlib import import_module
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mixfit.errors import (
@@ -41,13 +39,13 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Regression": ("mixfit.families", "Regression"),
     "FileTable": ("mixfit.sources", "FileTable"),
     "Mixture": ("mixfit.model", "Mixture"),
-    "Selection": ("mixfit.select", "Selection"),
+    "Selection": ("mixfit.selection", "Selection"),
     "align": ("mixfit.labels", "align"),
-    "bootstrap_lrt": ("mixfit.select", "bootstrap_lrt"),
+    "bootstrap_lrt": ("mixfit.selection", "bootstrap_lrt"),
     "check_identifiability": ("mixfit.diagnostics", "check_identifiability"),
     "goodness_of_fit": ("mixfit.diagnostics", "goodness_of_fit"),
     "load": ("mixfit.model", "load_model"),
-    "select": ("mixfit.select", "select"),
+    "select": ("mixfit.selection", "select"),
 }
 
 if TYPE_CHECKING:
@@ -65,7 +63,7 @@ if TYPE_CHECKING:
     from mixfit.labels import align
     from mixfit.model import Mixture
     from mixfit.model import load_model as load
-    from mixfit.select import Selection, bootstrap_lrt, select
+    from mixfit.selection import Selection, bootstrap_lrt, select
     from mixfit.sources import FileTable
 
 
@@ -81,19 +79,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(ModuleType):
-    """The package, whose function ``mixfit.select`` shares its name with the module
-    ``mixfit.select``: importing that module must not hide the function."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "select" and isinstance(value, ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

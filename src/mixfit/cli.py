@@ -906,7 +906,7 @@ def select_command(
 
     from mixfit.errors import RangeWarning
     from mixfit.io import read_table
-    from mixfit.select import select
+    from mixfit.selection import select
 
     _check_outputs([data], {"--out": out_file, "--plot": plot})
     chosen_family = _family(
@@ -969,7 +969,7 @@ def select_command(
 
 def _k_range(text: str) -> list[int]:
     """``"1..6"``, ``"2,3,5"`` or ``"4"`` as a list of ints >= 1."""
-    from mixfit.select import MAX_K_VALUES
+    from mixfit.selection import MAX_K_VALUES
 
     try:
         bounds = [int(v) for v in text.split("..")] if ".." in text else None
