@@ -64,3 +64,15 @@ def test_the_engine_imports_without_pandas_matplotlib_dask_or_sklearn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_no_module_shares_a_public_functions_name():
+    import importlib
+    from pathlib import Path
+
+    import mixfit
+
+    modules = {p.stem for p in Path(mixfit.__file__).parent.glob("*.py")}
+    assert not modules & {name for name in mixfit.__all__ if name[0].islower()}
+    importlib.import_module("mixfit.selection")
+    assert callable(mixfit.select) and mixfit.select.__module__ == "mixfit.selection"
