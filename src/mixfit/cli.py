@@ -696,8 +696,10 @@ def _inference(
             ]
         fit = _goodness_of_fit(model, frame, sample_weight, asked=gof)
         if fit is not None and gof:
-            residuals = _bivariate_residuals(model, frame, sample_weight, covariates)
-            if residuals is not None:
+            from mixfit.diagnostics import bivariate_residuals_or_reason
+
+            residuals = bivariate_residuals_or_reason(model, frame, sample_weight, covariates)[0]
+            if len(residuals):
                 extra["bivariate_residuals"] = residuals.head(BVR_SHOWN).to_dict("records")
         if fit is not None:
             extra["goodness_of_fit"] = {
@@ -715,17 +717,6 @@ def _inference(
 
 #: ``--gof`` prints the largest bivariate residuals, this many.
 BVR_SHOWN = 5
-
-
-def _bivariate_residuals(model: Mixture, frame: Any, sample_weight: Any, covariates: Any) -> Any:
-    """The bivariate residuals of items of a few levels, None for other families."""
-    from mixfit.diagnostics import bivariate_residuals
-    from mixfit.errors import MixfitError
-
-    try:
-        return bivariate_residuals(model, frame, sample_weight, covariates)
-    except MixfitError:
-        return None
 
 
 def _goodness_of_fit(model: Mixture, frame: Any, sample_weight: Any, asked: bool) -> Any:

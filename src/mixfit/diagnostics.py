@@ -383,3 +383,16 @@ def bivariate_residuals(model: Any, X: Any, sample_weight: Any = None, covariate
             rows.append((names[a], names[b], chi2 / df if df else np.nan, df, chi2, float(weight[both].sum())))
     table = pd.DataFrame(rows, columns=["item_a", "item_b", "bvr", "df", "chi2", "n"])
     return table.sort_values("bvr", ascending=False, ignore_index=True)
+
+
+def bivariate_residuals_or_reason(
+    model: Any, X: Any, sample_weight: Any = None, covariates: Any = None
+) -> tuple[pd.DataFrame, str]:
+    """``(bivariate_residuals(...), "")`` where they apply; an empty table for a family without
+    items of a few levels, and with the reason for more items than are computed (what a report,
+    a figure and the command line show in their place)."""
+    try:
+        return bivariate_residuals(model, X, sample_weight, covariates), ""
+    except MixfitError as exc:
+        empty = pd.DataFrame(columns=["item_a", "item_b", "bvr", "df", "chi2", "n"])
+        return empty, str(exc) if str(exc).startswith("bivariate residuals not computed") else ""

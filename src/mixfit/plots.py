@@ -658,11 +658,14 @@ def all_figures(
     covariates: Any = None,
     errors: Any = None,
     tutorial: bool = False,
+    residuals: Any = None,
 ) -> dict[str, Figure]:
     """Every figure of a data report by name, in the order a report shows them; a model of
     independent parts adds each part's fit plot (``fit: <part>``), a model with covariates the
-    class prevalence against them (with intervals from ``errors``, its standard errors), and
-    ``tutorial`` (the worked examples' demos) the ELBO picture, a teaching aid."""
+    class prevalence against them (with intervals from ``errors``, its standard errors), items
+    of a few levels the heat map of their bivariate residuals (``residuals``, computed here when
+    not given; an empty table draws none), and ``tutorial`` (the worked examples' demos) the ELBO
+    picture, a teaching aid."""
     figures = {"convergence": plot_convergence(model)}
     if tutorial:
         figures["elbo"] = plot_elbo(model)
@@ -679,22 +682,13 @@ def all_figures(
     if getattr(model, "covariate_coef_", None) is not None:
         errors = errors if errors is not None else _standard_errors_or_none(model, X, sample_weight, covariates)
         figures["prevalence"] = plot_prevalence(model, covariates, errors)
-    residuals = _bivariate_residuals_or_none(model, X, sample_weight, covariates)
-    if residuals is not None:
+    if residuals is None:
+        from mixfit.diagnostics import bivariate_residuals_or_reason
+
+        residuals = bivariate_residuals_or_reason(model, X, sample_weight, covariates)[0]
+    if len(residuals):
         figures["bivariate residuals"] = plot_bivariate_residuals(residuals)
     return figures
-
-
-def _bivariate_residuals_or_none(model: Any, X: Any, sample_weight: Any, covariates: Any) -> Any:
-    """The bivariate residuals of items of a few levels (two or more), else None."""
-    from mixfit.diagnostics import bivariate_residuals
-    from mixfit.errors import MixfitError
-
-    try:
-        table = bivariate_residuals(model, X, sample_weight, covariates)
-    except MixfitError:
-        return None
-    return table if len(table) else None
 
 
 #: The heat map of bivariate residuals draws at most this many items.

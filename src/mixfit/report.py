@@ -214,8 +214,9 @@ def _covariates(model: Any, errors: Any) -> str:
     return intro + _table(rows.set_index(["class", "covariate"])[columns], 4)
 
 
-def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None, covariates: Any = None) -> str:
-    """Pearson's X^2 and G^2 for discrete data (pattern counts), else a sentence why not."""
+def _goodness_of_fit(model: Any, X: Any, sample_weight: Any, residuals: str) -> str:
+    """Pearson's X^2 and G^2 for discrete data (pattern counts), else a sentence why not; then
+    ``residuals``, the bivariate residuals' part."""
     from mixfit.diagnostics import goodness_of_fit
     from mixfit.errors import MixfitError
 
@@ -232,26 +233,18 @@ def _goodness_of_fit(model: Any, X: Any, sample_weight: Any = None, covariates: 
         "p-value (G²)": "not computed" if fit.p_g2 is None else f"{fit.p_g2:.4f}",
     }
     notes = "".join(f"<p>{html.escape(note)}</p>" for note in fit.notes)
-    return (
-        _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows)))
-        + notes
-        + _bivariate(model, X, sample_weight, covariates)
-    )
+    return _table(pd.DataFrame({"value": list(rows.values())}, index=list(rows))) + notes + residuals
 
 
 #: The report lists this many of the largest bivariate residuals.
 BVR_ROWS = 10
 
 
-def _bivariate(model: Any, X: Any, sample_weight: Any, covariates: Any) -> str:
-    """The largest bivariate residuals of a model of binary or categorical items ("" otherwise)."""
-    from mixfit.diagnostics import bivariate_residuals
-    from mixfit.errors import MixfitError
-
-    try:
-        table = bivariate_residuals(model, X, sample_weight, covariates)
-    except MixfitError as exc:  # other families have none; too many items: say so
-        return f"<p>{html.escape(str(exc))}</p>" if "not computed" in str(exc) else ""
+def _bivariate(table: pd.DataFrame, reason: str) -> str:
+    """The largest bivariate residuals of a model of binary or categorical items, or why they were
+    not computed ("" for other families)."""
+    if not len(table):
+        return f"<p>{html.escape(reason)}</p>" if reason else ""
     shown = "" if len(table) <= BVR_ROWS else f" (the {BVR_ROWS} largest of {len(table)} pairs)"
     intro = (
         f"<p>Bivariate residuals{shown}: Pearson's X² of each pair of items' two-way table against the "
@@ -282,14 +275,16 @@ def render(
     ``report.html.j2`` rendered by Jinja2 with autoescaping, so no name from the data (a column,
     a level, a part, a warning) can add markup; the fragments marked ``safe`` there are the tables
     pandas writes (it escapes every label and cell) and text passed through ``html.escape``."""
+    from mixfit.diagnostics import bivariate_residuals_or_reason
     from mixfit.plots import all_figures
 
     fitted(model)  # NotFittedError, as predict says it, before anything is drawn
     quality = classification_quality(model, X, sample_weight, covariates)
     errors, errors_text = _standard_errors(model, X, sample_weight, covariates)
+    residuals, residuals_reason = bivariate_residuals_or_reason(model, X, sample_weight, covariates)  # once
     figures = [
         {"name": name, "png": _png(fig), "caption": _caption(name)}
-        for name, fig in all_figures(model, X, sample_weight, covariates, errors, tutorial).items()
+        for name, fig in all_figures(model, X, sample_weight, covariates, errors, tutorial, residuals).items()
     ]
     return _template().render(
         style=STYLE,
@@ -310,7 +305,7 @@ def render(
         classification_table=_table(quality.table, 4),
         parameters=_parameters(model, errors, errors_text),
         covariates=_covariates(model, errors),
-        goodness_of_fit=_goodness_of_fit(model, X, sample_weight, covariates),
+        goodness_of_fit=_goodness_of_fit(model, X, sample_weight, _bivariate(residuals, residuals_reason)),
         figures=figures,
     )
 

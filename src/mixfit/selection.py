@@ -127,12 +127,9 @@ def criteria(model: Mixture, X: Any, sample_weight: Any = None, covariates: Any 
 def _largest_bivariate_residual(model: Mixture, X: Any, sample_weight: Any, covariates: Any) -> float:
     """The largest bivariate residual of a model of binary or categorical items (NaN for other
     families, or one item): local independence tested pair by pair, as Latent GOLD tabulates it."""
-    from mixfit.diagnostics import bivariate_residuals
+    from mixfit.diagnostics import bivariate_residuals_or_reason
 
-    try:
-        table = bivariate_residuals(model, X, sample_weight, covariates)
-    except MixfitError:
-        return float("nan")
+    table = bivariate_residuals_or_reason(model, X, sample_weight, covariates)[0]
     return float(table["bvr"].max()) if len(table) else float("nan")
 
 
