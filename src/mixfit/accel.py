@@ -48,7 +48,7 @@ from mixfit.em import (
     takes_newton_steps,
 )
 from mixfit.errors import ModelError
-from mixfit.families import Family
+from mixfit.families import CONSTRAINED_COVARIANCE, Family
 
 ACCELERATIONS = ("auto", None, "squarem")
 #: How much ``step_max`` grows after an accepted full-length jump and shrinks after a refused one.
@@ -210,13 +210,22 @@ class Squarem:
         return {"e_steps": float(passes), "step_max": self.step_max, "iterations": float(self.iterations)}
 
 
-def resolved(accelerate: str | None, params_init: object) -> str | None:
+def resolved(accelerate: str | None, params_init: object, family: Family) -> str | None:
     """The ``accelerate`` setting with "auto" decided: SQUAREM for fits from data, plain EM for
     fits from given parameters (``params_init``: the textbook iterates, one EM update per
-    iteration, as the worked examples (docs/references.md) and ``max_iter=1`` promise)."""
+    iteration, as the worked examples (docs/references.md) and ``max_iter=1`` promise). Plain EM
+    always for covariance models with a shared orientation, shape or volume beside varying ones:
+    a jump mixes the covariances of three iterates, which leaves the model (a point of higher
+    likelihood than the model allows, from which EM's next step falls)."""
+    if _constrained_matrices(family):
+        return None
     if accelerate == "auto":
         return "squarem" if params_init is None else None
     return accelerate
+
+
+def _constrained_matrices(family: Family) -> bool:
+    return any(spec.domain == CONSTRAINED_COVARIANCE for spec in family.param_specs())
 
 
 def step_for(accelerate: str | None, progress: dict[str, float] | None = None) -> Step:

@@ -149,6 +149,10 @@ def local_identifiability(family: Family, state: EMState, source: DataSource) ->
     run when it is cheap: data in memory, at most ``FIT_CHECK_PARAMS`` free parameters and
     distinct rows x free parameters below ``FIT_CHECK_SIZE``. It never fails a fit: when it is
     skipped or cannot be computed, the note says so."""
+    from mixfit.inference import has_free_entries
+
+    if not has_free_entries(family):
+        return None, "local identifiability is not checked for a constrained covariance model (no free-parameter map)"
     n_free = free_count(family, state)
     if len(state.weights) < 2 or np.any(state.weights <= 1e-9) or not isinstance(source, ArraySource):
         return None, None
@@ -194,9 +198,11 @@ def unidentified_entries(model: Any, X: Any) -> dict[str, np.ndarray]:
     unit diagonal; eigenvalues below 1e-9 of the largest), as a boolean mask per parameter. Empty
     when the information has full rank or cannot be computed here (data not in memory, too many
     parameters for the post-fit check)."""
-    from mixfit.inference import FreeParameters, information
+    from mixfit.inference import FreeParameters, has_free_entries, information
 
     family, state, source = fitted_source(model, X)
+    if not has_free_entries(family):
+        return {}
     n_free = free_count(family, state)
     if not isinstance(source, ArraySource) or state.coef is not None or n_free > FIT_CHECK_PARAMS:
         return {}

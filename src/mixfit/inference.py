@@ -32,7 +32,15 @@ from mixfit._validation import check_sample_weight
 from mixfit.concomitant import log_prior
 from mixfit.em import EMState, draw, flatten_state, posterior
 from mixfit.errors import IdentifiabilityWarning, ModelError, fit_result_warnings_silenced
-from mixfit.families import COVARIANCE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, Family
+from mixfit.families import (
+    CONSTRAINED_COVARIANCE,
+    CONSTRAINED_VARIANCE,
+    COVARIANCE,
+    PROBABILITY,
+    SIMPLEX,
+    TIED_COVARIANCE,
+    Family,
+)
 from mixfit.parallel import map_jobs
 from mixfit.prepare import fitted, fitted_source
 from mixfit.sources import ArraySource
@@ -46,12 +54,26 @@ Z95 = 1.959963984540054
 
 
 # ----------------------------------------------------------------------------- free parameters
+CONSTRAINED_PROBLEM = (
+    "standard errors are not available for a covariance model whose volume, shape or orientation is shared "
+    "by components while another part varies (VEI, EVI, VEE, EVE, VVE, EEV, VEV, EVV): its entries are not "
+    "free parameters; use mixfit.bootstrap"
+)
+
+
+def has_free_entries(family: Family) -> bool:
+    """Whether every parameter's entries map to free parameters (not a constrained covariance)."""
+    return all(spec.domain not in (CONSTRAINED_COVARIANCE, CONSTRAINED_VARIANCE) for spec in family.param_specs())
+
+
 def _masks(family: Family, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Which entries of each parameter are free, from its declared domain."""
     masks = {}
     for name, value in params.items():
         value = np.asarray(value, dtype=float)
         domain = family.param_spec(name).domain
+        if domain in (CONSTRAINED_COVARIANCE, CONSTRAINED_VARIANCE):
+            raise ModelError(CONSTRAINED_PROBLEM)
         if domain == SIMPLEX:
             mask = value > BOUNDARY
             last = mask.shape[-1] - 1 - np.argmax(mask[..., ::-1], axis=-1)  # last free entry per simplex

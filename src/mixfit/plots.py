@@ -12,7 +12,7 @@ import numpy as np
 
 from mixfit._optional import require
 from mixfit.explain import Outcomes, outcomes
-from mixfit.families import COVARIANCE, POSITIVE, PROBABILITY, SIMPLEX, TIED_COVARIANCE, ParamSpec, as_family
+from mixfit.families import MATRIX_DOMAINS, POSITIVE, PROBABILITY, SIMPLEX, ParamSpec, as_family
 from mixfit.prepare import fitted
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def plot_trajectories(model: Any) -> Figure:
     family = model.family_ if hasattr(model, "family_") else as_family(model.family)
     kinds: dict[str, list[str]] = {}
     for spec in family.param_specs():
-        if spec.domain not in (COVARIANCE, TIED_COVARIANCE) and spec.name in model.params_:
+        if spec.domain not in MATRIX_DOMAINS and spec.name in model.params_:
             kinds.setdefault(spec.quantity, []).append(spec.name)
     fig = Figure(figsize=(4.5 * (1 + len(kinds)), 3.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, 1 + len(kinds)))
@@ -488,7 +488,7 @@ def _shown_entries(flat: np.ndarray | None, n_components: int, n_entries: int, n
 def _variances_only(spec: Any, labels: list[str], values: np.ndarray) -> tuple[Any, list[str], np.ndarray]:
     """A covariance matrix parameter (labels ``cov(a,b)``, row by row) shown by its diagonal:
     the variance of each of its columns (a part of ``Independent`` has its own columns)."""
-    if spec.domain not in (COVARIANCE, TIED_COVARIANCE):
+    if spec.domain not in MATRIX_DOMAINS:
         return spec, labels, values
     d = int(round(np.sqrt(values.shape[1])))
     diagonal = values.reshape(len(values), d, d)[:, np.arange(d), np.arange(d)]

@@ -104,7 +104,7 @@ class Search:
 
     def __init__(self, model: Any, train: TrainingData, on_iteration: Any = None) -> None:
         self.model, self.train, self.on_iteration = model, train, on_iteration
-        self.accelerate = resolved(model.accelerate, model.params_init)
+        self.accelerate = resolved(model.accelerate, model.params_init, train.family)
         self.rng = check_random_state(model.random_state)
         self.agglomerate = (
             model.init == "auto" and model.params_init is None and can_agglomerate(train.family, train.init_source)

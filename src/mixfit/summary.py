@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixfit.families import COVARIANCE, TIED_COVARIANCE
+from mixfit.families import MATRIX_DOMAINS
 from mixfit.inference import Z95, StandardErrors, standard_errors
 from mixfit.prepare import fitted
 
@@ -103,7 +103,7 @@ def _param_rows(
     domains = {spec.name: spec.domain for spec in family.param_specs()}
     rows = []
     for key, (labels, values) in columns.items():
-        keep = _upper_triangle(labels) if domains.get(key) in (COVARIANCE, TIED_COVARIANCE) else None
+        keep = _upper_triangle(labels) if domains.get(key) in MATRIX_DOMAINS else None
         se = np.full(values.shape, np.nan) if se_columns is None else se_columns[key][1]
         note = np.full(values.shape, "", dtype=object) if note_columns is None else note_columns[key][1]
         for k in range(values.shape[0]):

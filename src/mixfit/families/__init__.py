@@ -6,7 +6,10 @@ from typing import Any
 
 from mixfit.errors import ModelError
 from mixfit.families._base import (
+    CONSTRAINED_COVARIANCE,
+    CONSTRAINED_VARIANCE,
     COVARIANCE,
+    MATRIX_DOMAINS,
     POSITIVE,
     PROBABILITY,
     REAL,
@@ -70,7 +73,10 @@ __all__ = [
     "Multinomial",
     "Poisson",
     "Regression",
+    "CONSTRAINED_COVARIANCE",
+    "CONSTRAINED_VARIANCE",
     "COVARIANCE",
+    "MATRIX_DOMAINS",
     "POSITIVE",
     "PROBABILITY",
     "REAL",

@@ -34,6 +34,11 @@ Natural = tuple[FloatArray, FloatArray]
 #: matrix shared by every component (stored once per component).
 PROBABILITY, SIMPLEX, POSITIVE, REAL = "probability", "simplex", "positive", "real"
 COVARIANCE, TIED_COVARIANCE = "covariance", "tied covariance"
+#: Covariances and variances constrained across components (volume, shape or orientation
+#: shared: ``families._parsimonious``): their entries are not each free.
+CONSTRAINED_COVARIANCE, CONSTRAINED_VARIANCE = "constrained covariance", "constrained variance"
+#: Domains of parameters stored as one covariance matrix per component.
+MATRIX_DOMAINS = (COVARIANCE, TIED_COVARIANCE, CONSTRAINED_COVARIANCE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class ParamSpec:
         """Where SQUAREM extrapolates it (``mixfit.accel``): "probability" (logit), "simplex"
         (log, renormalised), "positive" (log) or "real" (as is; a matrix jump that is not
         positive definite is refused)."""
+        if self.domain == CONSTRAINED_VARIANCE:  # log-linear constraints: kept on the log scale
+            return POSITIVE
         return self.domain if self.domain in (PROBABILITY, SIMPLEX, POSITIVE) else REAL
 
     def prefixed(self, prefix: str) -> ParamSpec:
@@ -381,7 +388,7 @@ class Family(ABC):
             kept = ~self.structural_zeros(spec.name, value.shape).reshape(k, -1)[0]
             if value.ndim == 1:
                 labels = [spec.quantity]
-            elif spec.domain in (COVARIANCE, TIED_COVARIANCE):
+            elif spec.domain in MATRIX_DOMAINS:
                 labels = [f"cov({a},{b})" for a in names for b in names]
             elif value.ndim == 3:
                 labels = self.design_names(names)

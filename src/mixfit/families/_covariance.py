@@ -42,6 +42,11 @@ class Covariance:
     """What differs between covariance structures (see the module docstring)."""
 
     name: str
+    #: mclust's code of the model: volume, shape and orientation, each Equal across
+    #: components, Varying or the Identity (``families._parsimonious``).
+    code: str
+    #: Whether every component's entries are the same (estimated once).
+    shared: bool = False
     #: Whether the covariance is diagonal (then NaN entries can be modelled as missing).
     diagonal: bool = False
     #: The domain of the ``covariance`` parameter (``families._base.ParamSpec``).
@@ -49,6 +54,17 @@ class Covariance:
 
     def shape(self, n_components: int, n_columns: int) -> tuple[int, ...]:
         return (n_components, n_columns, n_columns)
+
+    def n_free(self, n_components: int, n_columns: int) -> int:
+        """Free covariance parameters (mclust's ``nVarParams``), from the code: a volume once
+        or per component, ``d - 1`` shape entries once or per component (none for I), and
+        ``d (d - 1) / 2`` orientation angles once or per component (none for I)."""
+        d, k = n_columns, n_components
+        volume, shape, orientation = self.code[0], self.code[1], self.code[2]
+        count = {"E": 1, "V": k}[volume]
+        count += {"I": 0, "E": d - 1, "V": k * (d - 1)}[shape]
+        count += {"I": 0, "E": d * (d - 1) // 2, "V": k * d * (d - 1) // 2}[orientation]
+        return count
 
     def second_design(self, z: FloatArray) -> FloatArray:
         upper = upper_triangle(z.shape[1])
@@ -143,13 +159,13 @@ class Covariance:
 
 
 class Full(Covariance):
-    name = "full"
+    name, code = "full", "VVV"
 
 
 class Tied(Covariance):
     """One covariance shared by every component (stored once per component, all equal)."""
 
-    name = "tied"
+    name, code = "tied", "EEE"
     domain = TIED_COVARIANCE
 
     def m_step(self, stats: Any, reg: float, location: FloatArray) -> FloatArray:
@@ -176,7 +192,7 @@ class Tied(Covariance):
 class Diag(Covariance):
     """Independent columns: one variance per component and column, ``covariance`` (K, D)."""
 
-    name = "diag"
+    name, code = "diag", "VVI"
     diagonal = True
     domain = POSITIVE
 
@@ -266,7 +282,7 @@ class Diag(Covariance):
 class Spherical(Diag):
     """One variance per component for every column, ``covariance`` (K,)."""
 
-    name = "spherical"
+    name, code = "spherical", "VII"
 
     def shape(self, n_components: int, n_columns: int) -> tuple[int, ...]:
         return (n_components,)

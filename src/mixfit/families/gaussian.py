@@ -5,6 +5,7 @@ for "spherical"."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +27,13 @@ from mixfit.families._base import (
     observed_or_all,
     observed_split,
 )
-from mixfit.families._covariance import COVARIANCES, LOG_2PI, Covariance, cholesky_factors, symmetric
+from mixfit.families._covariance import LOG_2PI, Covariance, cholesky_factors, symmetric
+from mixfit.families._parsimonious import ALIASES, MODELS
 
-COVARIANCE_TYPES = tuple(COVARIANCES)
+#: Every accepted name: mclust's 14 codes, then scikit-learn's four and mclust's univariate E, V.
+COVARIANCE_TYPES = (*MODELS, *ALIASES)
+#: The models that differ for one column: one variance (E) or one per component (V).
+UNIVARIATE_MODELS = ("E", "V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,14 @@ class Gaussian(Family):
 
     Parameters
     ----------
-    covariance : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance : str, default None (fits "VVV", i.e. "full")
+        One of mclust's 14 models, ``lambda_k D_k A_k D_k'`` with volume, shape and orientation
+        each Equal across components, Varying, or the Identity: "EII", "VII", "EEI", "VEI",
+        "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"
+        (``docs/statistics.md`` has the table); scikit-learn's names are aliases ("full" =
+        VVV, "tied" = EEE, "diag" = VVI, "spherical" = VII), and one column takes "E" or "V".
+        Not given, ``mixfit.select`` searches every model (as ``Mclust(X)``) and a single fit
+        uses VVV.
     reg_covar : float, default=0.0
         Added to every variance (the diagonal of every covariance) at each M-step: a floor that
         keeps components from collapsing onto a point. Without it a collapsed component is an
@@ -125,13 +137,15 @@ class Gaussian(Family):
 
     def __init__(
         self,
-        covariance: str = "full",
+        covariance: str | None = None,
         *,
         reg_covar: float = 0.0,
         missing: bool = False,
         centre: Sequence[float] | None = None,
     ) -> None:
-        self.covariance = check_option("covariance", covariance, COVARIANCE_TYPES)
+        #: Whether the covariance model was chosen (else ``select`` searches every model).
+        self.covariance_given = covariance is not None
+        self.covariance = "full" if covariance is None else check_option("covariance", covariance, COVARIANCE_TYPES)
         if isinstance(reg_covar, bool) or not isinstance(reg_covar, (int, float)) or not 0 <= reg_covar < np.inf:
             raise ModelError(f"reg_covar must be a finite number >= 0; got {reg_covar!r}")
         self.reg_covar = float(reg_covar)
@@ -141,7 +155,14 @@ class Gaussian(Family):
     @property
     def structure(self) -> Covariance:
         """The covariance structure: its design columns, M-step, checks and free parameters."""
-        return COVARIANCES[self.covariance]
+        return MODELS[ALIASES.get(self.covariance, self.covariance)]
+
+    def with_covariance(self, covariance: str) -> Gaussian:
+        """This family (its floor, centre and missing-value design) with another covariance model."""
+        family = copy.copy(self)
+        family.covariance = check_option("covariance", covariance, COVARIANCE_TYPES)
+        family.covariance_given = True
+        return family
 
     supports_missing = True
 
@@ -174,15 +195,19 @@ class Gaussian(Family):
                 centre = np.nanmean(finite, axis=0)
                 spread = np.nanmax(finite, axis=0) - np.nanmin(finite, axis=0)  # no squares: no overflow
             check_spread(spread, columns)
-            family = Gaussian(
-                self.covariance, reg_covar=self.reg_covar, missing=self.missing, centre=np.nan_to_num(centre)
-            )
+            family = copy.copy(self)
+            family.centre = np.nan_to_num(centre)
         return family.for_data(X)
 
     def validate(self, X: np.ndarray, columns: Sequence[str]) -> FloatArray:
         data = check_finite_numeric(X, columns, allow_nan=self.supports_missing)
         if self.centre is not None and self.centre.shape != (data.shape[1],):
             raise DataError(f"Gaussian data must have {self.centre.size} columns; got {data.shape[1]}")
+        if self.covariance in UNIVARIATE_MODELS and data.shape[1] > 1:
+            raise DataError(
+                f"covariance={self.covariance!r} is mclust's name of a model of one column; the data have "
+                f"{data.shape[1]} columns: use one of {', '.join(MODELS)}"
+            )
         return data
 
     def feature_names(self, columns: Sequence[str]) -> list[str]:
@@ -350,6 +375,14 @@ class Gaussian(Family):
         cov = as_float_array("params_init['covariance']", get_param(params, "covariance"))
         cov = self.structure.check(cov, n_components, n_features)
         return {"mean": mean, "covariance": cov}
+
+    def n_free_params(self, n_components: int, n_features: int) -> int:
+        """Means, and the covariance model's free parameters (as mclust counts them)."""
+        return n_components * n_features + self.structure.n_free(n_components, n_features)
+
+    def shared_entries(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Every entry of a covariance that all components share (EII, EEI), else none."""
+        return np.full(shape, name == "covariance" and self.structure.shared)
 
     def param_shape(self, name: str, n_components: int, n_features: int) -> tuple[int, ...]:
         if name == "covariance":
