@@ -634,3 +634,22 @@ def test_se_prints_the_summary_names_with_z_p_intervals_and_noted_reasons(capsys
     assert all(r["z"] == pytest.approx(r["estimate"] / r["se"]) for r in rows[3:11])
     code, text, _ = run(capsys, "fit", survey, "-f", "bernoulli", "-k", "3", "--seed", "0", "--se")
     assert "c_1 p[q1]" in text and "95% interval" in text and "p[0,0]" not in text
+
+
+def test_select_gaussian_searches_covariance_models_and_prints_the_wide_table(capsys):
+    """``--covariance VEV,VVV``: a table of BIC by K and model (as mclustBIC), the choice with its
+    runners-up; --json names the chosen model; a misspelt model is one line and status 2."""
+    path = str(EXAMPLES / "published" / "faithful.csv")
+    args = ["select", path, "-f", "gaussian", "--covariance", "VEV,EEE", "-k", "2..4", "--seed", "0", "--n-init", "4"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("gaussian mixtures on faithful.csv: BIC chooses EEE, K = 3 (runners-up: ")
+    assert lines[1].split() == ["VEV", "EEE"] and [line.split()[0] for line in lines[3:6]] == ["2", "3", "4"]
+    code, out, _ = run(capsys, *args, "--json")
+    doc = json.loads(out)
+    assert (doc["covariance"], doc["chosen"], len(doc["table"])) == ("EEE", 3, 6)
+    code, out, err = run(capsys, "select", path, "-f", "gaussian", "--covariance", "VEV,XYZ", "-k", "2")
+    assert code == 2 and "covariance must be one of" in err and "'XYZ'" in err and len(err.splitlines()) == 1
+    code, out, err = run(capsys, "fit", path, "-f", "gaussian", "--covariance", "VEV,EEE", "-k", "2")
+    assert code == 2 and "lists several covariance models" in err

@@ -5,6 +5,7 @@ and maxima against mclust's, and each model through the checks of the families."
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,10 @@ def _n_theta(code: str, k: int, d: int) -> int:
 def _objective(scatter, n, cov):
     """``sum_k n_k log|Sigma_k| + tr(W_k Sigma_k^-1)``: minus twice Q's covariance part."""
     return float(
-        sum(n_k * np.linalg.slogdet(c)[1] + np.trace(w @ np.linalg.inv(c)) for w, n_k, c in zip(scatter, n, cov, strict=True))
+        sum(
+            n_k * np.linalg.slogdet(c)[1] + np.trace(w @ np.linalg.inv(c))
+            for w, n_k, c in zip(scatter, n, cov, strict=True)
+        )
     )
 
 
@@ -228,7 +232,9 @@ def test_log_density_and_sampling_match_the_covariances(code, rng):
         if cov.ndim == 3
         else np.einsum("ki,ij->kij", cov if cov.ndim == 2 else cov[:, None] * np.ones(2), np.eye(2))
     )
-    oracle = np.stack([st.multivariate_normal(m, c).logpdf(X) for m, c in zip(params["mean"], matrices, strict=True)], axis=1)
+    oracle = np.stack(
+        [st.multivariate_normal(m, c).logpdf(X) for m, c in zip(params["mean"], matrices, strict=True)], axis=1
+    )
     np.testing.assert_allclose(family.log_prob(design, params), oracle, rtol=1e-10, atol=1e-10)
     drawn = family.sample(params, np.zeros(20000, dtype=int), rng)
     np.testing.assert_allclose(np.cov(drawn.T), matrices[0], atol=0.06 * np.abs(matrices[0]).max() + 0.02)
@@ -297,3 +303,54 @@ def test_a_start_off_the_model_is_refused():
             2,
             params_init={"mean": np.zeros((2, 2)), "covariance": np.array([[1.0, 2.0], [2.0, 1.0]])},
         ).fit(np.random.default_rng(0).normal(size=(20, 2)))
+
+
+# ----------------------------------------------------------------------------- selection over models
+#: mclust 6.0.0: ``b <- mclustBIC(faithful, G = 1:4); summary(b)`` chooses EEE,3 (BIC -2314.316),
+#: then VVE,2 (-2320.292) and EEE,4; ``Mclust(iris[, 1:4])`` chooses VEV,2 (BIC -561.7285).
+MCLUST_FAITHFUL_BEST = ("EEE", 3, 2314.316)
+MCLUST_IRIS_BEST = ("VEV", 2, 561.7285)
+
+
+def test_select_searches_every_covariance_model_when_none_is_given():
+    """``Gaussian()`` without a covariance: every model x K, mclust's choice on faithful (its BIC
+    no worse), a row per (model, K) keyed as mclust names them, a wide table of K by model."""
+    X = pd.read_csv(EXAMPLES / "faithful.csv").to_numpy()
+    result = mf.select(X, mf.Gaussian(), range(1, 5), random_state=0)
+    assert len(result.table) == 14 * 4 and list(result.table.index[:2]) == ["EII,1", "EII,2"]
+    code, k, bic = MCLUST_FAITHFUL_BEST
+    assert (result.table.loc[result.chosen, "covariance"], result.best_n_components) == (code, k)
+    assert result.table.loc[result.chosen, "bic"] <= bic + 1e-3
+    assert result.best_model.family.covariance == code
+    wide = result.wide()
+    assert wide.shape == (4, 14) and list(wide.columns) == CODES
+    assert wide.loc[3, "EEE"] == result.table.loc["EEE,3", "bic"]
+    assert result.headline().startswith("BIC chooses EEE, K = 3 (runners-up: ")
+
+
+def test_select_over_a_list_of_models_and_one_column():
+    X = load_iris().data
+    with pytest.warns(mf.RangeWarning, match="lowest at K = 2, the smallest K searched"):
+        result = mf.select(X, mf.Gaussian(["VEV", "VVV"]), [2, 3], random_state=0)
+    assert list(result.table.index) == ["VEV,2", "VEV,3", "VVV,2", "VVV,3"]
+    code, k, bic = MCLUST_IRIS_BEST
+    assert result.chosen == f"{code},{k}" and result.table.loc[result.chosen, "bic"] <= bic + 1e-3
+    x = np.r_[np.random.default_rng(0).normal(0, 1, 80), np.random.default_rng(1).normal(5, 2, 80)]
+    univariate = mf.select(x, mf.Gaussian(), [1, 2, 3], random_state=0)
+    assert list(univariate.table["covariance"]) == ["E"] * 3 + ["V"] * 3
+    with pytest.raises(mf.ModelError, match="lists several covariance models: mixfit.select chooses"):
+        mf.Mixture(mf.Gaussian(["VEV", "VVV"]), 2).fit(X)
+    with pytest.raises(mf.ModelError, match="covariance lists a model twice"):
+        mf.Gaussian(["VEV", "VEV"])
+
+
+def test_a_given_covariance_keeps_the_search_to_it():
+    """One model: rows and models keyed by K as for any family, the covariance still a column."""
+    X = load_iris().data
+    result = mf.select(X, mf.Gaussian("VVV"), [1, 2, 3], n_init=2, random_state=0)
+    assert list(result.table.index) == [1, 2, 3] and result.labels == ["covariance"]
+    assert set(result.models) == {1, 2, 3} and (result.table["covariance"] == "VVV").all()
+    assert result.chosen == 2
+    assert re.fullmatch(
+        r"BIC chooses VVV, K = 2 \(runners-up: VVV,3 \+\d+\.\d\d; VVV,1 \+\d+\.\d\d\)", result.headline()
+    )

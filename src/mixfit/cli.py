@@ -50,13 +50,6 @@ FAMILY_HELP = (
 )
 
 
-class CovarianceName(str, Enum):
-    full = "full"
-    tied = "tied"
-    diag = "diag"
-    spherical = "spherical"
-
-
 class CriterionName(str, Enum):
     aic = "aic"
     bic = "bic"
@@ -71,7 +64,14 @@ class AccelerationName(str, Enum):
     squarem = "squarem"
 
 
-Covariance = Annotated[CovarianceName | None, typer.Option(help="Gaussian: covariance type [default: full].")]
+Covariance = Annotated[
+    str | None,
+    typer.Option(
+        help="Gaussian: covariance model, one of mclust's EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, "
+        "VEV, EVV, VVV (or full, tied, diag, spherical; E or V for one column); select takes a list, e.g. "
+        "VEV,VVV [default: fit VVV; select searches all 14]."
+    ),
+]
 RegCovar = Annotated[float | None, typer.Option(help="Gaussian: floor added to every variance [default: 0].")]
 Trials = Annotated[int | None, typer.Option(min=1, help="Binomial: trials per row.")]
 TrialsColumn = Annotated[str | None, typer.Option(help="Binomial: column holding trials.")]
@@ -172,7 +172,7 @@ def _family(
     spec: str,
     trials: int | None,
     trials_column: str | None,
-    covariance: CovarianceName | None,
+    covariance: str | None,
     reg_covar: float | None,
     regression: dict[str, Any] | None = None,
 ) -> Family:
@@ -204,7 +204,8 @@ def _family(
         if name == "binomial":
             return get_family(name, n_trials=trials_column or trials)
         if name == "gaussian":
-            cov = "full" if covariance is None else covariance.value
+            models = None if covariance is None else [name.strip() for name in covariance.split(",")]
+            cov = models[0] if models is not None and len(models) == 1 else models
             return get_family(name, covariance=cov, reg_covar=reg_covar or 0.0)
         if name == "regression":
             return get_family(
@@ -942,18 +943,20 @@ def select_command(
         doc = {
             "criterion": criterion.value,
             "chosen": result.best_n_components,
+            **{label: str(result.table.loc[result.chosen, label]) for label in result.labels},
             "table": result.table.to_dict("records"),
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    shown = result.table.rename(columns={"n_components": "K", "n_parameters": "npar", "best_restart": "start"})
-    shown["chosen"] = np.where(shown["K"] == result.best_n_components, "<-", "")
-    out.print(
-        _visible(f"{family} mixtures on {data.name}: {criterion.value.upper()} chooses K = {result.best_n_components}"),
-        markup=False,
-        highlight=False,
-    )
-    out.print(_shown(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
+    out.print(_visible(f"{family} mixtures on {data.name}: {result.headline()}"), markup=False, highlight=False)
+    if result.labels:  # several models: the chosen criterion as a table of K by model, as mclustBIC
+        wide = result.wide().to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
+        out.print(_shown(wide), highlight=False)
+        err.print("(--json prints every criterion of every model and K)")
+    else:
+        shown = result.table.rename(columns={"n_components": "K", "n_parameters": "npar", "best_restart": "start"})
+        shown["chosen"] = np.where(shown["K"] == result.best_n_components, "<-", "")
+        out.print(_shown(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False)
     if not result.table["converged"].all():
         err.print("[yellow]warning:[/yellow] some fits did not converge (converged = False); raise --max-iter")
 

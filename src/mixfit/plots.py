@@ -586,22 +586,35 @@ def plot_criteria(table: Any, chosen: str = "bic", title: str | None = None) -> 
     """The information criteria of a ``mixfit.select`` table against K (lower is better): the
     chosen one on its own axis with its minimum marked, and beside it every criterion as its
     distance from its own minimum, so that no criterion's range hides another's minimum;
-    ``title``: what was selected (the data and the family)."""
+    ``title``: what was selected (the data and the family). A table of several covariance models
+    (a ``covariance`` column) gets a line per model, as mclust's BIC plot, and the other panel
+    each criterion's best over the models at each K."""
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     main, every = fig.subplots(1, 2)
-    k = table["n_components"].to_numpy()
+    models = list(dict.fromkeys(table["covariance"])) if "covariance" in table.columns else [None]
     values = table[chosen].astype(float).to_numpy()
     best = int(np.nanargmin(values))
-    main.plot(k, values, "o-", color="C0", linewidth=2.5)
+    k = table["n_components"].to_numpy()
+    for j, model in enumerate(models):
+        rows = np.ones(len(table), dtype=bool) if model is None else (table["covariance"] == model).to_numpy()
+        style = {"color": "C0", "linewidth": 2.5} if model is None else _model_style(j)
+        main.plot(k[rows], values[rows], label=model, **style)
     main.plot(k[best], values[best], "o", markersize=12, markerfacecolor="none", markeredgecolor="C3")
-    main.annotate(f"K = {k[best]}", (k[best], values[best]), textcoords="offset points", xytext=(6, 8), color="C3")
+    label = f"K = {k[best]}" if models == [None] else f"{table['covariance'].iloc[best]}, K = {k[best]}"
+    main.annotate(label, (k[best], values[best]), textcoords="offset points", xytext=(6, 8), color="C3")
     main.set(
-        xlabel="components K",
-        ylabel=f"{chosen.upper()} (lower is better)",
-        title=f"{chosen.upper()}: chooses K = {k[best]}",
+        xlabel="components K", ylabel=f"{chosen.upper()} (lower is better)", title=f"{chosen.upper()}: chooses {label}"
     )
+    if models != [None]:  # the axis cut at the median value, so that the best models' lines are told apart
+        finite = values[np.isfinite(values)]
+        low, middle = float(finite.min()), float(np.median(finite))
+        if middle > low:
+            main.set_ylim(low - 0.08 * (middle - low), middle)
+            main.set_title(f"{chosen.upper()}: chooses {label}\n(axis cut at the median value)", fontsize=10)
+        main.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    k = np.unique(k)
     for j, name in enumerate(("aic", "bic", "sabic", "caic", "icl")):
-        column = table[name].astype(float).to_numpy()
+        column = table.groupby("n_components")[name].min().reindex(k).astype(float).to_numpy()
         every.plot(
             k,
             column - np.nanmin(column),
@@ -618,6 +631,19 @@ def plot_criteria(table: Any, chosen: str = "bic", title: str | None = None) -> 
     if title:
         fig.suptitle(_literal(title), fontsize=11)
     return fig
+
+
+def _model_style(index: int) -> dict[str, Any]:
+    """Line style of the index-th of mclust's 14 models: ten colours, then dashed lines, each
+    with its own marker, so that every model is told apart without colour too."""
+    markers = "osD^v<>ph*x+d1"
+    return {
+        "color": f"C{index % 10}",
+        "linestyle": "-" if index < 10 else "--",
+        "marker": markers[index % len(markers)],
+        "markersize": 4,
+        "linewidth": 1.2,
+    }
 
 
 def part_models(model: Any, X: Any) -> list[tuple[str, Any, Any]]:

@@ -1,5 +1,6 @@
-"""Model selection over the number of components K: information criteria and classification
-quality, one row per K, and the chosen model.
+"""Model selection over the number of components K (and, for a Gaussian whose covariance was
+not given, over mclust's 14 covariance models as ``Mclust(X)`` does): information criteria and
+classification quality, one row per model and K, and the chosen model.
 
 Every criterion is "lower is better" (as scikit-learn's ``bic``/``aic``), with ``L`` the
 maximised log-likelihood, ``p`` the number of free parameters (weights included), ``n`` the
@@ -38,7 +39,7 @@ from mixfit import restarts
 from mixfit._validation import check_int, check_option
 from mixfit.em import draw
 from mixfit.errors import DataError, MixfitError, ModelError, RangeWarning, fit_result_warnings_silenced
-from mixfit.families import Family
+from mixfit.families import Family, as_family
 from mixfit.model import Mixture
 from mixfit.parallel import map_jobs
 from mixfit.prepare import fitted
@@ -71,27 +72,69 @@ MAX_K_VALUES = 1000
 
 @dataclass
 class Selection:
-    """What ``select`` found: one row per K in ``table`` and the chosen model in ``best_model``."""
+    """What ``select`` found: one row per K (per model and K when it compared several models,
+    e.g. a Gaussian's covariance models) in ``table``, the chosen model in ``best_model``, and
+    every fitted model in ``models``, keyed as the table's rows: by K, or by "VEV,2" (model, K)
+    as mclust names them."""
 
     table: pd.DataFrame
     criterion: str
     best_model: Mixture
-    models: dict[int, Mixture] = field(repr=False)
+    models: dict[Any, Mixture] = field(repr=False)
+    #: The table's columns that name a model when several were compared (``["covariance"]``).
+    labels: list[str] = field(default_factory=list)
 
     @property
     def best_n_components(self) -> int:
         return len(self.best_model.weights_)
 
+    @property
+    def chosen(self) -> Any:
+        """The chosen row's label in ``table`` (K, or "VEV,2")."""
+        return next(key for key, model in self.models.items() if model is self.best_model)
+
+    def wide(self, criterion: str | None = None) -> pd.DataFrame:
+        """One criterion (the chosen one by default) as a table of K (rows) by model (columns),
+        as mclust's ``mclustBIC`` prints it (mixfit's orientation: lower is better)."""
+        name = check_option("criterion", criterion or self.criterion, CRITERIA)
+        if not self.labels:
+            return self.table.set_index("n_components")[[name]]
+        order = list(dict.fromkeys(self.table[self.labels[0]]))
+        wide = self.table.pivot(index="n_components", columns=self.labels[0], values=name)
+        return wide[order].rename_axis(index="K", columns=None).astype(float)
+
+    def runners_up(self, n: int = 3) -> pd.DataFrame:
+        """The ``n`` best rows by the criterion, the chosen one first, with their distance from it."""
+        value = self.table[self.criterion].astype(float)
+        top = self.table.loc[value.sort_values(kind="stable").index[:n], [*self.labels, "n_components", self.criterion]]
+        return top.assign(behind=top[self.criterion] - value.min())
+
+    def headline(self) -> str:
+        """ "BIC chooses VEV, K = 2 (runners-up: VEV,3 +0.82; VVV,2 +12.29)", or "BIC chooses K = 2"."""
+        chooses = f"{self.criterion.upper()} chooses"
+        if not self.labels:
+            return f"{chooses} K = {self.best_n_components}"
+        model = ", ".join(str(self.table.loc[self.chosen, label]) for label in self.labels)
+        others = self.runners_up(3).iloc[1:]
+        shown = "; ".join(
+            ",".join([*(str(row[label]) for label in self.labels), str(row["n_components"])]) + f" +{row['behind']:.2f}"
+            for _, row in others.iterrows()
+        )
+        return f"{chooses} {model}, K = {self.best_n_components}" + (f" (runners-up: {shown})" if shown else "")
+
     def _repr_html_(self) -> str:
-        """Jupyter's view: the criteria per K, the chosen row marked, then the chosen model."""
+        """Jupyter's view: the criteria per K (per model and K: the wide table of the chosen
+        criterion), the chosen row marked, then the chosen model."""
         import html
 
-        shown = self.table.drop(columns=["status"]).assign(
-            chosen=["<-" if k == self.best_n_components else "" for k in self.table["n_components"]]
-        )
-        chooses = f"{html.escape(self.criterion.upper())} chooses K = {self.best_n_components}"
-        head = f"<p><strong>mixfit select</strong>: {chooses}</p>"
-        table = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", escape=True, border=0)
+        head = f"<p><strong>mixfit select</strong>: {html.escape(self.headline())}</p>"
+        if self.labels:
+            table = self.wide().to_html(float_format=lambda v: f"{v:.3f}", escape=True, border=0, na_rep="")
+        else:
+            shown = self.table.drop(columns=["status"]).assign(
+                chosen=["<-" if k == self.best_n_components else "" for k in self.table["n_components"]]
+            )
+            table = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", escape=True, border=0)
         return head + table + self.best_model._repr_html_()
 
 
@@ -189,7 +232,7 @@ def select(
     >>> z = rng.random(600) < 0.5
     >>> X = (rng.random((600, 6)) < np.where(z[:, None], 0.85, 0.15)).astype(int)
     >>> result = mf.select(X, mf.Bernoulli(), range(1, 4), n_init=3, random_state=0)
-    >>> result.best_n_components, result.table["bic"].idxmin()
+    >>> result.best_n_components, result.chosen
     (2, 2)
     """
     check_option("criterion", criterion, CRITERIA)
@@ -200,16 +243,38 @@ def select(
         raise ModelError(f"n_components must be ints >= 1; got {listed}")
     ks = sorted({int(k) for k in listed})
     settings = {"n_init": n_init, "random_state": random_state, **options}
-    jobs = [(X, family, k, settings, sample_weight, None if k == 1 else covariates) for k in ks]
+    variants = as_family(family).variants(_n_columns(X))
+    cells = [(labels, k) for labels, _ in variants for k in ks]
+    jobs = [
+        (X, variant, k, settings, sample_weight, None if k == 1 else covariates) for _, variant in variants for k in ks
+    ]
     results = map_jobs(_fit_one, jobs, n_jobs)
-    table = pd.DataFrame([row for _, row in results], columns=list(COLUMNS)).set_index("n_components", drop=False)
-    table.index.name = None
-    models = {k: model for k, (model, _) in zip(ks, results, strict=True) if model is not None}
+    label_columns = list(variants[0][0])
+    keys = [k if len(variants) == 1 else ",".join([*labels.values(), str(k)]) for labels, k in cells]
+    rows = [{**labels, **row} for (labels, _), (_, row) in zip(cells, results, strict=True)]
+    table = pd.DataFrame(rows, columns=[*label_columns, *COLUMNS], index=keys)
+    models = {key: model for key, (model, _) in zip(keys, results, strict=True) if model is not None}
     if not models:
         raise ModelError(f"no K could be fitted; K = {ks[0]}: {table['status'].iloc[0]}")
-    best_k = int(table[criterion].astype(float).idxmin())
-    warn_at_the_edge(best_k, list(models), criterion)
-    return Selection(table, criterion, models[best_k], models)
+    best = table[criterion].astype(float).idxmin()
+    same_model = table.loc[[key for key in models], label_columns].eq(table.loc[best, label_columns]).all(axis=1)
+    warn_at_the_edge(
+        len(models[best].weights_),
+        [int(table.loc[key, "n_components"]) for key in same_model.index[same_model]],
+        criterion,
+    )
+    return Selection(table, criterion, models[best], models, label_columns)
+
+
+def _n_columns(X: Any) -> int:
+    """The columns of data X (1 for a vector): what a family's variants depend on (0: not known
+    here, e.g. a data source, whose fits read it)."""
+    from mixfit._data import as_table
+
+    try:
+        return int(np.shape(as_table(X)[0])[1]) if np.ndim(X) != 1 else 1
+    except (MixfitError, TypeError, ValueError, IndexError):
+        return 0
 
 
 def warn_at_the_edge(best_k: int, fitted: list[int], criterion: str) -> None:

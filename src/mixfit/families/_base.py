@@ -397,6 +397,12 @@ class Family(ABC):
             out[spec.name] = (labels, value.reshape(k, -1)[:, kept])
         return out
 
+    def variants(self, n_columns: int) -> list[tuple[dict[str, str], Family]]:
+        """The models a search over K compares for this family (``mixfit.select``), each with
+        the table columns that name it (a Gaussian: its covariance models); by default this
+        family alone."""
+        return [({}, self)]
+
     def init_features(self, design: FloatArray) -> FloatArray:
         """Row features for k-means++ seeding: the design matrix unless a family says otherwise."""
         return design

@@ -137,15 +137,13 @@ class Gaussian(Family):
 
     def __init__(
         self,
-        covariance: str | None = None,
+        covariance: str | Sequence[str] | None = None,
         *,
         reg_covar: float = 0.0,
         missing: bool = False,
         centre: Sequence[float] | None = None,
     ) -> None:
-        #: Whether the covariance model was chosen (else ``select`` searches every model).
-        self.covariance_given = covariance is not None
-        self.covariance = "full" if covariance is None else check_option("covariance", covariance, COVARIANCE_TYPES)
+        self.covariance = _covariance_setting(covariance)
         if isinstance(reg_covar, bool) or not isinstance(reg_covar, (int, float)) or not 0 <= reg_covar < np.inf:
             raise ModelError(f"reg_covar must be a finite number >= 0; got {reg_covar!r}")
         self.reg_covar = float(reg_covar)
@@ -153,16 +151,36 @@ class Gaussian(Family):
         self.centre = None if centre is None else np.asarray(centre, dtype=float)
 
     @property
+    def model_name(self) -> str:
+        """The covariance model this family fits: the one given, else VVV ("full")."""
+        if isinstance(self.covariance, tuple):
+            if len(self.covariance) > 1:
+                raise ModelError(
+                    f"Gaussian(covariance={list(self.covariance)}) lists several covariance models: mixfit.select "
+                    "chooses among them; a single fit takes one"
+                )
+            return self.covariance[0]
+        return "full" if self.covariance is None else self.covariance
+
+    @property
     def structure(self) -> Covariance:
         """The covariance structure: its design columns, M-step, checks and free parameters."""
-        return MODELS[ALIASES.get(self.covariance, self.covariance)]
+        name = self.model_name
+        return MODELS[ALIASES.get(name, name)]
 
-    def with_covariance(self, covariance: str) -> Gaussian:
-        """This family (its floor, centre and missing-value design) with another covariance model."""
-        family = copy.copy(self)
-        family.covariance = check_option("covariance", covariance, COVARIANCE_TYPES)
-        family.covariance_given = True
-        return family
+    def variants(self, n_columns: int) -> list[tuple[dict[str, str], Family]]:
+        """The covariance models a search compares: those given, else all 14 (E and V for one
+        column), as mclust's ``Mclust(X)`` does."""
+        if self.covariance is None:
+            names: tuple[str, ...] = UNIVARIATE_MODELS if n_columns == 1 else tuple(MODELS)
+        else:
+            names = self.covariance if isinstance(self.covariance, tuple) else (self.covariance,)
+        out: list[tuple[dict[str, str], Family]] = []
+        for name in names:
+            family = copy.copy(self)
+            family.covariance = name
+            out.append(({"covariance": name}, family))
+        return out
 
     supports_missing = True
 
@@ -203,9 +221,9 @@ class Gaussian(Family):
         data = check_finite_numeric(X, columns, allow_nan=self.supports_missing)
         if self.centre is not None and self.centre.shape != (data.shape[1],):
             raise DataError(f"Gaussian data must have {self.centre.size} columns; got {data.shape[1]}")
-        if self.covariance in UNIVARIATE_MODELS and data.shape[1] > 1:
+        if self.model_name in UNIVARIATE_MODELS and data.shape[1] > 1:
             raise DataError(
-                f"covariance={self.covariance!r} is mclust's name of a model of one column; the data have "
+                f"covariance={self.model_name!r} is mclust's name of a model of one column; the data have "
                 f"{data.shape[1]} columns: use one of {', '.join(MODELS)}"
             )
         return data
@@ -403,11 +421,23 @@ class Gaussian(Family):
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.name,
-            "covariance": self.covariance,
+            "covariance": list(self.covariance) if isinstance(self.covariance, tuple) else self.covariance,
             "reg_covar": self.reg_covar,
             "missing": self.missing,
             "centre": None if self.centre is None else self.centre.tolist(),
         }
+
+
+def _covariance_setting(covariance: Any) -> str | tuple[str, ...] | None:
+    """A covariance model's name, a tuple of distinct names (a search's candidates), or None."""
+    if covariance is None or isinstance(covariance, str):
+        return covariance if covariance is None else check_option("covariance", covariance, COVARIANCE_TYPES)
+    if not isinstance(covariance, (list, tuple)) or not covariance:
+        raise ModelError(f"covariance must be a model's name or a non-empty list of names; got {covariance!r}")
+    names = tuple(check_option("covariance", name, COVARIANCE_TYPES) for name in covariance)
+    if len(set(names)) < len(names):
+        raise ModelError(f"covariance lists a model twice: {list(names)}")
+    return names
 
 
 def _patterns(observed: FloatArray) -> list[tuple[np.ndarray, np.ndarray]]:
