@@ -42,7 +42,7 @@ sets <- list({sets})
 for (name in names(sets)) {{
   X <- sets[[name]]
   write.csv(X, file.path(out, paste0(name, ".csv")), row.names = FALSE)
-  times <- sapply(seq_len(repeats), function(i) system.time(m <- Mclust(X, verbose = FALSE))[["elapsed"]])
+  times <- sapply(seq_len(repeats), function(i) system.time(m <<- Mclust(X, verbose = FALSE))[["elapsed"]])
   cat(name, m$modelName, m$G, -m$bic, median(times), "\\n")
 }}
 """

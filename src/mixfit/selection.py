@@ -68,6 +68,10 @@ COLUMNS = (
 
 #: At most this many values of K in one ``select`` (each is a whole fit).
 MAX_K_VALUES = 1000
+#: In a search over several models x K, the cells whose criterion lies within this of the best
+#: after one start each get all ``n_init`` starts (a difference of 10 in BIC is "very strong"
+#: evidence: Kass and Raftery, 1995); the others keep their one start.
+CONTENDER_MARGIN = 10.0
 
 
 @dataclass
@@ -221,6 +225,12 @@ def select(
     membership depend on them in every fit (latent class regression, ``Mixture.fit``); for K = 1
     they have nothing to predict and are left out (that row is the plain one-class model).
 
+    A ``Gaussian()`` whose covariance was not given searches mclust's 14 covariance models x K
+    (``Family.variants``), as ``Mclust(X)`` does: every (model, K) first gets one start (the
+    model-based hierarchical one, mclust's), then the cells whose criterion lies within
+    ``CONTENDER_MARGIN`` (10) of the best get all ``n_init`` starts; the others keep the one
+    start and their ``status`` says so.
+
     Each K is fitted with the same ``random_state``, so the table does not depend on ``n_jobs``
     (the Ks run on joblib worker processes when ``n_jobs`` is not None/1). Further keywords
     (``max_iter``, ``tol``, ``accelerate``, ``weights_prior``...) go to every ``Mixture``.
@@ -248,7 +258,10 @@ def select(
     jobs = [
         (X, variant, k, settings, sample_weight, None if k == 1 else covariates) for _, variant in variants for k in ks
     ]
-    results = map_jobs(_fit_one, jobs, n_jobs)
+    if len(variants) > 1 and isinstance(n_init, int) and n_init > 1:
+        results = _search_contenders(jobs, criterion, n_jobs)
+    else:
+        results = map_jobs(_fit_one, jobs, n_jobs)
     label_columns = list(variants[0][0])
     keys = [k if len(variants) == 1 else ",".join([*labels.values(), str(k)]) for labels, k in cells]
     rows = [{**labels, **row} for (labels, _), (_, row) in zip(cells, results, strict=True)]
@@ -264,6 +277,28 @@ def select(
         criterion,
     )
     return Selection(table, criterion, models[best], models, label_columns)
+
+
+def _search_contenders(jobs: list[tuple[Any, ...]], criterion: str, n_jobs: int | None) -> list[Any]:
+    """Several models x K: one start per cell (the first start: the hierarchical one for a
+    Gaussian, as ``Mclust`` takes), then every start (``n_init``) for the cells within
+    ``CONTENDER_MARGIN`` of the best criterion, which alone could change the choice; a cell
+    further behind keeps its one start, and its ``status`` says so."""
+    single = [(X, family, k, {**settings, "n_init": 1}, *rest) for X, family, k, settings, *rest in jobs]
+    results = map_jobs(_fit_one, single, n_jobs)
+    values = np.array([row.get(criterion, np.nan) for _, row in results], dtype=float)
+    if not np.isfinite(values).any():
+        return results
+    contenders = [i for i, value in enumerate(values) if value <= np.nanmin(values) + CONTENDER_MARGIN]
+    searched = map_jobs(_fit_one, [jobs[i] for i in contenders], n_jobs)
+    for i, again in zip(contenders, searched, strict=True):
+        before = results[i][1].get("log_likelihood", -np.inf)
+        if again[0] is not None and again[1]["log_likelihood"] >= before:
+            results[i] = again
+    for i, (model, row) in enumerate(results):
+        if model is not None and i not in contenders:
+            row["status"] = f"ok; one start ({criterion} more than {CONTENDER_MARGIN:g} behind the best)"
+    return results
 
 
 def _n_columns(X: Any) -> int:

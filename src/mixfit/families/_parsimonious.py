@@ -43,6 +43,9 @@ from mixfit.families._covariance import (
 #: (float64 round-off of a sum of a few hundred terms), or after ``INNER_MAX`` iterations.
 INNER_RTOL = 1e-13
 INNER_MAX = 1000
+#: Alternations of EVE's and VVE's M-step when it starts from the pass's orientation (a
+#: generalised EM step: ``one_orientation``).
+WARM_SWEEPS = 2
 
 
 def conformity_problem(code: str, cov: FloatArray, rtol: float = 1e-6) -> str | None:
@@ -316,6 +319,7 @@ def _rotation_sweep(axes: FloatArray, scatter: FloatArray, inverse: FloatArray) 
     descent over the angles, as Jacobi's eigenvalue method and Flury and Gautschi's (1986)
     common principal components take them."""
     rotated = np.swapaxes(axes, 0, 1) @ scatter @ axes  # (K, D, D)
+    axes = axes.T.copy()  # rows: the axes, so that a pair is two views
     d = axes.shape[0]
     for i in range(d - 1):
         for j in range(i + 1, d):
@@ -326,11 +330,19 @@ def _rotation_sweep(axes: FloatArray, scatter: FloatArray, inverse: FloatArray) 
                 continue
             angle = 0.5 * np.arctan2(-b, -a)
             c, s = np.cos(angle), np.sin(angle)
-            plane = np.array([[c, -s], [s, c]])
-            axes[:, [i, j]] = axes[:, [i, j]] @ plane
-            rotated[:, :, [i, j]] = rotated[:, :, [i, j]] @ plane
-            rotated[:, [i, j], :] = np.swapaxes(plane, 0, 1) @ rotated[:, [i, j], :]
-    return axes
+            _rotate(axes[i], axes[j], c, s)
+            _rotate(rotated[:, i, :], rotated[:, j, :], c, s)
+            _rotate(rotated[:, :, i], rotated[:, :, j], c, s)
+    return axes.T
+
+
+def _rotate(first: FloatArray, second: FloatArray, c: float, s: float) -> None:
+    """``(first, second) <- (c first + s second, c second - s first)``, in place (views)."""
+    kept = first.copy()
+    first *= c
+    first += s * second
+    second *= c
+    second -= s * kept
 
 
 def _rotated_diagonals(axes: FloatArray, scatter: FloatArray) -> FloatArray:
@@ -338,15 +350,24 @@ def _rotated_diagonals(axes: FloatArray, scatter: FloatArray) -> FloatArray:
     return np.einsum("ji,kjl,li->ki", axes, scatter, axes)
 
 
-def one_orientation(scatter: FloatArray, n: FloatArray, shared_volume: bool) -> FloatArray:
+def one_orientation(
+    scatter: FloatArray, n: FloatArray, shared_volume: bool, start: FloatArray | None = None
+) -> FloatArray:
     """EVE (``shared_volume``) and VVE: one orientation ``D``, shapes per component, the volume
     once (EVE) or per component (VVE). Alternately the diagonals given ``D`` in closed form
     (EVE: ``A_k`` proportional to ``diag(D' W_k D)``, ``lambda = sum_k |diag(D' W_k D)|^(1/d) / n``;
-    VVE: ``diag(D' W_k D) / n_k``) and ``D`` by a sweep of plane rotations, from the eigenvectors of
-    the pooled scatter."""
-    axes = np.linalg.eigh(scatter.sum(axis=0))[1]
+    VVE: ``diag(D' W_k D) / n_k``) and ``D`` by a sweep of plane rotations, from the orientation
+    of ``start`` (the covariances of the pass, when they share one) or else from the eigenvectors
+    of the pooled scatter. From the pass's orientation every alternation raises Q above the pass's
+    own, so ``WARM_SWEEPS`` of them make a generalised EM step (Dempster, Laird and Rubin, 1977;
+    the ECM of Meng and Rubin, 1993), whose log-likelihood never falls and whose fixed points
+    are EM's; EM's own iterations finish the orientation's convergence."""
+    axes = _shared_axes(start) if start is not None else None
+    limit = WARM_SWEEPS if axes is not None else INNER_MAX
+    if axes is None:
+        axes = np.linalg.eigh(scatter.sum(axis=0))[1]
     previous = np.inf
-    for _ in range(INNER_MAX):
+    for _ in range(limit):
         rotated = _rotated_diagonals(axes, scatter)
         if shared_volume:
             spread = _geometric_mean(rotated)
@@ -361,21 +382,35 @@ def one_orientation(scatter: FloatArray, n: FloatArray, shared_volume: bool) -> 
     return _compose(axes, diagonal)
 
 
+def _shared_axes(cov: FloatArray) -> FloatArray | None:
+    """The orientation that covariances (K, D, D) share, or None when they do not share one."""
+    cov = np.asarray(cov, dtype=float)
+    if cov.ndim != 3:
+        return None
+    weights = np.random.default_rng(0).uniform(1, 2, len(cov)) / np.einsum("kii->k", cov)
+    axes = np.linalg.eigh(np.tensordot(weights, cov, axes=1))[1]
+    rotated = np.swapaxes(axes, 0, 1) @ cov @ axes
+    spill = rotated - np.einsum("kii->ki", rotated)[:, :, None] * np.eye(cov.shape[-1])
+    return axes if np.abs(spill).max() <= 1e-10 * np.abs(cov).max() else None
+
+
 class MatrixModel(Full):
     """A model whose covariances are full matrices (K, D, D) with a structure across components."""
 
     code = "VVV"
     domain = CONSTRAINED_COVARIANCE
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
         raise NotImplementedError
 
     def m_step(self, stats: Any, reg: float, location: FloatArray) -> FloatArray:
         """The model's covariances from the scatter with ``reg`` added to every variance (``reg``
-        times the expected rows), so the floor keeps the structure."""
+        times the expected rows), so the floor keeps the structure; ``stats.at`` (the pass's
+        covariances) is where an iterative M-step starts."""
         n_columns = stats.mean.shape[1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            cov = self.estimate(stats.scatter + reg * stats.n[:, None, None] * np.eye(n_columns), stats.n)
+            scatter = stats.scatter + reg * stats.n[:, None, None] * np.eye(n_columns)
+            cov = self.estimate(scatter, stats.n, getattr(stats, "at", None))
         check_collapse(np.einsum("kii->ki", cov), location)
         precisions(cov)
         return cov
@@ -395,42 +430,42 @@ def _check_conforms(code: str, cov: FloatArray) -> None:
 class VEE(MatrixModel):
     name = code = "VEE"
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
         return volume_times_matrix(scatter, n)
 
 
 class EVE(MatrixModel):
     name = code = "EVE"
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
-        return one_orientation(scatter, n, shared_volume=True)
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
+        return one_orientation(scatter, n, shared_volume=True, start=start)
 
 
 class VVE(MatrixModel):
     name = code = "VVE"
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
-        return one_orientation(scatter, n, shared_volume=False)
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
+        return one_orientation(scatter, n, shared_volume=False, start=start)
 
 
 class EEV(MatrixModel):
     name = code = "EEV"
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
         return equal_shape_rotated(scatter, n)
 
 
 class VEV(MatrixModel):
     name = code = "VEV"
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
         return volume_shape_rotated(scatter, n)
 
 
 class EVV(MatrixModel):
     name = code = "EVV"
 
-    def estimate(self, scatter: FloatArray, n: FloatArray) -> FloatArray:
+    def estimate(self, scatter: FloatArray, n: FloatArray, start: FloatArray | None = None) -> FloatArray:
         return equal_volume_rotated(scatter, n)
 
 

@@ -56,6 +56,9 @@ class GaussianStats(Stats):
     mean: FloatArray
     scatter: FloatArray
     missing: bool = False
+    #: The covariance of the pass's parameters (None at a start): where an iterative M-step
+    #: (EVE's and VVE's orientation) starts, so that each EM step can only raise Q.
+    at: FloatArray | None = None
 
     def __add__(self, other: Any) -> Any:
         if type(other) is not type(self):
@@ -68,11 +71,13 @@ class GaussianStats(Stats):
             cross = pooled[:, None, None] * delta[:, :, None] * delta[:, None, :]
         else:
             cross = delta * delta * safe_divide(self.count * other.count, count, 0.0)
-        return GaussianStats(self.n + other.n, count, mean, self.scatter + other.scatter + cross, self.missing)
+        return GaussianStats(self.n + other.n, count, mean, self.scatter + other.scatter + cross, self.missing, self.at)
 
     def __mul__(self, factor: float) -> Any:
         """Every row's weight times ``factor``: sums scale, means stay."""
-        return GaussianStats(self.n * factor, self.count * factor, self.mean, self.scatter * factor, self.missing)
+        return GaussianStats(
+            self.n * factor, self.count * factor, self.mean, self.scatter * factor, self.missing, self.at
+        )
 
     __rmul__ = __mul__
 
@@ -278,7 +283,8 @@ class Gaussian(Family):
         n = resp.sum(axis=1)
         count = np.repeat(n[:, None], z.shape[1], axis=1) if observed is None else resp @ observed
         mean = safe_divide(resp @ z, count, 0.0)
-        return GaussianStats(n, count, mean, self.structure.scatter(z, resp, mean, observed), self.missing)
+        at = None if params is None else np.asarray(params["covariance"])
+        return GaussianStats(n, count, mean, self.structure.scatter(z, resp, mean, observed), self.missing, at)
 
     def log_prob_by_component(self, design: FloatArray, params: Params, natural: Natural | None = None) -> FloatArray:
         """Log-densities (K, n) from each row's deviation from each component's mean (with
