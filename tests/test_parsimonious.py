@@ -375,3 +375,35 @@ def test_cells_far_behind_keep_one_start_and_contenders_get_all():
     assert far["status"].startswith("ok; one start (bic more than 10 behind") and far["replication"] == "1/1"
     chosen = result.table.loc[result.chosen]
     assert chosen["status"] == "ok" and int(chosen["replication"].split("/")[1]) > 1
+
+
+@pytest.mark.parametrize("code", ["VEV", "EVE", "VEI"])
+def test_streamed_and_missing_fits(code, tmp_path):
+    """A file read in chunks of 16 rows gives the fit in memory (the scatter statistics add);
+    with entries missing, a model fits by its full-information likelihood and its maximum is
+    not below that of its start (the complete rows' fit)."""
+    X = pd.read_csv(EXAMPLES / "faithful.csv")
+    settings = {"random_state": 0, "n_init": 2}
+    memory = mf.Mixture(mf.Gaussian(code), 2, **settings).fit(X)
+    path = tmp_path / "faithful.csv"
+    X.to_csv(path, index=False)
+    streamed = mf.Mixture(mf.Gaussian(code), 2, **settings).fit(mf.FileTable(str(path), chunk_rows=16))
+    assert streamed.log_likelihood_ == pytest.approx(memory.log_likelihood_, rel=1e-10)
+    np.testing.assert_allclose(streamed.params_["covariance"], memory.params_["covariance"], rtol=1e-6)
+    holes = X.to_numpy(dtype=float)
+    holes[np.random.default_rng(0).random(len(holes)) < 0.1, 1] = np.nan  # a tenth of one column
+    gappy = mf.Mixture(mf.Gaussian(code), 2, **settings).fit(holes)
+    cov = np.asarray(gappy.params_["covariance"])
+    cov = cov if cov.ndim == 3 else np.einsum("ki,ij->kij", cov, np.eye(2))
+    assert conformity_problem(code, cov) is None
+    seen = ~np.isnan(holes[:, 1])
+    density = sum(
+        w
+        * np.where(
+            seen,
+            st.multivariate_normal(m, c).pdf(np.nan_to_num(holes)),
+            st.norm(m[0], np.sqrt(c[0, 0])).pdf(holes[:, 0]),
+        )
+        for w, m, c in zip(gappy.weights_, gappy.params_["mean"], cov, strict=True)
+    )  # each row's marginal density over its observed entries
+    assert gappy.score(holes) * len(holes) == pytest.approx(np.log(density).sum(), rel=1e-10)
